@@ -1,0 +1,99 @@
+//! [`ServiceBuilderExt`]: this crate's layers as `ServiceBuilder` methods.
+
+use tower::layer::util::Stack;
+use tower::ServiceBuilder;
+
+#[cfg(feature = "deadline")]
+use crate::DeadlineLayer;
+#[cfg(feature = "retry")]
+use crate::ModelNotReadyRetryLayer;
+#[cfg(feature = "target-model")]
+use crate::{TargetModel, TargetModelLayer};
+
+mod sealed {
+    pub trait Sealed {}
+    impl<L> Sealed for tower::ServiceBuilder<L> {}
+}
+
+/// Adds this crate's layers to [`tower::ServiceBuilder`], as tower-http's
+/// `ServiceBuilderExt` does for its own.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower::ServiceBuilder;
+/// use tower_sagemaker::{ModelNotReadyRetryLayer, ServiceBuilderExt, TargetModel};
+///
+/// # fn wrap<S>(http_client: S) -> Result<(), tower_sagemaker::InvalidTargetModel> {
+/// let model = TargetModel::new("model-3.tar.gz")?;
+///
+/// // Layer by layer...
+/// let stack = ServiceBuilder::new()
+///     .target_model(model.clone())
+///     .deadline(Duration::from_secs(360))
+///     .model_not_ready_retry(ModelNotReadyRetryLayer::legacy().max_retries(2));
+///
+/// // ...or the recommended stack in one call.
+/// let stack = ServiceBuilder::new().multi_model_endpoint(model);
+/// # let _ = stack; Ok(()) }
+/// ```
+pub trait ServiceBuilderExt<L>: sealed::Sealed + Sized {
+    /// Adds [`TargetModelLayer::new`] with `model`.
+    #[cfg(feature = "target-model")]
+    fn target_model(self, model: TargetModel) -> ServiceBuilder<Stack<TargetModelLayer, L>>;
+
+    /// Adds [`DeadlineLayer::new`] with `budget`.
+    #[cfg(feature = "deadline")]
+    fn deadline(self, budget: std::time::Duration) -> ServiceBuilder<Stack<DeadlineLayer, L>>;
+
+    /// Adds `layer`, a configured [`ModelNotReadyRetryLayer`].
+    #[cfg(feature = "retry")]
+    fn model_not_ready_retry(
+        self,
+        layer: ModelNotReadyRetryLayer,
+    ) -> ServiceBuilder<Stack<ModelNotReadyRetryLayer, L>>;
+
+    /// The recommended stack for a multi-model endpoint, outermost first:
+    /// [`TargetModelLayer::new(model)`](TargetModelLayer::new),
+    /// [`DeadlineLayer::default()`] (360 s) and
+    /// [`ModelNotReadyRetryLayer::legacy()`] (4 retries, 70 s per attempt).
+    #[cfg(all(feature = "target-model", feature = "deadline", feature = "retry"))]
+    #[allow(clippy::type_complexity)]
+    fn multi_model_endpoint(
+        self,
+        model: TargetModel,
+    ) -> ServiceBuilder<
+        Stack<ModelNotReadyRetryLayer, Stack<DeadlineLayer, Stack<TargetModelLayer, L>>>,
+    >;
+}
+
+impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
+    #[cfg(feature = "target-model")]
+    fn target_model(self, model: TargetModel) -> ServiceBuilder<Stack<TargetModelLayer, L>> {
+        self.layer(TargetModelLayer::new(model))
+    }
+
+    #[cfg(feature = "deadline")]
+    fn deadline(self, budget: std::time::Duration) -> ServiceBuilder<Stack<DeadlineLayer, L>> {
+        self.layer(DeadlineLayer::new(budget))
+    }
+
+    #[cfg(feature = "retry")]
+    fn model_not_ready_retry(
+        self,
+        layer: ModelNotReadyRetryLayer,
+    ) -> ServiceBuilder<Stack<ModelNotReadyRetryLayer, L>> {
+        self.layer(layer)
+    }
+
+    #[cfg(all(feature = "target-model", feature = "deadline", feature = "retry"))]
+    fn multi_model_endpoint(
+        self,
+        model: TargetModel,
+    ) -> ServiceBuilder<
+        Stack<ModelNotReadyRetryLayer, Stack<DeadlineLayer, Stack<TargetModelLayer, L>>>,
+    > {
+        self.target_model(model)
+            .layer(DeadlineLayer::default())
+            .layer(ModelNotReadyRetryLayer::legacy())
+    }
+}

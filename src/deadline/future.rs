@@ -1,0 +1,78 @@
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use pin_project_lite::pin_project;
+use tokio::time::Sleep;
+use tower::BoxError;
+
+use super::Deadline;
+
+pin_project! {
+    /// Response future of [`EnforceDeadline`](super::EnforceDeadline).
+    pub struct ResponseFuture<F> {
+        #[pin]
+        kind: Kind<F>,
+        deadline: Deadline,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind<F> {
+        Running { #[pin] inner: F, #[pin] sleep: Sleep },
+        Expired,
+    }
+}
+
+impl<F> ResponseFuture<F> {
+    pub(super) fn new(inner: F, deadline: Deadline) -> Self {
+        Self {
+            kind: Kind::Running {
+                inner,
+                sleep: tokio::time::sleep_until(deadline.instant()),
+            },
+            deadline,
+        }
+    }
+
+    /// The deadline had passed before the inner service was called: fail
+    /// without calling it.
+    pub(super) fn expired(deadline: Deadline) -> Self {
+        Self {
+            kind: Kind::Expired,
+            deadline,
+        }
+    }
+}
+
+impl<F> std::fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture")
+            .field("deadline", &self.deadline)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F, T, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<T, E>>,
+    E: Into<BoxError>,
+{
+    type Output = Result<T, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        if let KindProj::Running { inner, sleep } = this.kind.as_mut().project() {
+            if let Poll::Ready(result) = inner.poll(cx) {
+                return Poll::Ready(result.map_err(Into::into));
+            }
+            if sleep.poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+        }
+        // Drop the inner future now: no work goes on once the caller has its error.
+        this.kind.set(Kind::Expired);
+        Poll::Ready(Err(this.deadline.exceeded().into()))
+    }
+}

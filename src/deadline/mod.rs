@@ -1,0 +1,193 @@
+//! One time budget for a whole call: [`Deadline`], [`DeadlineExceeded`] and
+//! [`DeadlineLayer`].
+//!
+//! [`DeadlineLayer`] puts a [`Deadline`] into each request's extensions and
+//! fails the call with [`DeadlineExceeded`] when it passes, dropping the inner
+//! future so no work goes on behind the caller's back. Layers beneath it read
+//! the deadline: [`ModelNotReadyRetryLayer`](crate::ModelNotReadyRetryLayer)
+//! never sleeps past it and never starts an attempt after it.
+//!
+//! ```
+//! use std::time::Duration;
+//! use tower::{service_fn, BoxError, ServiceBuilder, ServiceExt};
+//! use tower_sagemaker::{Deadline, DeadlineExceeded, DeadlineLayer};
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() {
+//! let slow = service_fn(|req: http::Request<()>| async move {
+//!     // Layers below can see how much time is left.
+//!     let left = req.extensions().get::<Deadline>().unwrap().remaining();
+//!     assert!(left <= Duration::from_secs(5));
+//!     tokio::time::sleep(Duration::from_secs(3600)).await;
+//!     Ok::<_, BoxError>(http::Response::new(()))
+//! });
+//! let svc = ServiceBuilder::new()
+//!     .layer(DeadlineLayer::new(Duration::from_secs(5)))
+//!     .service(slow);
+//!
+//! let err = svc.oneshot(http::Request::new(())).await.unwrap_err();
+//! let exceeded = err.downcast_ref::<DeadlineExceeded>().unwrap();
+//! assert_eq!(exceeded.budget(), Duration::from_secs(5));
+//! # }
+//! ```
+
+mod error;
+#[cfg(feature = "deadline")]
+mod future;
+#[cfg(feature = "deadline")]
+mod layer;
+
+pub use self::error::DeadlineExceeded;
+#[cfg(feature = "deadline")]
+pub use self::future::ResponseFuture;
+#[cfg(feature = "deadline")]
+pub use self::layer::DeadlineLayer;
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+#[cfg(feature = "deadline")]
+use std::task::{Context, Poll};
+#[cfg(feature = "deadline")]
+use tower_service::Service;
+
+/// When a call must be done by: a start and a budget, on tokio's clock.
+///
+/// [`DeadlineLayer`] inserts one into each request's extensions; any layer or
+/// service beneath can read it with `req.extensions().get::<Deadline>()`.
+/// Because it uses [`tokio::time::Instant`], a paused test clock drives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Deadline {
+    start: Instant,
+    budget: Duration,
+    instant: Instant,
+}
+
+/// How far ahead a budget too large for the clock is placed: 30 years, as
+/// tokio does for its own "far future".
+const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
+
+impl Deadline {
+    /// A deadline `budget` from now.
+    pub fn after(budget: Duration) -> Self {
+        Self::starting_at(Instant::now(), budget)
+    }
+
+    /// A deadline `budget` after `start`.
+    pub fn starting_at(start: Instant, budget: Duration) -> Self {
+        let instant = start
+            .checked_add(budget)
+            .or_else(|| start.checked_add(FAR_FUTURE))
+            .unwrap_or(start);
+        Self {
+            start,
+            budget,
+            instant,
+        }
+    }
+
+    /// The instant the deadline passes.
+    pub fn instant(&self) -> Instant {
+        self.instant
+    }
+
+    /// When the budget started.
+    pub fn start(&self) -> Instant {
+        self.start
+    }
+
+    /// The whole budget.
+    pub fn budget(&self) -> Duration {
+        self.budget
+    }
+
+    /// Time left; zero once the deadline has passed.
+    pub fn remaining(&self) -> Duration {
+        self.instant.saturating_duration_since(Instant::now())
+    }
+
+    /// Whether the deadline has passed.
+    pub fn is_expired(&self) -> bool {
+        Instant::now() >= self.instant
+    }
+
+    /// The error that reports this deadline as exceeded now.
+    pub fn exceeded(&self) -> DeadlineExceeded {
+        DeadlineExceeded::new(self.budget, self.start.elapsed())
+    }
+
+    /// The earlier of two deadlines (`self` on a tie).
+    pub fn min(self, other: Self) -> Self {
+        if other.instant < self.instant {
+            other
+        } else {
+            self
+        }
+    }
+}
+
+/// Applies a [`Deadline`] to every call of the inner service.
+///
+/// Built by [`DeadlineLayer`]; see the [module docs](self).
+#[cfg(feature = "deadline")]
+#[derive(Debug, Clone)]
+pub struct EnforceDeadline<S> {
+    inner: S,
+    budget: Duration,
+}
+
+#[cfg(feature = "deadline")]
+impl<S> EnforceDeadline<S> {
+    /// Wraps `inner` with a budget per call.
+    pub fn new(inner: S, budget: Duration) -> Self {
+        Self { inner, budget }
+    }
+    /// The budget of each call.
+    pub fn budget(&self) -> Duration {
+        self.budget
+    }
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+#[cfg(feature = "deadline")]
+impl<S, B> Service<http::Request<B>> for EnforceDeadline<S>
+where
+    S: Service<http::Request<B>>,
+    S::Error: Into<tower::BoxError>,
+{
+    type Response = S::Response;
+    type Error = tower::BoxError;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
+        let mine = Deadline::after(self.budget);
+        let deadline = match req.extensions().get::<Deadline>() {
+            // An outer, earlier deadline stands.
+            Some(outer) if outer.instant() <= mine.instant() => *outer,
+            _ => {
+                req.extensions_mut().insert(mine);
+                mine
+            }
+        };
+        if deadline.is_expired() {
+            return ResponseFuture::expired(deadline);
+        }
+        ResponseFuture::new(self.inner.call(req), deadline)
+    }
+}

@@ -1,0 +1,59 @@
+use std::fmt;
+use std::time::Duration;
+
+/// An attempt took longer than its per-attempt timeout.
+///
+/// Retried like a read timeout in botocore. It reaches the caller (inside a
+/// [`tower::BoxError`]) only when the last attempt timed out; when the
+/// call's [`Deadline`](crate::Deadline) cut the attempt short the caller gets
+/// [`DeadlineExceeded`](crate::DeadlineExceeded) instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttemptTimedOut {
+    timeout: Duration,
+    attempt: u32,
+}
+
+impl AttemptTimedOut {
+    /// Attempt number `attempt` (1-based) timed out after `timeout`.
+    pub fn new(timeout: Duration, attempt: u32) -> Self {
+        Self { timeout, attempt }
+    }
+
+    /// The per-attempt timeout that passed.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Which attempt timed out (1 for the first).
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+}
+
+impl fmt::Display for AttemptTimedOut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "attempt {} timed out after {:?}",
+            self.attempt, self.timeout
+        )
+    }
+}
+
+impl std::error::Error for AttemptTimedOut {}
+
+/// How many attempts a call took: in the extensions of every response
+/// [`ModelNotReadyRetryLayer`](crate::ModelNotReadyRetryLayer) returns.
+///
+/// ```ignore
+/// let attempts = response.extensions().get::<Attempts>().unwrap().count();
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Attempts(pub(crate) u32);
+
+impl Attempts {
+    /// The number of attempts made, 1 or more.
+    pub fn count(&self) -> u32 {
+        self.0
+    }
+}

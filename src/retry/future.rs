@@ -1,0 +1,237 @@
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+
+use pin_project_lite::pin_project;
+use tokio::time::{Instant, Sleep};
+use tower::BoxError;
+use tower_service::Service;
+
+use super::{clone_request, AttemptTimedOut, Attempts, RetryReason, Settings};
+use crate::Deadline;
+
+pin_project! {
+    /// Response future of [`ModelNotReadyRetry`](super::ModelNotReadyRetry).
+    pub struct ResponseFuture<S, B>
+    where
+        S: Service<http::Request<B>>,
+    {
+        service: S,
+        // What each later attempt sends a copy of; `None` once the last
+        // possible attempt has taken it.
+        request: Option<http::Request<B>>,
+        settings: Arc<Settings>,
+        deadline: Option<Deadline>,
+        // Attempts started so far.
+        attempts: u32,
+        // Set while an attempt runs with a timeout.
+        attempt_timeout: Option<Duration>,
+        #[pin]
+        state: State<S::Future>,
+        // One timer serves both the attempt timeout and the backoff sleep.
+        #[pin]
+        timer: Sleep,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F> {
+        Attempt { #[pin] future: F },
+        Backoff,
+        WaitReady,
+    }
+}
+
+impl<S, B, R> ResponseFuture<S, B>
+where
+    S: Service<http::Request<B>, Response = http::Response<R>>,
+    B: Clone,
+{
+    pub(super) fn start(
+        mut service: S,
+        req: http::Request<B>,
+        settings: Arc<Settings>,
+        deadline: Option<Deadline>,
+    ) -> Self {
+        let (request, first) = if settings.max_retries == 0 {
+            (None, req)
+        } else {
+            let copy = clone_request(&req);
+            (Some(req), copy)
+        };
+        let future = service.call(first);
+        let (end, attempt_timeout) = attempt_end(&settings, deadline.as_ref());
+        Self {
+            service,
+            request,
+            settings,
+            deadline,
+            attempts: 1,
+            attempt_timeout,
+            state: State::Attempt { future },
+            timer: tokio::time::sleep_until(end),
+        }
+    }
+}
+
+/// When an attempt starting now times out: after `min(attempt_timeout,
+/// remaining)`, or never; and the attempt timeout that applies.
+fn attempt_end(settings: &Settings, deadline: Option<&Deadline>) -> (Instant, Option<Duration>) {
+    let now = Instant::now();
+    let by_timeout = settings.attempt_timeout.and_then(|t| now.checked_add(t));
+    let end = match (by_timeout, deadline.map(Deadline::instant)) {
+        (Some(a), Some(d)) => a.min(d),
+        (a, d) => a.or(d).unwrap_or_else(|| far_future(now)),
+    };
+    (end, settings.attempt_timeout)
+}
+
+fn far_future(now: Instant) -> Instant {
+    now.checked_add(Duration::from_secs(86_400 * 365 * 30))
+        .unwrap_or(now)
+}
+
+impl<S, B> std::fmt::Debug for ResponseFuture<S, B>
+where
+    S: Service<http::Request<B>>,
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture")
+            .field("attempts", &self.attempts)
+            .field("deadline", &self.deadline)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, B, R> Future for ResponseFuture<S, B>
+where
+    S: Service<http::Request<B>, Response = http::Response<R>>,
+    S::Error: Into<BoxError>,
+    B: Clone,
+{
+    type Output = Result<http::Response<R>, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Attempt { future } => {
+                    let outcome: Result<http::Response<R>, BoxError> = match future.poll(cx) {
+                        Poll::Ready(result) => result.map_err(Into::into),
+                        Poll::Pending => {
+                            ready!(this.timer.as_mut().poll(cx));
+                            match this.deadline {
+                                Some(d) if d.is_expired() => {
+                                    return Poll::Ready(Err(d.exceeded().into()))
+                                }
+                                _ => Err(AttemptTimedOut::new(
+                                    this.attempt_timeout.unwrap_or_default(),
+                                    *this.attempts,
+                                )
+                                .into()),
+                            }
+                        }
+                    };
+                    // The attempt's future is done: drop it before anything else.
+                    this.state.set(State::Backoff);
+
+                    let reason = match &outcome {
+                        Ok(res) => this
+                            .settings
+                            .classifier
+                            .classify_response(res.status(), res.headers()),
+                        Err(err) => {
+                            if let Some(d) = this.deadline.filter(|d| d.is_expired()) {
+                                return Poll::Ready(Err(d.exceeded().into()));
+                            }
+                            this.settings.classifier.classify_error(&**err)
+                        }
+                    };
+                    let attempts = *this.attempts;
+                    let Some(reason) = reason.filter(|_| attempts <= this.settings.max_retries)
+                    else {
+                        return Poll::Ready(finish(outcome, attempts));
+                    };
+                    let delay = this.settings.backoff.delay(attempts);
+                    let now = Instant::now();
+                    let wake = now.checked_add(delay);
+                    if let Some(d) = this.deadline {
+                        if wake.map_or(true, |w| w >= d.instant()) {
+                            tracing::info!(
+                                attempt = attempts,
+                                outcome = %Outcome(&outcome, reason),
+                                delay_ms = delay.as_millis() as u64,
+                                remaining_ms = d.remaining().as_millis() as u64,
+                                "not retrying SageMaker call: backoff would end after the deadline"
+                            );
+                            return Poll::Ready(finish(outcome, attempts));
+                        }
+                    }
+                    tracing::info!(
+                        attempt = attempts,
+                        outcome = %Outcome(&outcome, reason),
+                        delay_ms = delay.as_millis() as u64,
+                        remaining_ms = this.deadline.map(|d| d.remaining().as_millis() as u64),
+                        "retrying SageMaker call"
+                    );
+                    this.timer
+                        .as_mut()
+                        .reset(wake.unwrap_or_else(|| far_future(now)));
+                }
+                StateProj::Backoff => {
+                    ready!(this.timer.as_mut().poll(cx));
+                    if let Some(d) = this.deadline.filter(|d| d.is_expired()) {
+                        return Poll::Ready(Err(d.exceeded().into()));
+                    }
+                    this.state.set(State::WaitReady);
+                }
+                StateProj::WaitReady => {
+                    if let Err(err) = ready!(this.service.poll_ready(cx)) {
+                        return Poll::Ready(Err(err.into()));
+                    }
+                    *this.attempts += 1;
+                    let last = *this.attempts > this.settings.max_retries;
+                    let req = match this.request.as_ref() {
+                        Some(template) if !last => clone_request(template),
+                        _ => match this.request.take() {
+                            Some(req) => req,
+                            None => {
+                                return Poll::Ready(Err("retry request already consumed".into()))
+                            }
+                        },
+                    };
+                    let future = this.service.call(req);
+                    let (end, timeout) = attempt_end(this.settings, this.deadline.as_ref());
+                    *this.attempt_timeout = timeout;
+                    this.timer.as_mut().reset(end);
+                    this.state.set(State::Attempt { future });
+                }
+            }
+        }
+    }
+}
+
+fn finish<R>(
+    outcome: Result<http::Response<R>, BoxError>,
+    attempts: u32,
+) -> Result<http::Response<R>, BoxError> {
+    outcome.map(|mut res| {
+        res.extensions_mut().insert(Attempts(attempts));
+        res
+    })
+}
+
+/// Logs an attempt's outcome: its status, or its error kind; never a body or header.
+struct Outcome<'a, R>(&'a Result<http::Response<R>, BoxError>, RetryReason);
+
+impl<R> std::fmt::Display for Outcome<'_, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Ok(res) => write!(f, "status {} ({})", res.status().as_u16(), self.1.as_str()),
+            Err(_) => write!(f, "error ({})", self.1.as_str()),
+        }
+    }
+}

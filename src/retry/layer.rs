@@ -1,0 +1,111 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use tower_layer::Layer;
+
+use super::{ModelNotReadyRetry, RetryClassifier, Settings};
+use crate::backoff::LegacyBackoff;
+use crate::sagemaker::{LEGACY_MAX_RETRIES, RECOMMENDED_ATTEMPT_TIMEOUT};
+
+/// Retries `ModelNotReadyException` and other transient failures the way
+/// botocore's legacy mode (boto3's default) does.
+///
+/// Defaults ([`ModelNotReadyRetryLayer::legacy`], also `default()`): 4 retries
+/// (5 attempts), full-jitter backoff `rand * 2^(k-1)` s before retry `k` with
+/// no cap, a 70 s timeout per attempt, and [`RetryClassifier::legacy`].
+/// See the [module docs](crate::retry) for the full behaviour.
+#[derive(Debug, Clone)]
+pub struct ModelNotReadyRetryLayer {
+    settings: Settings,
+}
+
+impl ModelNotReadyRetryLayer {
+    /// botocore's legacy retry mode, with a 70 s per-attempt timeout.
+    pub fn legacy() -> Self {
+        Self {
+            settings: Settings {
+                max_retries: LEGACY_MAX_RETRIES,
+                attempt_timeout: Some(RECOMMENDED_ATTEMPT_TIMEOUT),
+                backoff: LegacyBackoff::new(),
+                classifier: RetryClassifier::legacy(),
+            },
+        }
+    }
+
+    /// Retries after the first attempt: botocore's
+    /// `retries={'max_attempts': n}` (so `n + 1` attempts). 0 turns retries off.
+    pub fn max_retries(mut self, n: u32) -> Self {
+        self.settings.max_retries = n;
+        self
+    }
+
+    /// Timeout of each attempt (default 70 s). With a
+    /// [`Deadline`](crate::Deadline) each attempt gets at most the time left.
+    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.attempt_timeout = Some(timeout);
+        self
+    }
+
+    /// No per-attempt timeout (a [`Deadline`](crate::Deadline) still applies).
+    pub fn no_attempt_timeout(mut self) -> Self {
+        self.settings.attempt_timeout = None;
+        self
+    }
+
+    /// The ceiling of the first retry's delay (default 1 s); later ceilings double.
+    pub fn base_delay(mut self, base: Duration) -> Self {
+        self.settings.backoff = self.settings.backoff.base_delay(base);
+        self
+    }
+
+    /// Caps every backoff ceiling (botocore's legacy mode has no cap).
+    pub fn max_delay(mut self, max: Duration) -> Self {
+        self.settings.backoff = self.settings.backoff.max_delay(max);
+        self
+    }
+
+    /// Replaces the backoff.
+    pub fn backoff(mut self, backoff: LegacyBackoff) -> Self {
+        self.settings.backoff = backoff;
+        self
+    }
+
+    /// Replaces the classifier, to retry more statuses, codes or errors.
+    pub fn classifier(mut self, classifier: RetryClassifier) -> Self {
+        self.settings.classifier = classifier;
+        self
+    }
+
+    /// The number of retries after the first attempt.
+    pub fn get_max_retries(&self) -> u32 {
+        self.settings.max_retries
+    }
+
+    /// The per-attempt timeout, if any.
+    pub fn get_attempt_timeout(&self) -> Option<Duration> {
+        self.settings.attempt_timeout
+    }
+
+    /// The backoff.
+    pub fn get_backoff(&self) -> LegacyBackoff {
+        self.settings.backoff
+    }
+
+    /// The classifier.
+    pub fn get_classifier(&self) -> &RetryClassifier {
+        &self.settings.classifier
+    }
+}
+
+impl Default for ModelNotReadyRetryLayer {
+    fn default() -> Self {
+        Self::legacy()
+    }
+}
+
+impl<S> Layer<S> for ModelNotReadyRetryLayer {
+    type Service = ModelNotReadyRetry<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        ModelNotReadyRetry::from_settings(inner, Arc::new(self.settings.clone()))
+    }
+}

@@ -1,0 +1,178 @@
+//! Retries of `ModelNotReadyException` and other transient failures, as
+//! botocore's legacy retry mode (boto3's default) does them.
+//!
+//! [`ModelNotReadyRetryLayer`] wraps any `Service<http::Request<B>>` that
+//! answers `http::Response<R>`:
+//!
+//! - **Attempts**: the first, then up to [`max_retries`](ModelNotReadyRetryLayer::max_retries)
+//!   retries (default 4, so 5 attempts as in boto3).
+//! - **Backoff**: before retry `k` it sleeps a uniform random time in
+//!   `[0, 2^(k-1))` seconds, with no cap ([`LegacyBackoff`](crate::LegacyBackoff)).
+//! - **What is retried**: decided by a [`RetryClassifier`] from the response's
+//!   status and headers (never its body) or from the error: 429 whatever the
+//!   code (this is how `ModelNotReadyException` is retried), 500, 502, 503,
+//!   504, 509, 400 with a throttling code, transport errors and per-attempt timeouts.
+//! - **Per-attempt timeout**: 70 s by default; an attempt that takes longer
+//!   fails with [`AttemptTimedOut`] and is retried.
+//! - **Deadline**: with a [`Deadline`] in the request's extensions (put there by
+//!   [`DeadlineLayer`](crate::DeadlineLayer) above), it never sleeps past the
+//!   deadline nor starts an attempt after it. When the chosen backoff would end
+//!   after the deadline it stops at once and returns the last outcome; each
+//!   attempt's timeout is `min(attempt_timeout, remaining)`; an attempt cut
+//!   short by the deadline, or any error at or after it, ends the call with
+//!   [`DeadlineExceeded`](crate::DeadlineExceeded).
+//! - **Outcome**: when retries run out on a retryable response the caller
+//!   gets that response (a 429 with its body, say), not a synthetic error; on
+//!   a retryable error, the last error. Every response carries [`Attempts`]
+//!   in its extensions. The error type is [`tower::BoxError`]; reach the typed
+//!   errors with `downcast_ref`.
+//! - **Logs**: each retry emits a `tracing` event at `INFO` with the attempt
+//!   number, the status or error kind and the chosen delay; never a body nor
+//!   a header value.
+//!
+//! # Request bodies must be `Clone`
+//!
+//! Every attempt sends a copy of the request, so the body type `B` must be
+//! `Clone`: [`http_body_util::Full<Bytes>`] is the usual choice (a clone is a
+//! reference-count increment). To retry a streaming body, buffer it first:
+//!
+//! ```
+//! use bytes::Bytes;
+//! use http_body_util::{BodyExt, Full};
+//!
+//! async fn buffered<B>(req: http::Request<B>) -> Result<http::Request<Full<Bytes>>, B::Error>
+//! where
+//!     B: http_body::Body,
+//! {
+//!     let (parts, body) = req.into_parts();
+//!     let bytes = body.collect().await?.to_bytes();
+//!     Ok(http::Request::from_parts(parts, Full::new(bytes)))
+//! }
+//! ```
+//!
+//! # Example
+//!
+//! ```
+//! use std::sync::atomic::{AtomicU32, Ordering};
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use bytes::Bytes;
+//! use http_body_util::Full;
+//! use tower::{service_fn, BoxError, ServiceBuilder, ServiceExt};
+//! use tower_sagemaker::{Attempts, ModelNotReadyRetryLayer};
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() -> Result<(), BoxError> {
+//! // An endpoint whose model becomes ready on the third call.
+//! let calls = Arc::new(AtomicU32::new(0));
+//! let endpoint = service_fn(move |_req: http::Request<Full<Bytes>>| {
+//!     let n = calls.fetch_add(1, Ordering::SeqCst);
+//!     async move {
+//!         let status = if n < 2 { 429 } else { 200 };
+//!         Ok::<_, BoxError>(http::Response::builder().status(status).body(())?)
+//!     }
+//! });
+//! let svc = ServiceBuilder::new()
+//!     .layer(ModelNotReadyRetryLayer::legacy().max_retries(2))
+//!     .service(endpoint);
+//!
+//! let res = svc.oneshot(http::Request::new(Full::new(Bytes::from("1,2,3")))).await?;
+//! assert_eq!(res.status(), 200);
+//! assert_eq!(res.extensions().get::<Attempts>().unwrap().count(), 3);
+//! # Ok(())
+//! # }
+//! ```
+
+mod classify;
+mod error;
+mod future;
+mod layer;
+
+pub use self::classify::{RetryClassifier, RetryReason};
+pub use self::error::{AttemptTimedOut, Attempts};
+pub use self::future::ResponseFuture;
+pub use self::layer::ModelNotReadyRetryLayer;
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tower::BoxError;
+use tower_service::Service;
+
+use crate::backoff::LegacyBackoff;
+use crate::Deadline;
+
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) max_retries: u32,
+    pub(crate) attempt_timeout: Option<Duration>,
+    pub(crate) backoff: LegacyBackoff,
+    pub(crate) classifier: RetryClassifier,
+}
+
+/// The service of [`ModelNotReadyRetryLayer`]; see the [module docs](self).
+#[derive(Debug, Clone)]
+pub struct ModelNotReadyRetry<S> {
+    inner: S,
+    settings: Arc<Settings>,
+}
+
+impl<S> ModelNotReadyRetry<S> {
+    /// Wraps `inner` with the settings of `layer`.
+    pub fn new(inner: S, layer: &ModelNotReadyRetryLayer) -> Self {
+        tower_layer::Layer::layer(layer, inner)
+    }
+
+    pub(crate) fn from_settings(inner: S, settings: Arc<Settings>) -> Self {
+        Self { inner, settings }
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, B, R> Service<http::Request<B>> for ModelNotReadyRetry<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<R>> + Clone,
+    S::Error: Into<BoxError>,
+    B: Clone,
+{
+    type Response = http::Response<R>;
+    type Error = BoxError;
+    type Future = ResponseFuture<S, B>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        // The ready service makes the first attempt; its clone, the retries
+        // (tower's usual take-the-ready-one dance).
+        let clone = self.inner.clone();
+        let service = std::mem::replace(&mut self.inner, clone);
+        let deadline = req.extensions().get::<Deadline>().copied();
+        ResponseFuture::start(service, req, self.settings.clone(), deadline)
+    }
+}
+
+/// A copy of `req` for one attempt. `http::Request` is not `Clone`; its parts are.
+pub(crate) fn clone_request<B: Clone>(req: &http::Request<B>) -> http::Request<B> {
+    let mut copy = http::Request::new(req.body().clone());
+    *copy.method_mut() = req.method().clone();
+    *copy.uri_mut() = req.uri().clone();
+    *copy.version_mut() = req.version();
+    *copy.headers_mut() = req.headers().clone();
+    *copy.extensions_mut() = req.extensions().clone();
+    copy
+}

@@ -1,0 +1,100 @@
+//! SageMaker Runtime facts in one place: header names, limits and default durations.
+//!
+//! Every other module takes these values from here, so a change in the service
+//! (a new limit, a new header) is made once.
+
+use std::time::Duration;
+
+use http::HeaderName;
+
+/// `X-Amzn-SageMaker-Target-Model`: the model a multi-model endpoint should run.
+pub const TARGET_MODEL_HEADER: HeaderName =
+    HeaderName::from_static("x-amzn-sagemaker-target-model");
+
+/// `X-Amzn-SageMaker-Custom-Attributes`: opaque caller data. Sensitive: never logged.
+pub const CUSTOM_ATTRIBUTES_HEADER: HeaderName =
+    HeaderName::from_static("x-amzn-sagemaker-custom-attributes");
+
+/// `X-Amzn-ErrorType`: the restJson1 header that carries an error response's code.
+pub const ERROR_TYPE_HEADER: HeaderName = HeaderName::from_static("x-amzn-errortype");
+
+/// `x-Amzn-Invoked-Production-Variant`: the variant that served a successful call.
+pub const INVOKED_PRODUCTION_VARIANT_HEADER: HeaderName =
+    HeaderName::from_static("x-amzn-invoked-production-variant");
+
+/// `X-Amzn-RequestId`: the request id AWS services return.
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-amzn-requestid");
+
+/// Longest target model name the service accepts, in bytes.
+pub const MAX_TARGET_MODEL_LEN: usize = 1024;
+
+/// Longest endpoint name the service accepts.
+pub const MAX_ENDPOINT_NAME_LEN: usize = 63;
+
+/// Largest `InvokeEndpoint` request payload: 6 MiB.
+pub const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
+
+/// How long an endpoint holds a call for a model that is still loading
+/// before it answers `ModelNotReadyException`.
+pub const COLD_START_HOLD: Duration = Duration::from_secs(60);
+
+/// How long a multi-model endpoint keeps downloading and loading a model
+/// before the load fails; also the default total budget of a call.
+pub const MAX_LOAD_TIME: Duration = Duration::from_secs(360);
+
+/// Per-attempt (socket read) timeout the developer guide recommends: a little
+/// more than [`COLD_START_HOLD`].
+pub const RECOMMENDED_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(70);
+
+/// Retries after the first attempt in botocore's legacy mode (5 attempts in all).
+pub const LEGACY_MAX_RETRIES: u32 = 4;
+
+/// Statuses botocore's legacy mode retries whatever the error code.
+pub const LEGACY_RETRYABLE_STATUSES: [u16; 6] = [429, 500, 502, 503, 504, 509];
+
+/// Error codes botocore's legacy mode retries when they come with HTTP 400.
+pub const LEGACY_THROTTLING_CODES: [&str; 5] = [
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "ProvisionedThroughputExceededException",
+];
+
+/// The SigV4 signing name of SageMaker Runtime.
+pub const SIGNING_NAME: &str = "sagemaker";
+
+/// The path of `InvokeEndpoint` for an endpoint name.
+pub fn invocations_path(endpoint_name: &str) -> String {
+    format!("/endpoints/{endpoint_name}/invocations")
+}
+
+/// Whether `name` is a valid endpoint name: 1 to 63 characters matching
+/// `^[a-zA-Z0-9](-*[a-zA-Z0-9])*$`.
+pub fn is_valid_endpoint_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= MAX_ENDPOINT_NAME_LEN
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+        && bytes[0] != b'-'
+        && bytes[bytes.len() - 1] != b'-'
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_names() {
+        assert!(is_valid_endpoint_name("demo"));
+        assert!(is_valid_endpoint_name("my--endpoint-1"));
+        assert!(!is_valid_endpoint_name(""));
+        assert!(!is_valid_endpoint_name("-a"));
+        assert!(!is_valid_endpoint_name("a-"));
+        assert!(!is_valid_endpoint_name("a_b"));
+        assert!(is_valid_endpoint_name(&"a".repeat(63)));
+        assert!(!is_valid_endpoint_name(&"a".repeat(64)));
+    }
+}
