@@ -155,7 +155,11 @@ where
                     else {
                         return Poll::Ready(finish(outcome, attempts));
                     };
+                    // tokio's timers tick in whole milliseconds and round up:
+                    // flooring keeps the sleep below the backoff's ceiling.
                     let delay = this.settings.backoff.delay(attempts);
+                    let delay =
+                        Duration::from_millis(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX));
                     let now = Instant::now();
                     let wake = now.checked_add(delay);
                     if let Some(d) = this.deadline {

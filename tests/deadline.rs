@@ -1,0 +1,281 @@
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use tokio::time::Instant;
+use tower::{BoxError, ServiceBuilder, ServiceExt};
+use tower_sagemaker::{
+    Attempts, Deadline, DeadlineExceeded, DeadlineLayer, ModelNotReadyRetryLayer,
+};
+
+fn exceeded(err: &BoxError) -> DeadlineExceeded {
+    *err.downcast_ref::<DeadlineExceeded>()
+        .unwrap_or_else(|| panic!("expected DeadlineExceeded, got {err}"))
+}
+
+#[tokio::test(start_paused = true)]
+async fn default_budget_is_360_seconds_and_visible_to_inner_layers() {
+    assert_eq!(DeadlineLayer::default().budget(), Duration::from_secs(360));
+    let endpoint = Scripted::new([]);
+    let start = Instant::now();
+    ServiceBuilder::new()
+        .layer(DeadlineLayer::default())
+        .service(endpoint.clone())
+        .oneshot(request("x"))
+        .await
+        .unwrap();
+    let deadline = endpoint.calls()[0]
+        .extensions_deadline
+        .expect("Deadline extension");
+    assert_eq!(deadline.instant(), start + Duration::from_secs(360));
+    assert_eq!(deadline.budget(), Duration::from_secs(360));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hung_call_fails_at_the_budget_and_its_future_is_dropped() {
+    let endpoint = Scripted::new([Step::Hang]);
+    let start = Instant::now();
+    let err = ServiceBuilder::new()
+        .layer(DeadlineLayer::new(Duration::from_secs(10)))
+        .service(endpoint.clone())
+        .oneshot(request("x"))
+        .await
+        .unwrap_err();
+    let e = exceeded(&err);
+    assert_eq!(start.elapsed(), Duration::from_secs(10));
+    assert_eq!(
+        (e.budget(), e.elapsed()),
+        (Duration::from_secs(10), Duration::from_secs(10))
+    );
+    assert!(
+        err.to_string().contains("deadline of 10s exceeded"),
+        "{err}"
+    );
+    assert_eq!(
+        endpoint.dropped.load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_tighter_of_nested_deadlines_wins() {
+    // Outer tighter: the inner layer keeps the outer deadline.
+    let endpoint = Scripted::new([Step::Hang]);
+    let start = Instant::now();
+    let err = ServiceBuilder::new()
+        .layer(DeadlineLayer::new(Duration::from_secs(5)))
+        .layer(DeadlineLayer::new(Duration::from_secs(60)))
+        .service(endpoint.clone())
+        .oneshot(request("x"))
+        .await
+        .unwrap_err();
+    assert_eq!(exceeded(&err).budget(), Duration::from_secs(5));
+    assert_eq!(start.elapsed(), Duration::from_secs(5));
+    assert_eq!(
+        endpoint.calls()[0].extensions_deadline.unwrap().budget(),
+        Duration::from_secs(5)
+    );
+
+    // Inner tighter: the inner deadline replaces the outer one.
+    let endpoint = Scripted::new([Step::Hang]);
+    let start = Instant::now();
+    let err = ServiceBuilder::new()
+        .layer(DeadlineLayer::new(Duration::from_secs(60)))
+        .layer(DeadlineLayer::new(Duration::from_secs(7)))
+        .service(endpoint.clone())
+        .oneshot(request("x"))
+        .await
+        .unwrap_err();
+    assert_eq!(exceeded(&err).budget(), Duration::from_secs(7));
+    assert_eq!(start.elapsed(), Duration::from_secs(7));
+
+    // A caller-supplied deadline in the extensions counts as outer.
+    let endpoint = Scripted::new([Step::Hang]);
+    let mut req = request("x");
+    req.extensions_mut()
+        .insert(Deadline::after(Duration::from_secs(3)));
+    let start = Instant::now();
+    let err = ServiceBuilder::new()
+        .layer(DeadlineLayer::default())
+        .service(endpoint)
+        .oneshot(req)
+        .await
+        .unwrap_err();
+    assert_eq!(exceeded(&err).budget(), Duration::from_secs(3));
+    assert_eq!(start.elapsed(), Duration::from_secs(3));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_expired_deadline_never_calls_the_inner_service() {
+    let endpoint = Scripted::new([]);
+    let mut req = request("x");
+    req.extensions_mut().insert(Deadline::after(Duration::ZERO));
+    let err = ServiceBuilder::new()
+        .layer(DeadlineLayer::default())
+        .service(endpoint.clone())
+        .oneshot(req)
+        .await
+        .unwrap_err();
+    exceeded(&err);
+    assert_eq!(endpoint.call_count(), 0);
+}
+
+fn stack(
+    budget: Duration,
+    retry: ModelNotReadyRetryLayer,
+    endpoint: &Scripted,
+) -> impl tower::Service<Req, Response = Res, Error = BoxError, Future = impl Send> {
+    ServiceBuilder::new()
+        .layer(DeadlineLayer::new(budget))
+        .layer(retry)
+        .service(endpoint.clone())
+}
+
+#[tokio::test(start_paused = true)]
+async fn total_time_never_exceeds_the_budget() {
+    // Endless 429s, each held 60 s as a loading MME does; many retries allowed.
+    for budget_s in [1u64, 30, 59, 60, 61, 100, 125, 200, 360] {
+        for _ in 0..10 {
+            let held = Step::After(
+                Duration::from_secs(60),
+                Box::new(error_code(429, "ModelNotReadyException")),
+            );
+            let endpoint = Scripted::new(std::iter::repeat_n(held, 100));
+            let budget = Duration::from_secs(budget_s);
+            let start = Instant::now();
+            let out = stack(
+                budget,
+                ModelNotReadyRetryLayer::legacy().max_retries(50),
+                &endpoint,
+            )
+            .oneshot(request("x"))
+            .await;
+            let elapsed = start.elapsed();
+            assert!(elapsed <= budget, "budget {budget:?}, took {elapsed:?}");
+            // No attempt started at or after the deadline.
+            assert!(endpoint.calls().iter().all(|c| c.at - start < budget));
+            match out {
+                // Either the backoff would have crossed the deadline (the last 429 is returned)...
+                Ok(res) => assert_eq!(res.status(), 429),
+                // ...or an attempt was cut short by the deadline.
+                Err(err) => {
+                    exceeded(&err);
+                    assert_eq!(elapsed, budget);
+                }
+            }
+            // After the call, the endpoint sees no further call.
+            let n = endpoint.call_count();
+            tokio::time::sleep(Duration::from_secs(1000)).await;
+            assert_eq!(endpoint.call_count(), n);
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn attempt_timeout_is_capped_by_the_time_left_and_reported_as_deadline_exceeded() {
+    let endpoint = Scripted::new([Step::Hang]);
+    let start = Instant::now();
+    let err = stack(
+        Duration::from_secs(30),
+        ModelNotReadyRetryLayer::legacy(),
+        &endpoint,
+    )
+    .oneshot(request("x"))
+    .await
+    .unwrap_err();
+    // Cut at 30 s by the deadline, not at 70 s by the attempt timeout, and not
+    // reported as an attempt timeout.
+    assert_eq!(start.elapsed(), Duration::from_secs(30));
+    assert!(err
+        .downcast_ref::<tower_sagemaker::AttemptTimedOut>()
+        .is_none());
+    exceeded(&err);
+    assert_eq!(endpoint.call_count(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_layer_alone_honours_a_deadline_in_the_extensions() {
+    // Without DeadlineLayer's own timer, the retry layer still ends the call at the deadline.
+    let endpoint = Scripted::new([Step::Hang]);
+    let mut req = request("x");
+    req.extensions_mut()
+        .insert(Deadline::after(Duration::from_secs(12)));
+    let start = Instant::now();
+    let err = ServiceBuilder::new()
+        .layer(ModelNotReadyRetryLayer::legacy())
+        .service(endpoint.clone())
+        .oneshot(req)
+        .await
+        .unwrap_err();
+    exceeded(&err);
+    assert_eq!(start.elapsed(), Duration::from_secs(12));
+    tokio::time::sleep(Duration::from_secs(600)).await;
+    assert_eq!(endpoint.call_count(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_backoff_that_would_end_after_the_deadline_stops_at_once_with_the_last_response() {
+    // Budget 10 s; the first 429 arrives at 9.5 s; any backoff >= 0.5 s crosses the deadline.
+    let endpoint = Scripted::new([
+        Step::After(
+            Duration::from_millis(9_500),
+            Box::new(error_code(429, "ModelNotReadyException")),
+        ),
+        respond(200),
+    ]);
+    let layer = ModelNotReadyRetryLayer::legacy().base_delay(Duration::from_secs(100));
+    let start = Instant::now();
+    let res = stack(Duration::from_secs(10), layer, &endpoint)
+        .oneshot(request("x"))
+        .await
+        .unwrap();
+    // A draw below 0.5 s of 100 s is possible but rare; then the retry succeeds.
+    if endpoint.call_count() == 1 {
+        assert_eq!(res.status(), 429);
+        assert_eq!(res.extensions().get::<Attempts>().unwrap().count(), 1);
+        // Stopped at once: no sleep toward the deadline.
+        assert_eq!(start.elapsed(), Duration::from_millis(9_500));
+    } else {
+        assert_eq!(res.status(), 200);
+        assert!(start.elapsed() < Duration::from_secs(10));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_error_after_the_deadline_is_deadline_exceeded() {
+    // A transport error arriving exactly at the deadline is not retried nor returned raw.
+    let endpoint = Scripted::new([Step::After(
+        Duration::from_secs(5),
+        Box::new(Step::Io(std::io::ErrorKind::ConnectionReset)),
+    )]);
+    let mut req = request("x");
+    req.extensions_mut()
+        .insert(Deadline::after(Duration::from_secs(5)));
+    let err = ServiceBuilder::new()
+        .layer(ModelNotReadyRetryLayer::legacy().no_attempt_timeout())
+        .service(endpoint.clone())
+        .oneshot(req)
+        .await
+        .unwrap_err();
+    exceeded(&err);
+    assert_eq!(endpoint.call_count(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_the_call_mid_backoff_under_a_deadline_stops_everything() {
+    let endpoint = Scripted::new(std::iter::repeat_n(respond(503), 10));
+    let svc = stack(
+        Duration::from_secs(360),
+        ModelNotReadyRetryLayer::legacy().base_delay(Duration::from_secs(50)),
+        &endpoint,
+    );
+    let handle = tokio::spawn(svc.oneshot(request("x")));
+    // Let the first attempt finish and the backoff start.
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    let before = endpoint.call_count();
+    handle.abort();
+    tokio::time::sleep(Duration::from_secs(1000)).await;
+    assert_eq!(endpoint.call_count(), before);
+    assert!(before <= 2, "{before}");
+}
