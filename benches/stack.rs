@@ -1,1 +1,54 @@
-fn main() {}
+//! Success-path cost per request of (a) the bare endpoint, (b) the same job
+//! built from tower and tower-http parts, (c) this crate's three layers.
+//!
+//! `cargo bench --bench stack`
+
+mod stacks;
+
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use tower::Service;
+
+use stacks::*;
+
+fn measure<S>(c: &mut Criterion, name: &str, mut svc: S)
+where
+    S: Service<Req, Response = Res>,
+    S::Error: std::fmt::Debug,
+{
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    c.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    call(&mut svc).await;
+                }
+                start.elapsed()
+            })
+        })
+    });
+}
+
+fn success_path(c: &mut Criterion) {
+    measure(c, "a_bare", bare());
+    measure(c, "b_tower_parts", tower_parts(bare()));
+    measure(c, "c_tower_sagemaker", this_crate(bare()));
+    measure(c, "c1_target_model_only", only_target_model(bare()));
+    measure(c, "c2_deadline_only", only_deadline(bare()));
+    measure(c, "c3_retry_only", only_retry(bare()));
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(50);
+    targets = success_path
+}
+criterion_main!(benches);

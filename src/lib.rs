@@ -62,11 +62,19 @@
 mod backoff;
 mod builder;
 pub mod deadline;
+#[cfg(feature = "emulator")]
+pub mod emulator;
 mod error_code;
 #[cfg(feature = "retry")]
 pub mod retry;
 pub mod sagemaker;
+#[cfg(feature = "aws-sdk")]
+pub mod sdk;
+#[cfg(feature = "sigv4")]
+pub mod sigv4;
 pub mod target_model;
+#[cfg(any(feature = "deadline", feature = "retry"))]
+mod timer;
 
 #[cfg(feature = "retry")]
 pub use crate::backoff::LegacyBackoff;
@@ -78,6 +86,8 @@ pub use crate::error_code::ErrorCode;
 #[cfg(feature = "retry")]
 pub use crate::retry::{AttemptTimedOut, Attempts, ModelNotReadyRetryLayer, RetryClassifier};
 pub use crate::sagemaker::TARGET_MODEL_HEADER;
+#[cfg(feature = "sigv4")]
+pub use crate::sigv4::SigV4Layer;
 #[cfg(feature = "target-model")]
 pub use crate::target_model::TargetModelLayer;
 pub use crate::target_model::{InvalidTargetModel, TargetModel};

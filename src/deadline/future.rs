@@ -3,10 +3,10 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
-use tokio::time::Sleep;
 use tower::BoxError;
 
 use super::Deadline;
+use crate::timer::Timer;
 
 pin_project! {
     /// Response future of [`EnforceDeadline`](super::EnforceDeadline).
@@ -20,7 +20,7 @@ pin_project! {
 pin_project! {
     #[project = KindProj]
     enum Kind<F> {
-        Running { #[pin] inner: F, #[pin] sleep: Sleep },
+        Running { #[pin] inner: F, #[pin] timer: Timer },
         Expired,
     }
 }
@@ -30,7 +30,7 @@ impl<F> ResponseFuture<F> {
         Self {
             kind: Kind::Running {
                 inner,
-                sleep: tokio::time::sleep_until(deadline.instant()),
+                timer: Timer::Unarmed,
             },
             deadline,
         }
@@ -63,11 +63,11 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        if let KindProj::Running { inner, sleep } = this.kind.as_mut().project() {
+        if let KindProj::Running { inner, timer } = this.kind.as_mut().project() {
             if let Poll::Ready(result) = inner.poll(cx) {
                 return Poll::Ready(result.map_err(Into::into));
             }
-            if sleep.poll(cx).is_pending() {
+            if timer.poll_until(this.deadline.instant(), cx).is_pending() {
                 return Poll::Pending;
             }
         }

@@ -176,7 +176,8 @@ where
     }
 
     fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
-        let mine = Deadline::after(self.budget);
+        let now = Instant::now();
+        let mine = Deadline::starting_at(now, self.budget);
         let deadline = match req.extensions().get::<Deadline>() {
             // An outer, earlier deadline stands.
             Some(outer) if outer.instant() <= mine.instant() => *outer,
@@ -185,7 +186,7 @@ where
                 mine
             }
         };
-        if deadline.is_expired() {
+        if deadline.instant() <= now {
             return ResponseFuture::expired(deadline);
         }
         ResponseFuture::new(self.inner.call(req), deadline)

@@ -5,11 +5,12 @@ use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use pin_project_lite::pin_project;
-use tokio::time::{Instant, Sleep};
+use tokio::time::Instant;
 use tower::BoxError;
 use tower_service::Service;
 
 use super::{clone_request, AttemptTimedOut, Attempts, RetryReason, Settings};
+use crate::timer::Timer;
 use crate::Deadline;
 
 pin_project! {
@@ -26,13 +27,14 @@ pin_project! {
         deadline: Option<Deadline>,
         // Attempts started so far.
         attempts: u32,
-        // Set while an attempt runs with a timeout.
-        attempt_timeout: Option<Duration>,
+        // When the running attempt times out or the backoff ends; `None`
+        // until an attempt is first found pending (most answer at once).
+        wake_at: Option<Instant>,
         #[pin]
         state: State<S::Future>,
         // One timer serves both the attempt timeout and the backoff sleep.
         #[pin]
-        timer: Sleep,
+        timer: Timer,
     }
 }
 
@@ -63,30 +65,29 @@ where
             (Some(req), copy)
         };
         let future = service.call(first);
-        let (end, attempt_timeout) = attempt_end(&settings, deadline.as_ref());
         Self {
             service,
             request,
             settings,
             deadline,
             attempts: 1,
-            attempt_timeout,
+            wake_at: None,
             state: State::Attempt { future },
-            timer: tokio::time::sleep_until(end),
+            timer: Timer::Unarmed,
         }
     }
 }
 
-/// When an attempt starting now times out: after `min(attempt_timeout,
-/// remaining)`, or never; and the attempt timeout that applies.
-fn attempt_end(settings: &Settings, deadline: Option<&Deadline>) -> (Instant, Option<Duration>) {
+/// When an attempt running from now times out: after `min(attempt_timeout,
+/// remaining)`, or never. Asked for when the attempt is first found pending:
+/// most attempts answer at once and need no clock reading.
+fn attempt_end(settings: &Settings, deadline: Option<&Deadline>) -> Instant {
     let now = Instant::now();
     let by_timeout = settings.attempt_timeout.and_then(|t| now.checked_add(t));
-    let end = match (by_timeout, deadline.map(Deadline::instant)) {
+    match (by_timeout, deadline.map(Deadline::instant)) {
         (Some(a), Some(d)) => a.min(d),
         (a, d) => a.or(d).unwrap_or_else(|| far_future(now)),
-    };
-    (end, settings.attempt_timeout)
+    }
 }
 
 fn far_future(now: Instant) -> Instant {
@@ -122,13 +123,16 @@ where
                     let outcome: Result<http::Response<R>, BoxError> = match future.poll(cx) {
                         Poll::Ready(result) => result.map_err(Into::into),
                         Poll::Pending => {
-                            ready!(this.timer.as_mut().poll(cx));
+                            let end = *this.wake_at.get_or_insert_with(|| {
+                                attempt_end(this.settings, this.deadline.as_ref())
+                            });
+                            ready!(this.timer.as_mut().poll_until(end, cx));
                             match this.deadline {
                                 Some(d) if d.is_expired() => {
                                     return Poll::Ready(Err(d.exceeded().into()))
                                 }
                                 _ => Err(AttemptTimedOut::new(
-                                    this.attempt_timeout.unwrap_or_default(),
+                                    this.settings.attempt_timeout.unwrap_or_default(),
                                     *this.attempts,
                                 )
                                 .into()),
@@ -153,7 +157,7 @@ where
                     let attempts = *this.attempts;
                     let Some(reason) = reason.filter(|_| attempts <= this.settings.max_retries)
                     else {
-                        return Poll::Ready(finish(outcome, attempts));
+                        return Poll::Ready(finish(outcome, attempts, this.request.take()));
                     };
                     // tokio's timers tick in whole milliseconds and round up:
                     // flooring keeps the sleep below the backoff's ceiling.
@@ -171,7 +175,7 @@ where
                                 remaining_ms = d.remaining().as_millis() as u64,
                                 "not retrying SageMaker call: backoff would end after the deadline"
                             );
-                            return Poll::Ready(finish(outcome, attempts));
+                            return Poll::Ready(finish(outcome, attempts, this.request.take()));
                         }
                     }
                     tracing::info!(
@@ -181,12 +185,11 @@ where
                         remaining_ms = this.deadline.map(|d| d.remaining().as_millis() as u64),
                         "retrying SageMaker call"
                     );
-                    this.timer
-                        .as_mut()
-                        .reset(wake.unwrap_or_else(|| far_future(now)));
+                    *this.wake_at = Some(wake.unwrap_or_else(|| far_future(now)));
                 }
                 StateProj::Backoff => {
-                    ready!(this.timer.as_mut().poll(cx));
+                    let wake = this.wake_at.unwrap_or_else(Instant::now);
+                    ready!(this.timer.as_mut().poll_until(wake, cx));
                     if let Some(d) = this.deadline.filter(|d| d.is_expired()) {
                         return Poll::Ready(Err(d.exceeded().into()));
                     }
@@ -208,9 +211,7 @@ where
                         },
                     };
                     let future = this.service.call(req);
-                    let (end, timeout) = attempt_end(this.settings, this.deadline.as_ref());
-                    *this.attempt_timeout = timeout;
-                    this.timer.as_mut().reset(end);
+                    *this.wake_at = None;
                     this.state.set(State::Attempt { future });
                 }
             }
@@ -218,12 +219,20 @@ where
     }
 }
 
-fn finish<R>(
+fn finish<R, B>(
     outcome: Result<http::Response<R>, BoxError>,
     attempts: u32,
+    template: Option<http::Request<B>>,
 ) -> Result<http::Response<R>, BoxError> {
     outcome.map(|mut res| {
-        res.extensions_mut().insert(Attempts(attempts));
+        // Reuse the request's extension map, no longer needed, when there is
+        // one: inserting then costs one allocation instead of three.
+        let mut extensions = template
+            .map(|req| req.into_parts().0.extensions)
+            .unwrap_or_default();
+        extensions.clear();
+        extensions.insert(Attempts(attempts));
+        res.extensions_mut().extend(extensions);
         res
     })
 }

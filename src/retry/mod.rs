@@ -20,7 +20,8 @@
 //!   after the deadline it stops at once and returns the last outcome; each
 //!   attempt's timeout is `min(attempt_timeout, remaining)`; an attempt cut
 //!   short by the deadline, or any error at or after it, ends the call with
-//!   [`DeadlineExceeded`](crate::DeadlineExceeded).
+//!   [`DeadlineExceeded`](crate::DeadlineExceeded). The layer takes the
+//!   `Deadline` out of the request: services beneath it do not see it.
 //! - **Outcome**: when retries run out on a retryable response the caller
 //!   gets that response (a 429 with its body, say), not a synthetic error; on
 //!   a retryable error, the last error. Every response carries [`Attempts`]
@@ -156,12 +157,14 @@ where
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
-    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
         // The ready service makes the first attempt; its clone, the retries
         // (tower's usual take-the-ready-one dance).
         let clone = self.inner.clone();
         let service = std::mem::replace(&mut self.inner, clone);
-        let deadline = req.extensions().get::<Deadline>().copied();
+        // This layer enforces the deadline on every attempt, so the services
+        // beneath need not see it, and copies per attempt stay cheaper.
+        let deadline = req.extensions_mut().remove::<Deadline>();
         ResponseFuture::start(service, req, self.settings.clone(), deadline)
     }
 }
@@ -173,6 +176,9 @@ pub(crate) fn clone_request<B: Clone>(req: &http::Request<B>) -> http::Request<B
     *copy.uri_mut() = req.uri().clone();
     *copy.version_mut() = req.version();
     *copy.headers_mut() = req.headers().clone();
-    *copy.extensions_mut() = req.extensions().clone();
+    // An emptied map still allocates when cloned: skip it.
+    if !req.extensions().is_empty() {
+        *copy.extensions_mut() = req.extensions().clone();
+    }
     copy
 }

@@ -1,0 +1,156 @@
+//! The three stacks the benchmarks compare, around one in-memory endpoint
+//! that answers 200 at once.
+#![allow(dead_code)]
+
+use std::convert::Infallible;
+use std::future::Ready;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response};
+use http_body_util::Full;
+use tower::retry::{Policy, RetryLayer};
+use tower::timeout::TimeoutLayer;
+use tower::util::BoxCloneSyncService;
+use tower::{service_fn, BoxError, Service, ServiceBuilder, ServiceExt};
+use tower_http::set_header::SetRequestHeaderLayer;
+use tower_sagemaker::{
+    DeadlineLayer, ModelNotReadyRetryLayer, TargetModel, TargetModelLayer, TARGET_MODEL_HEADER,
+};
+
+pub type Req = Request<Full<Bytes>>;
+pub type Res = Response<Full<Bytes>>;
+
+/// (a) The bare endpoint: answers 200 with an empty body, no allocation.
+pub fn bare(
+) -> impl Service<Req, Response = Res, Error = Infallible, Future = Ready<Result<Res, Infallible>>> + Clone
+{
+    service_fn(|_req: Req| std::future::ready(Ok(Response::new(Full::new(Bytes::new())))))
+}
+
+/// A tower retry policy that retries 429 up to `remaining` times, as a user
+/// would write it for (b).
+#[derive(Clone)]
+pub struct Retry429 {
+    remaining: u32,
+}
+
+impl<E> Policy<Req, Res, E> for Retry429 {
+    type Future = tokio::time::Sleep;
+
+    fn retry(&mut self, _req: &mut Req, result: &mut Result<Res, E>) -> Option<Self::Future> {
+        match result {
+            Ok(res) if res.status() == 429 && self.remaining > 0 => {
+                self.remaining -= 1;
+                Some(tokio::time::sleep(Duration::from_millis(fastrand::u64(
+                    0..1000,
+                ))))
+            }
+            _ => None,
+        }
+    }
+
+    fn clone_request(&mut self, req: &Req) -> Option<Req> {
+        let mut copy = Request::new(req.body().clone());
+        *copy.method_mut() = req.method().clone();
+        *copy.uri_mut() = req.uri().clone();
+        *copy.version_mut() = req.version();
+        *copy.headers_mut() = req.headers().clone();
+        *copy.extensions_mut() = req.extensions().clone();
+        Some(copy)
+    }
+}
+
+/// (b) The same job from tower and tower-http parts.
+pub fn tower_parts<S>(inner: S) -> impl Service<Req, Response = Res, Error = BoxError> + Clone
+where
+    S: Service<Req, Response = Res> + Clone + Send + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send,
+{
+    ServiceBuilder::new()
+        .layer(SetRequestHeaderLayer::if_not_present(
+            TARGET_MODEL_HEADER,
+            HeaderValue::from_static("model-3.tar.gz"),
+        ))
+        .layer(RetryLayer::new(Retry429 { remaining: 4 }))
+        .layer(TimeoutLayer::new(Duration::from_secs(70)))
+        .service(inner)
+}
+
+/// (c) This crate's three layers.
+pub fn this_crate<S>(inner: S) -> impl Service<Req, Response = Res, Error = BoxError> + Clone
+where
+    S: Service<Req, Response = Res> + Clone,
+    S::Error: Into<BoxError>,
+{
+    ServiceBuilder::new()
+        .layer(TargetModelLayer::new(
+            TargetModel::new("model-3.tar.gz").unwrap(),
+        ))
+        .layer(DeadlineLayer::default())
+        .layer(ModelNotReadyRetryLayer::legacy())
+        .service(inner)
+}
+
+/// The layers of (c) one at a time, to attribute each allocation.
+pub fn only_target_model<S: Service<Req, Response = Res> + Clone>(
+    inner: S,
+) -> impl Service<Req, Response = Res, Error = S::Error> + Clone {
+    ServiceBuilder::new()
+        .layer(TargetModelLayer::new(
+            TargetModel::new("model-3.tar.gz").unwrap(),
+        ))
+        .service(inner)
+}
+
+pub fn only_deadline<S>(inner: S) -> impl Service<Req, Response = Res, Error = BoxError> + Clone
+where
+    S: Service<Req, Response = Res> + Clone,
+    S::Error: Into<BoxError>,
+{
+    ServiceBuilder::new()
+        .layer(DeadlineLayer::default())
+        .service(inner)
+}
+
+pub fn only_retry<S>(inner: S) -> impl Service<Req, Response = Res, Error = BoxError> + Clone
+where
+    S: Service<Req, Response = Res> + Clone,
+    S::Error: Into<BoxError>,
+{
+    ServiceBuilder::new()
+        .layer(ModelNotReadyRetryLayer::legacy())
+        .service(inner)
+}
+
+/// The request every iteration sends: a CSV payload with a content type.
+pub fn request() -> Req {
+    let mut req = Request::new(Full::new(Bytes::from_static(b"1.0,2.0,5.0")));
+    *req.method_mut() = http::Method::POST;
+    *req.uri_mut() = http::Uri::from_static("http://localhost:8080/endpoints/demo/invocations");
+    req.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv"),
+    );
+    req
+}
+
+/// One call: wait for readiness, call, check the answer.
+pub async fn call<S>(svc: &mut S)
+where
+    S: Service<Req, Response = Res>,
+    S::Error: std::fmt::Debug,
+{
+    let res = svc.ready().await.unwrap().call(request()).await.unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+/// Erases a stack's type (unused by the measurements; keeps the helpers honest about `Sync`).
+pub fn boxed<S>(svc: S) -> BoxCloneSyncService<Req, Res, BoxError>
+where
+    S: Service<Req, Response = Res, Error = BoxError> + Clone + Send + Sync + 'static,
+    S::Future: Send + 'static,
+{
+    BoxCloneSyncService::new(svc)
+}
