@@ -1,1 +1,108 @@
-fn main() {}
+//! Serves a local SageMaker Runtime multi-model endpoint over HTTP/1.1.
+//!
+//! ```text
+//! cargo run --example mme_emulator --features emulator -- \
+//!     --model model-1.tar.gz=5s:200MiB --model model-2.tar.gz=90s --memory 1GiB
+//! ```
+//!
+//! Prints `listening on http://127.0.0.1:PORT` on stdout once bound; logs go
+//! to stderr (one line per request by default; set `RUST_LOG` to change). Ctrl-C shuts down
+//! gracefully.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Parser;
+use tower_sagemaker::emulator::{parse_duration, parse_size, Emulator, ModelArg};
+
+/// A local SageMaker Runtime multi-model endpoint.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+
+    /// A model: NAME=LOAD_TIME[:SIZE], e.g. model-1.tar.gz=5s:200MiB (repeatable).
+    #[arg(long = "model", value_name = "NAME=LOAD_TIME[:SIZE]")]
+    models: Vec<ModelArg>,
+
+    /// An endpoint name (repeatable; default demo).
+    #[arg(long = "endpoint", value_name = "NAME")]
+    endpoints: Vec<String>,
+
+    /// How long a call for a loading model is held before 429 ModelNotReadyException.
+    #[arg(long, value_parser = parse_duration, default_value = "60s")]
+    hold_timeout: Duration,
+
+    /// How long a model load may take before it fails.
+    #[arg(long, value_parser = parse_duration, default_value = "360s")]
+    max_load_time: Duration,
+
+    /// Memory for loaded models, e.g. 2GiB (default unlimited).
+    #[arg(long, value_parser = parse_size)]
+    memory: Option<u64>,
+
+    /// Access key: turns SigV4 verification on (needs --secret-key).
+    #[arg(long, requires = "secret_key")]
+    access_key: Option<String>,
+
+    /// Secret key for SigV4 verification.
+    #[arg(long, requires = "access_key")]
+    secret_key: Option<String>,
+
+    /// Region requests must be signed for.
+    #[arg(long, default_value = "us-east-1")]
+    region: String,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tower_sagemaker=debug".into()),
+        )
+        .init();
+    let args = Args::parse();
+
+    let mut builder = Emulator::builder()
+        .hold_timeout(args.hold_timeout)
+        .max_load_time(args.max_load_time)
+        .region(args.region);
+    for endpoint in args.endpoints {
+        builder = builder.endpoint(endpoint);
+    }
+    for m in args.models {
+        eprintln!(
+            "model {}: load time {:?}, size {} bytes",
+            m.name,
+            m.spec.load_time(),
+            m.spec.size_bytes()
+        );
+        builder = builder.model(m.name, m.spec);
+    }
+    if let Some(memory) = args.memory {
+        builder = builder.memory(memory);
+    }
+    if let (Some(ak), Some(sk)) = (args.access_key, args.secret_key) {
+        builder = builder.credentials(ak, sk);
+        eprintln!("SigV4 verification on");
+    }
+    let emulator = builder.build();
+    let server = emulator.serve(args.addr).await?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "listening on {}", server.endpoint_url())?;
+        out.flush()?;
+    }
+    eprintln!("endpoints: {}", emulator.endpoints().join(", "));
+
+    tokio::signal::ctrl_c().await?;
+    eprintln!("shutting down");
+    server.shutdown().await;
+    Ok(())
+}

@@ -7,7 +7,7 @@
 //! - **Attempts**: the first, then up to [`max_retries`](ModelNotReadyRetryLayer::max_retries)
 //!   retries (default 4, so 5 attempts as in boto3).
 //! - **Backoff**: before retry `k` it sleeps a uniform random time in
-//!   `[0, 2^(k-1))` seconds, with no cap ([`LegacyBackoff`](crate::LegacyBackoff)).
+//!   `[0, 2^(k-1))` seconds, with no cap ([`LegacyBackoff`]).
 //! - **What is retried**: decided by a [`RetryClassifier`] from the response's
 //!   status and headers (never its body) or from the error: 429 whatever the
 //!   code (this is how `ModelNotReadyException` is retried), 500, 502, 503,
