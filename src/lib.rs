@@ -91,3 +91,8 @@ pub use crate::sigv4::SigV4Layer;
 #[cfg(feature = "target-model")]
 pub use crate::target_model::TargetModelLayer;
 pub use crate::target_model::{InvalidTargetModel, TargetModel};
+
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

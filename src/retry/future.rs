@@ -167,7 +167,7 @@ where
                     let now = Instant::now();
                     let wake = now.checked_add(delay);
                     if let Some(d) = this.deadline {
-                        if wake.map_or(true, |w| w >= d.instant()) {
+                        if wake.is_none_or(|w| w >= d.instant()) {
                             tracing::info!(
                                 attempt = attempts,
                                 outcome = %Outcome(&outcome, reason),
