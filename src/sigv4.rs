@@ -113,6 +113,9 @@ const X_AMZ_CONTENT_SHA256: HeaderName = HeaderName::from_static("x-amz-content-
 /// for temporary credentials, `X-Amz-Security-Token`. Any such headers already
 /// on the request are replaced.
 ///
+/// The inner service must be `Clone` (HTTP clients are): the ready service
+/// is kept for the call while the body is hashed, and a clone takes its place.
+///
 /// Cloning is cheap: the credentials and settings are shared.
 #[derive(Clone)]
 pub struct SigV4Layer {

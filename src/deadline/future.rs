@@ -20,7 +20,7 @@ pin_project! {
 pin_project! {
     #[project = KindProj]
     enum Kind<F> {
-        Running { #[pin] inner: F, #[pin] timer: Timer },
+        Running { #[pin] inner: F, timer: Timer },
         Expired,
     }
 }
@@ -30,7 +30,7 @@ impl<F> ResponseFuture<F> {
         Self {
             kind: Kind::Running {
                 inner,
-                timer: Timer::Unarmed,
+                timer: Timer::default(),
             },
             deadline,
         }

@@ -9,6 +9,9 @@ use http::request::Parts;
 
 use crate::sagemaker::SIGNING_NAME;
 
+/// Request headers that must be signed when present.
+const UNSIGNED_FORBIDDEN_PREFIX: &str = "x-amzn-sagemaker-";
+
 /// How far `X-Amz-Date` may be from the emulator's clock.
 pub(crate) const MAX_SKEW: Duration = Duration::from_secs(15 * 60);
 
@@ -217,6 +220,25 @@ impl Verifier {
         if skew > MAX_SKEW {
             return Err(AuthError::Invalid(format!(
                 "Signature expired: {amz_date} is now earlier or later than the server time by more than 15 minutes."
+            )));
+        }
+
+        // SageMaker's own headers choose the model and carry caller data: a
+        // request that carries one unsigned is rejected, as S3 rejects
+        // unsigned x-amz-* headers. Stricter than AWS documents for
+        // SageMaker Runtime, on purpose: a client that signs before adding
+        // the target model fails here instead of sending it unprotected.
+        let unsigned: Vec<&str> = parts
+            .headers
+            .keys()
+            .map(|name| name.as_str())
+            .filter(|name| name.starts_with(UNSIGNED_FORBIDDEN_PREFIX))
+            .filter(|name| !auth.signed_headers.contains(name))
+            .collect();
+        if !unsigned.is_empty() {
+            return Err(AuthError::Invalid(format!(
+                "There were headers present in the request which were not signed: {}",
+                unsigned.join(", ")
             )));
         }
 

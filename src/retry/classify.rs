@@ -81,8 +81,14 @@ type ErrorPredicate = dyn Fn(&(dyn StdError + 'static)) -> bool + Send + Sync;
 /// ```
 #[derive(Clone, Default)]
 pub struct RetryClassifier {
-    extra_statuses: Vec<StatusCode>,
-    extra_codes: Vec<Cow<'static, str>>,
+    // `None` for plain legacy: cloning the classifier per call then costs nothing.
+    extras: Option<Arc<Extras>>,
+}
+
+#[derive(Clone, Default)]
+struct Extras {
+    statuses: Vec<StatusCode>,
+    codes: Vec<Cow<'static, str>>,
     response_predicate: Option<Arc<ResponsePredicate>>,
     error_predicate: Option<Arc<ErrorPredicate>>,
 }
@@ -93,16 +99,20 @@ impl RetryClassifier {
         Self::default()
     }
 
+    fn extras(&mut self) -> &mut Extras {
+        Arc::make_mut(self.extras.get_or_insert_with(Default::default))
+    }
+
     /// Also retries responses with `status`.
     pub fn retry_status(mut self, status: StatusCode) -> Self {
-        self.extra_statuses.push(status);
+        self.extras().statuses.push(status);
         self
     }
 
     /// Also retries error responses (any status of 400 and above) whose
     /// `X-Amzn-ErrorType` is `code`, compared case-insensitively after sanitising.
     pub fn retry_error_code(mut self, code: impl Into<Cow<'static, str>>) -> Self {
-        self.extra_codes.push(code.into());
+        self.extras().codes.push(code.into());
         self
     }
 
@@ -111,7 +121,7 @@ impl RetryClassifier {
     where
         F: Fn(StatusCode, &HeaderMap) -> bool + Send + Sync + 'static,
     {
-        self.response_predicate = Some(Arc::new(predicate));
+        self.extras().response_predicate = Some(Arc::new(predicate));
         self
     }
 
@@ -120,7 +130,7 @@ impl RetryClassifier {
     where
         F: Fn(&(dyn StdError + 'static)) -> bool + Send + Sync + 'static,
     {
-        self.error_predicate = Some(Arc::new(predicate));
+        self.extras().error_predicate = Some(Arc::new(predicate));
         self
     }
 
@@ -133,13 +143,14 @@ impl RetryClassifier {
         if let Some(reason) = legacy_status_reason(status, || ErrorCode::from_headers(headers)) {
             return Some(reason);
         }
-        if self.extra_statuses.contains(&status) {
+        let extras = self.extras.as_deref()?;
+        if extras.statuses.contains(&status) {
             return Some(RetryReason::ExtraStatus(status));
         }
-        if !self.extra_codes.is_empty() && status.as_u16() >= 400 {
+        if !extras.codes.is_empty() && status.as_u16() >= 400 {
             if let Some(code) = ErrorCode::from_headers(headers) {
-                if self
-                    .extra_codes
+                if extras
+                    .codes
                     .iter()
                     .any(|c| c.eq_ignore_ascii_case(code.as_str()))
                 {
@@ -147,7 +158,7 @@ impl RetryClassifier {
                 }
             }
         }
-        match &self.response_predicate {
+        match &extras.response_predicate {
             Some(p) if p(status, headers) => Some(RetryReason::Predicate),
             _ => None,
         }
@@ -158,7 +169,11 @@ impl RetryClassifier {
         if let Some(reason) = legacy_error_reason(error) {
             return Some(reason);
         }
-        match &self.error_predicate {
+        match self
+            .extras
+            .as_deref()
+            .and_then(|e| e.error_predicate.as_ref())
+        {
             Some(p) if p(error) => Some(RetryReason::Predicate),
             _ => None,
         }
@@ -167,11 +182,12 @@ impl RetryClassifier {
 
 impl fmt::Debug for RetryClassifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let extras = self.extras.as_deref().cloned().unwrap_or_default();
         f.debug_struct("RetryClassifier")
-            .field("extra_statuses", &self.extra_statuses)
-            .field("extra_codes", &self.extra_codes)
-            .field("response_predicate", &self.response_predicate.is_some())
-            .field("error_predicate", &self.error_predicate.is_some())
+            .field("extra_statuses", &extras.statuses)
+            .field("extra_codes", &extras.codes)
+            .field("response_predicate", &extras.response_predicate.is_some())
+            .field("error_predicate", &extras.error_predicate.is_some())
             .finish()
     }
 }

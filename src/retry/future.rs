@@ -1,6 +1,5 @@
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
@@ -23,7 +22,7 @@ pin_project! {
         // What each later attempt sends a copy of; `None` once the last
         // possible attempt has taken it.
         request: Option<http::Request<B>>,
-        settings: Arc<Settings>,
+        settings: Settings,
         deadline: Option<Deadline>,
         // Attempts started so far.
         attempts: u32,
@@ -33,7 +32,6 @@ pin_project! {
         #[pin]
         state: State<S::Future>,
         // One timer serves both the attempt timeout and the backoff sleep.
-        #[pin]
         timer: Timer,
     }
 }
@@ -55,7 +53,7 @@ where
     pub(super) fn start(
         mut service: S,
         req: http::Request<B>,
-        settings: Arc<Settings>,
+        settings: Settings,
         deadline: Option<Deadline>,
     ) -> Self {
         let (request, first) = if settings.max_retries == 0 {
@@ -73,7 +71,7 @@ where
             attempts: 1,
             wake_at: None,
             state: State::Attempt { future },
-            timer: Timer::Unarmed,
+            timer: Timer::default(),
         }
     }
 }
@@ -126,7 +124,7 @@ where
                             let end = *this.wake_at.get_or_insert_with(|| {
                                 attempt_end(this.settings, this.deadline.as_ref())
                             });
-                            ready!(this.timer.as_mut().poll_until(end, cx));
+                            ready!(this.timer.poll_until(end, cx));
                             match this.deadline {
                                 Some(d) if d.is_expired() => {
                                     return Poll::Ready(Err(d.exceeded().into()))
@@ -189,7 +187,7 @@ where
                 }
                 StateProj::Backoff => {
                     let wake = this.wake_at.unwrap_or_else(Instant::now);
-                    ready!(this.timer.as_mut().poll_until(wake, cx));
+                    ready!(this.timer.poll_until(wake, cx));
                     if let Some(d) = this.deadline.filter(|d| d.is_expired()) {
                         return Poll::Ready(Err(d.exceeded().into()));
                     }
@@ -228,7 +226,7 @@ fn finish<R, B>(
         // Reuse the request's extension map, no longer needed, when there is
         // one: inserting then costs one allocation instead of three.
         let mut extensions = template
-            .map(|req| req.into_parts().0.extensions)
+            .map(|mut req| std::mem::take(req.extensions_mut()))
             .unwrap_or_default();
         extensions.clear();
         extensions.insert(Attempts(attempts));

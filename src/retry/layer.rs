@@ -1,4 +1,3 @@
-use std::sync::Arc;
 use std::time::Duration;
 
 use tower_layer::Layer;
@@ -106,6 +105,6 @@ impl Default for ModelNotReadyRetryLayer {
 impl<S> Layer<S> for ModelNotReadyRetryLayer {
     type Service = ModelNotReadyRetry<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        ModelNotReadyRetry::from_settings(inner, Arc::new(self.settings.clone()))
+        ModelNotReadyRetry::from_settings(inner, self.settings.clone())
     }
 }

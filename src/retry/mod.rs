@@ -55,8 +55,7 @@
 //!
 //! ```
 //! use std::sync::atomic::{AtomicU32, Ordering};
-//! use std::sync::Arc;
-//! use std::time::Duration;
+//! //! use std::time::Duration;
 //! use bytes::Bytes;
 //! use http_body_util::Full;
 //! use tower::{service_fn, BoxError, ServiceBuilder, ServiceExt};
@@ -94,7 +93,6 @@ pub use self::error::{AttemptTimedOut, Attempts};
 pub use self::future::ResponseFuture;
 pub use self::layer::ModelNotReadyRetryLayer;
 
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -116,7 +114,9 @@ pub(crate) struct Settings {
 #[derive(Debug, Clone)]
 pub struct ModelNotReadyRetry<S> {
     inner: S,
-    settings: Arc<Settings>,
+    // Cheap to clone (no reference count for a plain legacy classifier):
+    // every call's future carries a copy.
+    settings: Settings,
 }
 
 impl<S> ModelNotReadyRetry<S> {
@@ -125,7 +125,7 @@ impl<S> ModelNotReadyRetry<S> {
         tower_layer::Layer::layer(layer, inner)
     }
 
-    pub(crate) fn from_settings(inner: S, settings: Arc<Settings>) -> Self {
+    pub(crate) fn from_settings(inner: S, settings: Settings) -> Self {
         Self { inner, settings }
     }
 
