@@ -37,6 +37,11 @@ where
 fn success_path(c: &mut Criterion) {
     measure(c, "a_bare", bare());
     measure(c, "b_tower_parts", tower_parts(bare()));
+    measure(
+        c,
+        "b2_tower_parts_total_timeout",
+        tower_parts_with_total_timeout(bare()),
+    );
     measure(c, "c_tower_sagemaker", this_crate(bare()));
     measure(c, "c1_target_model_only", only_target_model(bare()));
     measure(c, "c2_deadline_only", only_deadline(bare()));

@@ -11,7 +11,6 @@ use http::{HeaderValue, Request, Response};
 use http_body_util::Full;
 use tower::retry::{Policy, RetryLayer};
 use tower::timeout::TimeoutLayer;
-use tower::util::BoxCloneSyncService;
 use tower::{service_fn, BoxError, Service, ServiceBuilder, ServiceExt};
 use tower_http::set_header::SetRequestHeaderLayer;
 use tower_sagemaker::{
@@ -73,6 +72,27 @@ where
             TARGET_MODEL_HEADER,
             HeaderValue::from_static("model-3.tar.gz"),
         ))
+        .layer(RetryLayer::new(Retry429 { remaining: 4 }))
+        .layer(TimeoutLayer::new(Duration::from_secs(70)))
+        .service(inner)
+}
+
+/// (b) with an outer 360 s `Timeout` too: tower's nearest match for
+/// `DeadlineLayer`'s total budget (it does not reach the retry layer's sleeps).
+pub fn tower_parts_with_total_timeout<S>(
+    inner: S,
+) -> impl Service<Req, Response = Res, Error = BoxError> + Clone
+where
+    S: Service<Req, Response = Res> + Clone + Send + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send,
+{
+    ServiceBuilder::new()
+        .layer(SetRequestHeaderLayer::if_not_present(
+            TARGET_MODEL_HEADER,
+            HeaderValue::from_static("model-3.tar.gz"),
+        ))
+        .layer(TimeoutLayer::new(Duration::from_secs(360)))
         .layer(RetryLayer::new(Retry429 { remaining: 4 }))
         .layer(TimeoutLayer::new(Duration::from_secs(70)))
         .service(inner)
@@ -144,13 +164,4 @@ where
 {
     let res = svc.ready().await.unwrap().call(request()).await.unwrap();
     assert_eq!(res.status(), 200);
-}
-
-/// Erases a stack's type (unused by the measurements; keeps the helpers honest about `Sync`).
-pub fn boxed<S>(svc: S) -> BoxCloneSyncService<Req, Res, BoxError>
-where
-    S: Service<Req, Response = Res, Error = BoxError> + Clone + Send + Sync + 'static,
-    S::Future: Send + 'static,
-{
-    BoxCloneSyncService::new(svc)
 }

@@ -55,7 +55,9 @@ use tower_service::Service;
 /// When a call must be done by: a start and a budget, on tokio's clock.
 ///
 /// [`DeadlineLayer`] inserts one into each request's extensions; any layer or
-/// service beneath can read it with `req.extensions().get::<Deadline>()`.
+/// service beneath can read it with `req.extensions().get::<Deadline>()`,
+/// down to [`ModelNotReadyRetryLayer`](crate::ModelNotReadyRetryLayer), which
+/// takes it out of the request and enforces it on every attempt.
 /// Because it uses [`tokio::time::Instant`], a paused test clock drives it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Deadline {

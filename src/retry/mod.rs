@@ -55,7 +55,8 @@
 //!
 //! ```
 //! use std::sync::atomic::{AtomicU32, Ordering};
-//! //! use std::time::Duration;
+//! use std::sync::Arc;
+//! use std::time::Duration;
 //! use bytes::Bytes;
 //! use http_body_util::Full;
 //! use tower::{service_fn, BoxError, ServiceBuilder, ServiceExt};
