@@ -58,6 +58,10 @@ fn main() {
             per_request(&rt, tower_parts(bare())),
         ),
         (
+            "(b2) (b) + outer 360 s Timeout",
+            per_request(&rt, tower_parts_with_total_timeout(bare())),
+        ),
+        (
             "(c) tower-sagemaker, three layers",
             per_request(&rt, this_crate(bare())),
         ),

@@ -45,8 +45,12 @@ impl std::error::Error for AttemptTimedOut {}
 /// How many attempts a call took: in the extensions of every response
 /// [`ModelNotReadyRetryLayer`](crate::ModelNotReadyRetryLayer) returns.
 ///
-/// ```ignore
-/// let attempts = response.extensions().get::<Attempts>().unwrap().count();
+/// ```
+/// use tower_sagemaker::Attempts;
+///
+/// fn attempts<B>(response: &http::Response<B>) -> Option<u32> {
+///     Some(response.extensions().get::<Attempts>()?.count())
+/// }
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Attempts(pub(crate) u32);
