@@ -8,7 +8,8 @@ use tokio::time::Instant;
 use tower::BoxError;
 use tower_service::Service;
 
-use super::{clone_request, AttemptTimedOut, Attempts, RetryReason, Settings};
+use super::template::Template;
+use super::{AttemptTimedOut, Attempts, RetryReason, Settings};
 use crate::timer::Timer;
 use crate::Deadline;
 
@@ -19,9 +20,8 @@ pin_project! {
         S: Service<http::Request<B>>,
     {
         service: S,
-        // What each later attempt sends a copy of; `None` once the last
-        // possible attempt has taken it.
-        request: Option<http::Request<B>>,
+        // What each retry sends a copy of; `None` when retries are off.
+        template: Option<Template<B>>,
         settings: Settings,
         deadline: Option<Deadline>,
         // Attempts started so far.
@@ -52,20 +52,15 @@ where
 {
     pub(super) fn start(
         mut service: S,
-        req: http::Request<B>,
+        mut req: http::Request<B>,
         settings: Settings,
         deadline: Option<Deadline>,
     ) -> Self {
-        let (request, first) = if settings.max_retries == 0 {
-            (None, req)
-        } else {
-            let copy = clone_request(&req);
-            (Some(req), copy)
-        };
-        let future = service.call(first);
+        let template = (settings.max_retries > 0).then(|| Template::capture(&mut req));
+        let future = service.call(req);
         Self {
             service,
-            request,
+            template,
             settings,
             deadline,
             attempts: 1,
@@ -155,7 +150,7 @@ where
                     let attempts = *this.attempts;
                     let Some(reason) = reason.filter(|_| attempts <= this.settings.max_retries)
                     else {
-                        return Poll::Ready(finish(outcome, attempts, this.request.take()));
+                        return Poll::Ready(finish(outcome, attempts, this.template.take()));
                     };
                     // tokio's timers tick in whole milliseconds and round up:
                     // flooring keeps the sleep below the backoff's ceiling.
@@ -173,7 +168,7 @@ where
                                 remaining_ms = d.remaining().as_millis() as u64,
                                 "not retrying SageMaker call: backoff would end after the deadline"
                             );
-                            return Poll::Ready(finish(outcome, attempts, this.request.take()));
+                            return Poll::Ready(finish(outcome, attempts, this.template.take()));
                         }
                     }
                     tracing::info!(
@@ -198,16 +193,11 @@ where
                         return Poll::Ready(Err(err.into()));
                     }
                     *this.attempts += 1;
-                    let last = *this.attempts > this.settings.max_retries;
-                    let req = match this.request.as_ref() {
-                        Some(template) if !last => clone_request(template),
-                        _ => match this.request.take() {
-                            Some(req) => req,
-                            None => {
-                                return Poll::Ready(Err("retry request already consumed".into()))
-                            }
-                        },
+                    let Some(template) = this.template.as_ref() else {
+                        // Unreachable: retries happen only when a template was kept.
+                        return Poll::Ready(Err("no request to retry".into()));
                     };
+                    let req = template.request();
                     let future = this.service.call(req);
                     *this.wake_at = None;
                     this.state.set(State::Attempt { future });
@@ -217,18 +207,15 @@ where
     }
 }
 
-fn finish<R, B>(
+fn finish<R, B: Clone>(
     outcome: Result<http::Response<R>, BoxError>,
     attempts: u32,
-    template: Option<http::Request<B>>,
+    template: Option<Template<B>>,
 ) -> Result<http::Response<R>, BoxError> {
     outcome.map(|mut res| {
-        // Reuse the request's extension map, no longer needed, when there is
-        // one: inserting then costs one allocation instead of three.
-        let mut extensions = template
-            .map(|mut req| std::mem::take(req.extensions_mut()))
-            .unwrap_or_default();
-        extensions.clear();
+        // Reuse the request's extension map when there is one: inserting
+        // then costs one allocation instead of three.
+        let mut extensions = template.map(Template::into_extensions).unwrap_or_default();
         extensions.insert(Attempts(attempts));
         res.extensions_mut().extend(extensions);
         res

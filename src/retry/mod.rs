@@ -88,6 +88,7 @@ mod classify;
 mod error;
 mod future;
 mod layer;
+mod template;
 
 pub use self::classify::{RetryClassifier, RetryReason};
 pub use self::error::{AttemptTimedOut, Attempts};
@@ -168,18 +169,4 @@ where
         let deadline = req.extensions_mut().remove::<Deadline>();
         ResponseFuture::start(service, req, self.settings.clone(), deadline)
     }
-}
-
-/// A copy of `req` for one attempt. `http::Request` is not `Clone`; its parts are.
-pub(crate) fn clone_request<B: Clone>(req: &http::Request<B>) -> http::Request<B> {
-    let mut copy = http::Request::new(req.body().clone());
-    *copy.method_mut() = req.method().clone();
-    *copy.uri_mut() = req.uri().clone();
-    *copy.version_mut() = req.version();
-    *copy.headers_mut() = req.headers().clone();
-    // An emptied map still allocates when cloned: skip it.
-    if !req.extensions().is_empty() {
-        *copy.extensions_mut() = req.extensions().clone();
-    }
-    copy
 }
