@@ -223,6 +223,7 @@ pub use self::layer::{SetTargetModel, TargetModelLayer};
 mod layer {
     use std::task::{Context, Poll};
 
+    use http::header::Entry;
     use tower_layer::Layer;
     use tower_service::Service;
 
@@ -312,14 +313,15 @@ mod layer {
         }
 
         fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
-            if !req.headers().contains_key(TARGET_MODEL_HEADER) {
-                let model = req
-                    .extensions()
-                    .get::<TargetModel>()
-                    .or(self.default.as_ref());
-                if let Some(model) = model {
-                    let value = model.header_value().clone();
-                    req.headers_mut().insert(TARGET_MODEL_HEADER, value);
+            let model = req
+                .extensions()
+                .get::<TargetModel>()
+                .or(self.default.as_ref())
+                .map(|model| model.header_value().clone());
+            if let Some(value) = model {
+                // One lookup: set the header only where the request has none.
+                if let Entry::Vacant(slot) = req.headers_mut().entry(TARGET_MODEL_HEADER) {
+                    slot.insert(value);
                 }
             }
             self.inner.call(req)
