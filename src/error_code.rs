@@ -70,18 +70,20 @@ impl<'a> ErrorCode<'a> {
 
     /// The HTTP status SageMaker Runtime answers with this code, for the codes it documents.
     pub fn status(&self) -> Option<http::StatusCode> {
-        use http::StatusCode;
-        let status = match () {
-            _ if *self == ErrorCode::MODEL_NOT_READY => StatusCode::TOO_MANY_REQUESTS,
-            _ if *self == ErrorCode::VALIDATION_ERROR => StatusCode::BAD_REQUEST,
-            _ if *self == ErrorCode::MODEL_ERROR => StatusCode::FAILED_DEPENDENCY,
-            _ if *self == ErrorCode::INTERNAL_FAILURE => StatusCode::INTERNAL_SERVER_ERROR,
-            _ if *self == ErrorCode::SERVICE_UNAVAILABLE => StatusCode::SERVICE_UNAVAILABLE,
-            _ if *self == ErrorCode::INTERNAL_DEPENDENCY => StatusCode::from_u16(530).ok()?,
-            _ if self.is_legacy_throttling() => StatusCode::BAD_REQUEST,
-            _ => return None,
-        };
-        Some(status)
+        const DOCUMENTED: [(ErrorCode<'static>, u16); 6] = [
+            (ErrorCode::MODEL_NOT_READY, 429),
+            (ErrorCode::VALIDATION_ERROR, 400),
+            (ErrorCode::MODEL_ERROR, 424),
+            (ErrorCode::INTERNAL_FAILURE, 500),
+            (ErrorCode::SERVICE_UNAVAILABLE, 503),
+            (ErrorCode::INTERNAL_DEPENDENCY, 530),
+        ];
+        let status = DOCUMENTED
+            .iter()
+            .find(|(code, _)| code == self)
+            .map(|(_, status)| *status)
+            .or_else(|| self.is_legacy_throttling().then_some(400))?;
+        http::StatusCode::from_u16(status).ok()
     }
 }
 

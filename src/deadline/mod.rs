@@ -66,9 +66,12 @@ pub struct Deadline {
     instant: Instant,
 }
 
-/// How far ahead a budget too large for the clock is placed: 30 years, as
-/// tokio does for its own "far future".
-const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
+/// An instant that stands for "never": 30 years after `from`, as tokio does
+/// for its own "far future" (a budget too large for the clock ends there).
+pub(crate) fn far_future(from: Instant) -> Instant {
+    from.checked_add(Duration::from_secs(86_400 * 365 * 30))
+        .unwrap_or(from)
+}
 
 impl Deadline {
     /// A deadline `budget` from now.
@@ -80,8 +83,7 @@ impl Deadline {
     pub fn starting_at(start: Instant, budget: Duration) -> Self {
         let instant = start
             .checked_add(budget)
-            .or_else(|| start.checked_add(FAR_FUTURE))
-            .unwrap_or(start);
+            .unwrap_or_else(|| far_future(start));
         Self {
             start,
             budget,

@@ -10,6 +10,7 @@ use tower_service::Service;
 
 use super::template::Template;
 use super::{AttemptTimedOut, Attempts, RetryReason, Settings};
+use crate::deadline::far_future;
 use crate::timer::Timer;
 use crate::Deadline;
 
@@ -81,11 +82,6 @@ fn attempt_end(settings: &Settings, deadline: Option<&Deadline>) -> Instant {
         (Some(a), Some(d)) => a.min(d),
         (a, d) => a.or(d).unwrap_or_else(|| far_future(now)),
     }
-}
-
-fn far_future(now: Instant) -> Instant {
-    now.checked_add(Duration::from_secs(86_400 * 365 * 30))
-        .unwrap_or(now)
 }
 
 impl<S, B> std::fmt::Debug for ResponseFuture<S, B>

@@ -2,7 +2,6 @@
 #![allow(dead_code)]
 
 use std::collections::VecDeque;
-use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -151,6 +150,3 @@ pub fn request(body: &'static str) -> Req {
         .body(Full::new(Bytes::from_static(body.as_bytes())))
         .unwrap()
 }
-
-/// Never used, keeps `Infallible` imported for helpers that need it.
-pub fn _never(_: Infallible) {}
