@@ -31,7 +31,7 @@ pub fn bare(
 /// would write it for (b).
 #[derive(Clone)]
 pub struct Retry429 {
-    remaining: u32,
+    pub remaining: u32,
 }
 
 impl<E> Policy<Req, Res, E> for Retry429 {
@@ -106,7 +106,7 @@ where
 {
     ServiceBuilder::new()
         .layer(TargetModelLayer::new(
-            TargetModel::new("model-3.tar.gz").unwrap(),
+            TargetModel::from_static("model-3.tar.gz").unwrap(),
         ))
         .layer(DeadlineLayer::default())
         .layer(ModelNotReadyRetryLayer::legacy())
@@ -119,7 +119,7 @@ pub fn only_target_model<S: Service<Req, Response = Res> + Clone>(
 ) -> impl Service<Req, Response = Res, Error = S::Error> + Clone {
     ServiceBuilder::new()
         .layer(TargetModelLayer::new(
-            TargetModel::new("model-3.tar.gz").unwrap(),
+            TargetModel::from_static("model-3.tar.gz").unwrap(),
         ))
         .service(inner)
 }

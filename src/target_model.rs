@@ -95,12 +95,14 @@ impl TargetModel {
     }
 
     /// The model name.
+    #[inline]
     pub fn as_str(&self) -> &str {
         // Validation admits only visible ASCII, which `to_str` always accepts.
         self.value.to_str().unwrap_or_default()
     }
 
     /// The name as a header value (a cheap, shared clone).
+    #[inline]
     pub fn header_value(&self) -> &HeaderValue {
         &self.value
     }

@@ -279,3 +279,75 @@ async fn dropping_the_call_mid_backoff_under_a_deadline_stops_everything() {
     assert_eq!(endpoint.call_count(), before);
     assert!(before <= 2, "{before}");
 }
+
+/// A caller's own extension, to follow through the stack.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct RequestId(u32);
+
+/// What each attempt's request carried: the caller's id, and whether a `Deadline` was visible.
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<(Option<RequestId>, bool)>>>;
+
+fn recording_endpoint(
+    statuses: &'static [u16],
+    seen: Seen,
+) -> impl tower::Service<Req, Response = Res, Error = BoxError, Future = impl Send> + Clone {
+    tower::service_fn(move |req: Req| {
+        let mut seen = seen.lock().unwrap();
+        seen.push((
+            req.extensions().get::<RequestId>().copied(),
+            req.extensions().get::<Deadline>().is_some(),
+        ));
+        let status = statuses.get(seen.len() - 1).copied().unwrap_or(200);
+        std::future::ready(Ok::<_, BoxError>(
+            http::Response::builder()
+                .status(status)
+                .body(Default::default())
+                .unwrap(),
+        ))
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_deadline_stops_at_the_retry_layer_and_comes_back_on_the_response() {
+    for caller_extension in [None, Some(RequestId(7))] {
+        let seen = Seen::default();
+        let start = Instant::now();
+        let mut req = request("x");
+        if let Some(id) = caller_extension {
+            req.extensions_mut().insert(id);
+        }
+        let res = ServiceBuilder::new()
+            .layer(DeadlineLayer::new(Duration::from_secs(30)))
+            .layer(ModelNotReadyRetryLayer::legacy().max_retries(2))
+            .service(recording_endpoint(&[429, 503], seen.clone()))
+            .oneshot(req)
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        // Every attempt, the first and both retries, carries the caller's
+        // extensions, and none sees the deadline the retry layer enforces.
+        assert_eq!(*seen.lock().unwrap(), vec![(caller_extension, false); 3]);
+        // The response carries the call's deadline and its attempt count.
+        let deadline = res.extensions().get::<Deadline>().expect("Deadline");
+        assert_eq!(deadline.start(), start);
+        assert_eq!(deadline.budget(), Duration::from_secs(30));
+        assert_eq!(res.extensions().get::<Attempts>().unwrap().count(), 3);
+        assert_eq!(res.extensions().get::<RequestId>(), None);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_a_deadline_the_response_carries_attempts_only() {
+    let seen = Seen::default();
+    let mut req = request("x");
+    req.extensions_mut().insert(RequestId(1));
+    let res = ServiceBuilder::new()
+        .layer(ModelNotReadyRetryLayer::legacy().max_retries(0))
+        .service(recording_endpoint(&[], seen.clone()))
+        .oneshot(req)
+        .await
+        .unwrap();
+    assert_eq!(*seen.lock().unwrap(), vec![(Some(RequestId(1)), false)]);
+    assert_eq!(res.extensions().get::<Attempts>().unwrap().count(), 1);
+    assert!(res.extensions().get::<Deadline>().is_none());
+}

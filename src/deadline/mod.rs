@@ -57,17 +57,20 @@ use tower_service::Service;
 /// [`DeadlineLayer`] inserts one into each request's extensions; any layer or
 /// service beneath can read it with `req.extensions().get::<Deadline>()`,
 /// down to [`ModelNotReadyRetryLayer`](crate::ModelNotReadyRetryLayer), which
-/// takes it out of the request and enforces it on every attempt.
+/// takes it out of the request, enforces it on every attempt and puts it on
+/// the response, where a caller can read how much of the budget is left.
 /// Because it uses [`tokio::time::Instant`], a paused test clock drives it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Deadline {
+    // Start and budget only (no cached end): every layer's response future
+    // carries a copy, and the end is one addition away.
     start: Instant,
     budget: Duration,
-    instant: Instant,
 }
 
 /// An instant that stands for "never": 30 years after `from`, as tokio does
 /// for its own "far future" (a budget too large for the clock ends there).
+#[inline]
 pub(crate) fn far_future(from: Instant) -> Instant {
     from.checked_add(Duration::from_secs(86_400 * 365 * 30))
         .unwrap_or(from)
@@ -75,45 +78,48 @@ pub(crate) fn far_future(from: Instant) -> Instant {
 
 impl Deadline {
     /// A deadline `budget` from now.
+    #[inline]
     pub fn after(budget: Duration) -> Self {
         Self::starting_at(Instant::now(), budget)
     }
 
     /// A deadline `budget` after `start`.
+    #[inline]
     pub fn starting_at(start: Instant, budget: Duration) -> Self {
-        let instant = start
-            .checked_add(budget)
-            .unwrap_or_else(|| far_future(start));
-        Self {
-            start,
-            budget,
-            instant,
-        }
+        Self { start, budget }
     }
 
-    /// The instant the deadline passes.
+    /// The instant the deadline passes (for a budget too large for the
+    /// clock, a far future one).
+    #[inline]
     pub fn instant(&self) -> Instant {
-        self.instant
+        self.start
+            .checked_add(self.budget)
+            .unwrap_or_else(|| far_future(self.start))
     }
 
     /// When the budget started.
+    #[inline]
     pub fn start(&self) -> Instant {
         self.start
     }
 
     /// The whole budget.
+    #[inline]
     pub fn budget(&self) -> Duration {
         self.budget
     }
 
     /// Time left; zero once the deadline has passed.
+    #[inline]
     pub fn remaining(&self) -> Duration {
-        self.instant.saturating_duration_since(Instant::now())
+        self.instant().saturating_duration_since(Instant::now())
     }
 
     /// Whether the deadline has passed.
+    #[inline]
     pub fn is_expired(&self) -> bool {
-        Instant::now() >= self.instant
+        Instant::now() >= self.instant()
     }
 
     /// The error that reports this deadline as exceeded now.
@@ -122,8 +128,9 @@ impl Deadline {
     }
 
     /// The earlier of two deadlines (`self` on a tie).
+    #[inline]
     pub fn min(self, other: Self) -> Self {
-        if other.instant < self.instant {
+        if other.instant() < self.instant() {
             other
         } else {
             self

@@ -135,7 +135,20 @@ impl RetryClassifier {
     }
 
     /// Why a response with this head is retried, or `None`.
+    #[inline]
     pub fn classify_response(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+    ) -> Option<RetryReason> {
+        // The common case, kept inline: the legacy rules never retry a success.
+        if self.extras.is_none() && status.is_success() {
+            return None;
+        }
+        self.classify_response_head(status, headers)
+    }
+
+    fn classify_response_head(
         &self,
         status: StatusCode,
         headers: &HeaderMap,

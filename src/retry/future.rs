@@ -3,6 +3,8 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
+use http::Extensions;
+
 use pin_project_lite::pin_project;
 use tokio::time::Instant;
 use tower::BoxError;
@@ -23,6 +25,10 @@ pin_project! {
         service: S,
         // What each retry sends a copy of; `None` when retries are off.
         template: Option<Template<B>>,
+        // The request's extension map when it held the `Deadline` alone (or
+        // nothing): it goes back on the response, so `Attempts` costs one
+        // allocation there rather than three.
+        kept: Extensions,
         settings: Settings,
         deadline: Option<Deadline>,
         // Attempts started so far.
@@ -51,17 +57,14 @@ where
     S: Service<http::Request<B>, Response = http::Response<R>>,
     B: Clone,
 {
-    pub(super) fn start(
-        mut service: S,
-        mut req: http::Request<B>,
-        settings: Settings,
-        deadline: Option<Deadline>,
-    ) -> Self {
-        let template = (settings.max_retries > 0).then(|| Template::capture(&mut req));
+    pub(super) fn start(mut service: S, mut req: http::Request<B>, settings: Settings) -> Self {
+        let (deadline, kept) = take_deadline(req.extensions_mut());
+        let template = (settings.max_retries > 0).then(|| Template::capture(&req));
         let future = service.call(req);
         Self {
             service,
             template,
+            kept,
             settings,
             deadline,
             attempts: 1,
@@ -70,6 +73,22 @@ where
             timer: Timer::default(),
         }
     }
+}
+
+/// Takes the `Deadline` out of a request's extensions: this layer enforces
+/// it on every attempt, and services beneath do not see it. When the map held
+/// nothing else, the whole map is returned, `Deadline` inside, for the
+/// response to carry.
+#[inline]
+fn take_deadline(extensions: &mut Extensions) -> (Option<Deadline>, Extensions) {
+    let deadline = extensions.get::<Deadline>().copied();
+    if extensions.len() <= usize::from(deadline.is_some()) {
+        return (deadline, std::mem::take(extensions));
+    }
+    if deadline.is_some() {
+        extensions.remove::<Deadline>();
+    }
+    (deadline, Extensions::new())
 }
 
 /// When an attempt running from now times out: after `min(attempt_timeout,
@@ -109,7 +128,7 @@ where
         loop {
             match this.state.as_mut().project() {
                 StateProj::Attempt { future } => {
-                    let outcome: Result<http::Response<R>, BoxError> = match future.poll(cx) {
+                    let mut outcome: Result<http::Response<R>, BoxError> = match future.poll(cx) {
                         Poll::Ready(result) => result.map_err(Into::into),
                         Poll::Pending => {
                             let end = *this.wake_at.get_or_insert_with(|| {
@@ -146,7 +165,14 @@ where
                     let attempts = *this.attempts;
                     let Some(reason) = reason.filter(|_| attempts <= this.settings.max_retries)
                     else {
-                        return Poll::Ready(finish(outcome, attempts, this.template.take()));
+                        finish(
+                            &mut outcome,
+                            attempts,
+                            this.kept,
+                            this.template,
+                            *this.deadline,
+                        );
+                        return Poll::Ready(outcome);
                     };
                     // tokio's timers tick in whole milliseconds and round up:
                     // flooring keeps the sleep below the backoff's ceiling.
@@ -164,7 +190,14 @@ where
                                 remaining_ms = d.remaining().as_millis() as u64,
                                 "not retrying SageMaker call: backoff would end after the deadline"
                             );
-                            return Poll::Ready(finish(outcome, attempts, this.template.take()));
+                            finish(
+                                &mut outcome,
+                                attempts,
+                                this.kept,
+                                this.template,
+                                *this.deadline,
+                            );
+                            return Poll::Ready(outcome);
                         }
                     }
                     tracing::info!(
@@ -203,19 +236,30 @@ where
     }
 }
 
-fn finish<R, B: Clone>(
-    outcome: Result<http::Response<R>, BoxError>,
+/// The caller's answer: on a response, `Attempts` and the call's `Deadline`
+/// go into its extensions, in a map reused from the request where there is one.
+///
+/// Works in place: a response is large, and every move of it is a copy.
+fn finish<B: Clone, R>(
+    outcome: &mut Result<http::Response<R>, BoxError>,
     attempts: u32,
-    template: Option<Template<B>>,
-) -> Result<http::Response<R>, BoxError> {
-    outcome.map(|mut res| {
-        // Reuse the request's extension map when there is one: inserting
-        // then costs one allocation instead of three.
-        let mut extensions = template.map(Template::into_extensions).unwrap_or_default();
-        extensions.insert(Attempts(attempts));
-        res.extensions_mut().extend(extensions);
-        res
-    })
+    kept: &mut Extensions,
+    template: &mut Option<Template<B>>,
+    deadline: Option<Deadline>,
+) {
+    let Ok(res) = outcome else { return };
+    let mut extensions = std::mem::take(kept);
+    // A kept map that is not empty holds the deadline already.
+    if extensions.is_empty() {
+        if let Some(copied) = template.as_mut().and_then(Template::take_extensions) {
+            extensions = copied;
+        }
+        if let Some(deadline) = deadline {
+            extensions.insert(deadline);
+        }
+    }
+    extensions.insert(Attempts(attempts));
+    res.extensions_mut().extend(extensions);
 }
 
 /// Logs an attempt's outcome: its status, or its error kind; never a body or header.

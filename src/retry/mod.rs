@@ -21,11 +21,14 @@
 //!   attempt's timeout is `min(attempt_timeout, remaining)`; an attempt cut
 //!   short by the deadline, or any error at or after it, ends the call with
 //!   [`DeadlineExceeded`](crate::DeadlineExceeded). The layer takes the
-//!   `Deadline` out of the request: services beneath it do not see it.
+//!   `Deadline` out of the request (services beneath it do not see it; every
+//!   other extension goes through, on every attempt) and puts it back on the
+//!   response.
 //! - **Outcome**: when retries run out on a retryable response the caller
 //!   gets that response (a 429 with its body, say), not a synthetic error; on
 //!   a retryable error, the last error. Every response carries [`Attempts`]
-//!   in its extensions. The error type is [`tower::BoxError`]; reach the typed
+//!   in its extensions, and the call's [`Deadline`](crate::Deadline) when it
+//!   had one. The error type is [`tower::BoxError`]; reach the typed
 //!   errors with `downcast_ref`.
 //! - **Logs**: each retry emits a `tracing` event at `INFO` with the attempt
 //!   number, the status or error kind and the chosen delay; never a body nor
@@ -102,7 +105,6 @@ use tower::BoxError;
 use tower_service::Service;
 
 use crate::backoff::LegacyBackoff;
-use crate::Deadline;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
@@ -159,14 +161,11 @@ where
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
-    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
         // The ready service makes the first attempt; its clone, the retries
         // (tower's usual take-the-ready-one dance).
         let clone = self.inner.clone();
         let service = std::mem::replace(&mut self.inner, clone);
-        // This layer enforces the deadline on every attempt, so the services
-        // beneath need not see it, and copies per attempt stay cheaper.
-        let deadline = req.extensions_mut().remove::<Deadline>();
-        ResponseFuture::start(service, req, self.settings.clone(), deadline)
+        ResponseFuture::start(service, req, self.settings.clone())
     }
 }

@@ -5,10 +5,13 @@ use http::{Extensions, HeaderMap, HeaderName, HeaderValue, Method, Request, Uri,
 /// A request's parts, kept to rebuild it for each retry.
 ///
 /// The first attempt sends the caller's request itself; this keeps what a
-/// retry needs. Headers are kept as one flat list (one allocation) rather
-/// than as a `HeaderMap` clone (two): most calls never retry, so the map is
-/// rebuilt only when one does.
-pub(crate) struct Template<B> {
+/// retry needs, in one allocation: headers as a flat list rather than a
+/// `HeaderMap` clone (which costs two), rebuilt into a map only when a retry
+/// happens, which most calls never do. The parts stay inline, not boxed:
+/// a box would be a second allocation.
+pub(crate) struct Template<B>(Parts<B>);
+
+struct Parts<B> {
     method: Method,
     uri: Uri,
     version: Version,
@@ -18,49 +21,55 @@ pub(crate) struct Template<B> {
 }
 
 impl<B: Clone> Template<B> {
-    /// Captures what `req` needs to be sent again. An empty extension map
-    /// moves here (the request keeps an unallocated one), so the response's
-    /// `Attempts` can reuse its allocation later.
-    pub(crate) fn capture(req: &mut Request<B>) -> Self {
-        let mut headers = Vec::with_capacity(req.headers().len());
-        headers.extend(req.headers().iter().map(|(n, v)| (n.clone(), v.clone())));
+    /// Captures what `req` needs to be sent again.
+    #[inline]
+    pub(crate) fn capture(req: &Request<B>) -> Self {
         let extensions = if req.extensions().is_empty() {
-            std::mem::take(req.extensions_mut())
+            Extensions::new()
         } else {
             req.extensions().clone()
         };
-        Self {
+        Self(Parts {
             method: req.method().clone(),
             uri: req.uri().clone(),
             version: req.version(),
-            headers,
+            headers: req
+                .headers()
+                .iter()
+                .map(|(n, v)| (n.clone(), v.clone()))
+                .collect(),
             extensions,
             body: req.body().clone(),
-        }
+        })
     }
 
     /// A copy of the captured request, for one more attempt.
     pub(crate) fn request(&self) -> Request<B> {
-        let mut req = Request::new(self.body.clone());
-        *req.method_mut() = self.method.clone();
-        *req.uri_mut() = self.uri.clone();
-        *req.version_mut() = self.version;
-        let mut headers = HeaderMap::with_capacity(self.headers.len());
-        for (name, value) in &self.headers {
+        let parts = &self.0;
+        let mut req = Request::new(parts.body.clone());
+        *req.method_mut() = parts.method.clone();
+        *req.uri_mut() = parts.uri.clone();
+        *req.version_mut() = parts.version;
+        let mut headers = HeaderMap::with_capacity(parts.headers.len());
+        for (name, value) in &parts.headers {
             headers.append(name.clone(), value.clone());
         }
         *req.headers_mut() = headers;
-        if !self.extensions.is_empty() {
-            *req.extensions_mut() = self.extensions.clone();
+        if !parts.extensions.is_empty() {
+            *req.extensions_mut() = parts.extensions.clone();
         }
         req
     }
 
-    /// The extension map, for the response: cleared, allocation kept.
-    pub(crate) fn into_extensions(self) -> Extensions {
-        let mut extensions = self.extensions;
+    /// The copied extension map, cleared, when there was one to copy: the
+    /// response can reuse its allocation. Later copies get no extensions.
+    pub(crate) fn take_extensions(&mut self) -> Option<Extensions> {
+        if self.0.extensions.is_empty() {
+            return None;
+        }
+        let mut extensions = std::mem::take(&mut self.0.extensions);
         extensions.clear();
-        extensions
+        Some(extensions)
     }
 }
 
@@ -75,10 +84,13 @@ mod tests {
             .header("content-type", "text/csv")
             .header("x-multi", "a")
             .header("x-multi", "b")
+            .header("x-a", "1")
+            .header("x-b", "2")
+            .header("x-c", "3")
             .body(String::from("1,2"))
             .unwrap();
         req.extensions_mut().insert(7u8);
-        let template = Template::capture(&mut req);
+        let mut template = Template::capture(&req);
         for copy in [template.request(), template.request()] {
             assert_eq!(copy.method(), req.method());
             assert_eq!(copy.uri(), req.uri());
@@ -89,18 +101,16 @@ mod tests {
             assert_eq!(copy.body(), "1,2");
             assert_eq!(copy.extensions().get::<u8>(), Some(&7));
         }
-        // Non-empty extensions stay with the request too.
         assert_eq!(req.extensions().get::<u8>(), Some(&7));
-        assert!(template.into_extensions().is_empty());
+        assert!(template.take_extensions().unwrap().is_empty());
+        assert!(template.request().extensions().is_empty());
     }
 
     #[test]
-    fn an_empty_extension_map_moves_to_the_template() {
-        let mut req = Request::new(());
-        req.extensions_mut().insert(1u8);
-        req.extensions_mut().remove::<u8>();
-        let template = Template::capture(&mut req);
-        assert!(req.extensions().is_empty());
+    fn no_extensions_no_map() {
+        let req = Request::new(());
+        let mut template = Template::capture(&req);
         assert!(template.request().extensions().is_empty());
+        assert!(template.take_extensions().is_none());
     }
 }
