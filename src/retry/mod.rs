@@ -14,7 +14,7 @@
 //!   504, 509, 400 with a throttling code, transport errors and per-attempt timeouts.
 //! - **Per-attempt timeout**: 70 s by default; an attempt that takes longer
 //!   fails with [`AttemptTimedOut`] and is retried.
-//! - **Deadline**: with a [`Deadline`] in the request's extensions (put there by
+//! - **Deadline**: with a [`Deadline`](crate::Deadline) in the request's extensions (put there by
 //!   [`DeadlineLayer`](crate::DeadlineLayer) above), it never sleeps past the
 //!   deadline nor starts an attempt after it. When the chosen backoff would end
 //!   after the deadline it stops at once and returns the last outcome; each
