@@ -66,6 +66,14 @@ fn main() {
             per_request(&rt, this_crate(bare())),
         ),
         (
+            "(b') (b), model name read at run time",
+            per_request(&rt, tower_parts_runtime_name(bare())),
+        ),
+        (
+            "(c') (c), model name read at run time",
+            per_request(&rt, this_crate_runtime_name(bare())),
+        ),
+        (
             "(c1) TargetModelLayer only",
             per_request(&rt, only_target_model(bare())),
         ),

@@ -31,7 +31,7 @@ pub fn bare(
 /// would write it for (b).
 #[derive(Clone)]
 pub struct Retry429 {
-    pub remaining: u32,
+    remaining: u32,
 }
 
 impl<E> Policy<Req, Res, E> for Retry429 {
@@ -60,8 +60,38 @@ impl<E> Policy<Req, Res, E> for Retry429 {
     }
 }
 
-/// (b) The same job from tower and tower-http parts.
+/// The model every stack targets.
+pub const MODEL: &str = "model-3.tar.gz";
+
+/// (b) The same job from tower and tower-http parts, the model name a
+/// `'static` header value.
 pub fn tower_parts<S>(inner: S) -> impl Service<Req, Response = Res, Error = BoxError> + Clone
+where
+    S: Service<Req, Response = Res> + Clone + Send + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send,
+{
+    tower_parts_with(HeaderValue::from_static(MODEL), inner)
+}
+
+/// (b) with the model name read at run time: a header value whose bytes are
+/// shared (reference counted) between requests.
+pub fn tower_parts_runtime_name<S>(
+    inner: S,
+) -> impl Service<Req, Response = Res, Error = BoxError> + Clone
+where
+    S: Service<Req, Response = Res> + Clone + Send + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send,
+{
+    let name = std::hint::black_box(String::from(MODEL));
+    tower_parts_with(HeaderValue::from_str(&name).unwrap(), inner)
+}
+
+fn tower_parts_with<S>(
+    model: HeaderValue,
+    inner: S,
+) -> impl Service<Req, Response = Res, Error = BoxError> + Clone
 where
     S: Service<Req, Response = Res> + Clone + Send + 'static,
     S::Error: Into<BoxError>,
@@ -70,7 +100,7 @@ where
     ServiceBuilder::new()
         .layer(SetRequestHeaderLayer::if_not_present(
             TARGET_MODEL_HEADER,
-            HeaderValue::from_static("model-3.tar.gz"),
+            model,
         ))
         .layer(RetryLayer::new(Retry429 { remaining: 4 }))
         .layer(TimeoutLayer::new(Duration::from_secs(70)))
@@ -90,7 +120,7 @@ where
     ServiceBuilder::new()
         .layer(SetRequestHeaderLayer::if_not_present(
             TARGET_MODEL_HEADER,
-            HeaderValue::from_static("model-3.tar.gz"),
+            HeaderValue::from_static(MODEL),
         ))
         .layer(TimeoutLayer::new(Duration::from_secs(360)))
         .layer(RetryLayer::new(Retry429 { remaining: 4 }))
@@ -98,16 +128,37 @@ where
         .service(inner)
 }
 
-/// (c) This crate's three layers.
+/// (c) This crate's three layers, the model name `'static` as in (b).
 pub fn this_crate<S>(inner: S) -> impl Service<Req, Response = Res, Error = BoxError> + Clone
 where
     S: Service<Req, Response = Res> + Clone,
     S::Error: Into<BoxError>,
 {
+    this_crate_with(TargetModel::from_static(MODEL).unwrap(), inner)
+}
+
+/// (c) with the model name read at run time, as (b) with its runtime name.
+pub fn this_crate_runtime_name<S>(
+    inner: S,
+) -> impl Service<Req, Response = Res, Error = BoxError> + Clone
+where
+    S: Service<Req, Response = Res> + Clone,
+    S::Error: Into<BoxError>,
+{
+    let name = std::hint::black_box(String::from(MODEL));
+    this_crate_with(TargetModel::new(name).unwrap(), inner)
+}
+
+fn this_crate_with<S>(
+    model: TargetModel,
+    inner: S,
+) -> impl Service<Req, Response = Res, Error = BoxError> + Clone
+where
+    S: Service<Req, Response = Res> + Clone,
+    S::Error: Into<BoxError>,
+{
     ServiceBuilder::new()
-        .layer(TargetModelLayer::new(
-            TargetModel::from_static("model-3.tar.gz").unwrap(),
-        ))
+        .layer(TargetModelLayer::new(model))
         .layer(DeadlineLayer::default())
         .layer(ModelNotReadyRetryLayer::legacy())
         .service(inner)
@@ -119,7 +170,7 @@ pub fn only_target_model<S: Service<Req, Response = Res> + Clone>(
 ) -> impl Service<Req, Response = Res, Error = S::Error> + Clone {
     ServiceBuilder::new()
         .layer(TargetModelLayer::new(
-            TargetModel::from_static("model-3.tar.gz").unwrap(),
+            TargetModel::from_static(MODEL).unwrap(),
         ))
         .service(inner)
 }
