@@ -35,16 +35,18 @@ where
 }
 
 fn success_path(c: &mut Criterion) {
+    // (b) and (c) back to back, then (b') and (c'): on a machine whose speed
+    // drifts, adjacent measurements drift least apart.
     measure(c, "a_bare", bare());
     measure(c, "b_tower_parts", tower_parts(bare()));
+    measure(c, "c_tower_sagemaker", this_crate(bare()));
+    measure(c, "b_runtime_name", tower_parts_runtime_name(bare()));
+    measure(c, "c_runtime_name", this_crate_runtime_name(bare()));
     measure(
         c,
         "b2_tower_parts_total_timeout",
         tower_parts_with_total_timeout(bare()),
     );
-    measure(c, "c_tower_sagemaker", this_crate(bare()));
-    measure(c, "b_runtime_name", tower_parts_runtime_name(bare()));
-    measure(c, "c_runtime_name", this_crate_runtime_name(bare()));
     measure(c, "c1_target_model_only", only_target_model(bare()));
     measure(c, "c2_deadline_only", only_deadline(bare()));
     measure(c, "c3_retry_only", only_retry(bare()));
