@@ -336,18 +336,76 @@ async fn the_deadline_stops_at_the_retry_layer_and_comes_back_on_the_response() 
     }
 }
 
+/// The inner response's own extension, which must survive next to ours.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct ServerTag;
+
 #[tokio::test(start_paused = true)]
-async fn without_a_deadline_the_response_carries_attempts_only() {
-    let seen = Seen::default();
-    let mut req = request("x");
-    req.extensions_mut().insert(RequestId(1));
-    let res = ServiceBuilder::new()
-        .layer(ModelNotReadyRetryLayer::legacy().max_retries(0))
-        .service(recording_endpoint(&[], seen.clone()))
-        .oneshot(req)
-        .await
-        .unwrap();
-    assert_eq!(*seen.lock().unwrap(), vec![(Some(RequestId(1)), false)]);
-    assert_eq!(res.extensions().get::<Attempts>().unwrap().count(), 1);
-    assert!(res.extensions().get::<Deadline>().is_none());
+async fn extensions_in_every_combination() {
+    for max_retries in [0, 2] {
+        for with_deadline in [false, true] {
+            for caller_extension in [None, Some(RequestId(9))] {
+                for statuses in [&[][..], &[503, 503, 503][..]] {
+                    let case = format!(
+                        "max_retries {max_retries}, deadline {with_deadline}, \
+                         caller extension {caller_extension:?}, statuses {statuses:?}"
+                    );
+                    let seen = Seen::default();
+                    let recorder = seen.clone();
+                    let endpoint = tower::service_fn(move |req: Req| {
+                        let mut seen = recorder.lock().unwrap();
+                        seen.push((
+                            req.extensions().get::<RequestId>().copied(),
+                            req.extensions().get::<Deadline>().is_some(),
+                        ));
+                        let status = statuses.get(seen.len() - 1).copied().unwrap_or(200);
+                        let mut res = http::Response::new(Default::default());
+                        *res.status_mut() = http::StatusCode::from_u16(status).unwrap();
+                        res.extensions_mut().insert(ServerTag);
+                        std::future::ready(Ok::<Res, BoxError>(res))
+                    });
+                    let mut req = request("x");
+                    if let Some(id) = caller_extension {
+                        req.extensions_mut().insert(id);
+                    }
+                    let budget = Duration::from_secs(100);
+                    if with_deadline {
+                        req.extensions_mut().insert(Deadline::after(budget));
+                    }
+                    let res = ServiceBuilder::new()
+                        .layer(ModelNotReadyRetryLayer::legacy().max_retries(max_retries))
+                        .service(endpoint)
+                        .oneshot(req)
+                        .await
+                        .unwrap();
+
+                    let attempts = seen.lock().unwrap().len();
+                    let expected_attempts = if statuses.is_empty() {
+                        1
+                    } else {
+                        max_retries as usize + 1
+                    };
+                    assert_eq!(attempts, expected_attempts, "{case}");
+                    assert_eq!(
+                        *seen.lock().unwrap(),
+                        vec![(caller_extension, false); attempts],
+                        "{case}: what the attempts carried"
+                    );
+                    let ext = res.extensions();
+                    assert_eq!(
+                        ext.get::<Attempts>().unwrap().count() as usize,
+                        attempts,
+                        "{case}"
+                    );
+                    assert_eq!(ext.get::<ServerTag>(), Some(&ServerTag), "{case}");
+                    assert_eq!(ext.get::<RequestId>(), None, "{case}");
+                    assert_eq!(
+                        ext.get::<Deadline>().map(Deadline::budget),
+                        with_deadline.then_some(budget),
+                        "{case}"
+                    );
+                }
+            }
+        }
+    }
 }

@@ -29,15 +29,15 @@ impl<B: Clone> Template<B> {
         } else {
             req.extensions().clone()
         };
+        let mut headers = Vec::with_capacity(req.headers().len());
+        for (name, value) in req.headers() {
+            headers.push((name.clone(), value.clone()));
+        }
         Self(Parts {
             method: req.method().clone(),
             uri: req.uri().clone(),
             version: req.version(),
-            headers: req
-                .headers()
-                .iter()
-                .map(|(n, v)| (n.clone(), v.clone()))
-                .collect(),
+            headers,
             extensions,
             body: req.body().clone(),
         })
