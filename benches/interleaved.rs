@@ -67,12 +67,30 @@ fn main() {
     for s in &mut stacks {
         (s.run)(&rt);
     }
-    for _ in 0..ROUNDS {
-        for s in &mut stacks {
-            let ns = (s.run)(&rt);
-            s.samples.push(ns);
+    for round in 0..ROUNDS {
+        // Every other round runs the stacks in reverse order, so that no
+        // stack always follows the same one.
+        let order: Vec<usize> = if round % 2 == 0 {
+            (0..stacks.len()).collect()
+        } else {
+            (0..stacks.len()).rev().collect()
+        };
+        for i in order {
+            let ns = (stacks[i].run)(&rt);
+            stacks[i].samples.push(ns);
         }
     }
+    // Per-round ratios, taken before the samples are sorted: (b) and (c) of
+    // one round ran within milliseconds of each other.
+    let paired = |x: usize, y: usize| {
+        let mut r: Vec<f64> = (0..ROUNDS)
+            .map(|i| stacks[x].samples[i] / stacks[y].samples[i])
+            .collect();
+        r.sort_by(f64::total_cmp);
+        (r[ROUNDS / 4], r[ROUNDS / 2], r[3 * ROUNDS / 4])
+    };
+    let paired_c = paired(2, 1);
+    let paired_c_runtime = paired(4, 3);
     let mut summary = Vec::new();
     println!("{ROUNDS} rounds of {CALLS_PER_ROUND} calls per stack, taken in turns; ns per call");
     println!("{:<42} {:>8} {:>8}", "stack", "fastest", "median");
@@ -87,4 +105,7 @@ fn main() {
     println!("(c) / (b):   fastest {fast:.3}, median {median:.3}");
     let (fast, median) = ratio(4, 3);
     println!("(c') / (b'): fastest {fast:.3}, median {median:.3}");
+    for (name, (q1, q2, q3)) in [("(c) / (b)", paired_c), ("(c') / (b')", paired_c_runtime)] {
+        println!("{name:<12} round by round: median {q2:.3} (quartiles {q1:.3} .. {q3:.3})");
+    }
 }

@@ -107,6 +107,40 @@ async fn the_tighter_of_nested_deadlines_wins() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn budgets_too_large_for_the_clock_still_compare_by_their_true_end() {
+    const YEAR: u64 = 365 * 86_400;
+    let now = Instant::now();
+    let forty_years = Deadline::starting_at(now, Duration::from_secs(40 * YEAR));
+    let endless = Deadline::starting_at(now, Duration::MAX);
+    let endless_later = Deadline::starting_at(now + Duration::from_secs(1), Duration::MAX);
+    let almost_endless = Deadline::starting_at(now, Duration::MAX - Duration::from_secs(1));
+
+    assert_eq!(forty_years.min(endless), forty_years);
+    assert_eq!(endless.min(forty_years), forty_years);
+    assert_eq!(endless.min(endless_later), endless);
+    assert_eq!(endless_later.min(endless), endless);
+    assert_eq!(endless.min(almost_endless), almost_endless);
+    assert_eq!(almost_endless.min(endless), almost_endless);
+    // A tie keeps `self`.
+    let twin = Deadline::starting_at(now, Duration::MAX);
+    assert_eq!(endless.min(twin), endless);
+
+    // The same order decides which of two nested layers stands.
+    let endpoint = Scripted::new([Step::Respond(200, None)]);
+    ServiceBuilder::new()
+        .layer(DeadlineLayer::new(Duration::MAX))
+        .layer(DeadlineLayer::new(Duration::from_secs(40 * YEAR)))
+        .service(endpoint.clone())
+        .oneshot(request("x"))
+        .await
+        .unwrap();
+    assert_eq!(
+        endpoint.calls()[0].extensions_deadline.unwrap().budget(),
+        Duration::from_secs(40 * YEAR)
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn an_expired_deadline_never_calls_the_inner_service() {
     let endpoint = Scripted::new([]);
     let mut req = request("x");

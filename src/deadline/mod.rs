@@ -93,9 +93,33 @@ impl Deadline {
     /// clock, a far future one).
     #[inline]
     pub fn instant(&self) -> Instant {
-        self.start
-            .checked_add(self.budget)
-            .unwrap_or_else(|| far_future(self.start))
+        self.end().unwrap_or_else(|| far_future(self.start))
+    }
+
+    /// The true end; `None` when it lies beyond what the clock can hold.
+    #[inline]
+    fn end(&self) -> Option<Instant> {
+        self.start.checked_add(self.budget)
+    }
+
+    /// Whether `self` passes strictly before `other`. Compares the true
+    /// ends, not [`instant`](Self::instant): two budgets too large for the
+    /// clock both end "far in the future" there, yet one may be earlier.
+    #[inline]
+    fn ends_before(&self, other: &Self) -> bool {
+        match (self.end(), other.end()) {
+            (Some(mine), Some(theirs)) => mine < theirs,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            // Both beyond the clock: compare start + budget in nanoseconds
+            // from the earlier start, where the sum cannot overflow.
+            (None, None) => {
+                let origin = self.start.min(other.start);
+                let end =
+                    |d: &Self| d.start.duration_since(origin).as_nanos() + d.budget.as_nanos();
+                end(self) < end(other)
+            }
+        }
     }
 
     /// When the budget started.
@@ -130,7 +154,7 @@ impl Deadline {
     /// The earlier of two deadlines (`self` on a tie).
     #[inline]
     pub fn min(self, other: Self) -> Self {
-        if other.instant() < self.instant() {
+        if other.ends_before(&self) {
             other
         } else {
             self
@@ -191,7 +215,7 @@ where
         let mine = Deadline::starting_at(now, self.budget);
         let deadline = match req.extensions().get::<Deadline>() {
             // An outer, earlier deadline stands.
-            Some(outer) if outer.instant() <= mine.instant() => *outer,
+            Some(outer) if !mine.ends_before(outer) => *outer,
             _ => {
                 req.extensions_mut().insert(mine);
                 mine
