@@ -74,6 +74,10 @@ fn main() {
             per_request(&rt, this_crate_runtime_name(bare())),
         ),
         (
+            "(m) (a) + the Deadline and attempt count alone",
+            per_request(&rt, required_extensions_only(bare())),
+        ),
+        (
             "(c1) TargetModelLayer only",
             per_request(&rt, only_target_model(bare())),
         ),
