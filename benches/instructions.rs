@@ -1,0 +1,53 @@
+//! Runs one stack for a given number of requests, for an instruction
+//! counter to measure: `benches/instructions.sh` runs it under
+//! `valgrind --tool=callgrind`, which counts the same total for the same
+//! binary whatever else the machine is doing.
+//!
+//! `cargo bench --bench instructions -- <stack> <requests>`, where `<stack>`
+//! is one of a, b, c, m, c1, c2, c3 (the rows of the other benchmarks).
+
+mod stacks;
+
+use stacks::*;
+
+fn main() {
+    // `cargo bench` passes `--bench`; a plain `cargo bench` passes nothing
+    // else, and then there is nothing to count: say how, and succeed.
+    let mut args = std::env::args().skip(1).filter(|a| !a.starts_with("--"));
+    let usage = "usage: instructions <a|b|c|m|c1|c2|c3> <requests>";
+    let (Some(stack), Some(requests)) = (args.next(), args.next()) else {
+        println!("{usage} (benches/instructions.sh runs it under callgrind)");
+        return;
+    };
+    let Ok(requests) = requests.parse::<u64>() else {
+        eprintln!("{usage}");
+        std::process::exit(2);
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        macro_rules! run {
+            ($svc:expr) => {{
+                let mut svc = $svc;
+                for _ in 0..requests {
+                    call(&mut svc).await;
+                }
+            }};
+        }
+        match stack.as_str() {
+            "a" => run!(bare()),
+            "b" => run!(tower_parts(bare())),
+            "c" => run!(this_crate(bare())),
+            "m" => run!(required_extensions_only(bare())),
+            "c1" => run!(only_target_model(bare())),
+            "c2" => run!(only_deadline(bare())),
+            "c3" => run!(only_retry(bare())),
+            _ => {
+                eprintln!("{usage}");
+                std::process::exit(2);
+            }
+        }
+    });
+}
