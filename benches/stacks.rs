@@ -102,6 +102,19 @@ where
             TARGET_MODEL_HEADER,
             model,
         ))
+        .service(retry_with_attempt_timeout(inner))
+}
+
+/// (b)'s retries of 429 around a 70 s per-attempt `Timeout`.
+fn retry_with_attempt_timeout<S>(
+    inner: S,
+) -> impl Service<Req, Response = Res, Error = BoxError> + Clone
+where
+    S: Service<Req, Response = Res> + Clone + Send + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send,
+{
+    ServiceBuilder::new()
         .layer(RetryLayer::new(Retry429 { remaining: 4 }))
         .layer(TimeoutLayer::new(Duration::from_secs(70)))
         .service(inner)
@@ -123,9 +136,7 @@ where
             HeaderValue::from_static(MODEL),
         ))
         .layer(TimeoutLayer::new(Duration::from_secs(360)))
-        .layer(RetryLayer::new(Retry429 { remaining: 4 }))
-        .layer(TimeoutLayer::new(Duration::from_secs(70)))
-        .service(inner)
+        .service(retry_with_attempt_timeout(inner))
 }
 
 /// (c) This crate's three layers, the model name `'static` as in (b).

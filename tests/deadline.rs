@@ -318,6 +318,10 @@ async fn dropping_the_call_mid_backoff_under_a_deadline_stops_everything() {
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct RequestId(u32);
 
+/// The inner response's own extension, which must survive next to ours.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct ServerTag;
+
 /// What each attempt's request carried: the caller's id, and whether a `Deadline` was visible.
 type Seen = std::sync::Arc<std::sync::Mutex<Vec<(Option<RequestId>, bool)>>>;
 
@@ -332,12 +336,10 @@ fn recording_endpoint(
             req.extensions().get::<Deadline>().is_some(),
         ));
         let status = statuses.get(seen.len() - 1).copied().unwrap_or(200);
-        std::future::ready(Ok::<_, BoxError>(
-            http::Response::builder()
-                .status(status)
-                .body(Default::default())
-                .unwrap(),
-        ))
+        let mut res = http::Response::new(Default::default());
+        *res.status_mut() = http::StatusCode::from_u16(status).unwrap();
+        res.extensions_mut().insert(ServerTag);
+        std::future::ready(Ok::<_, BoxError>(res))
     })
 }
 
@@ -367,12 +369,9 @@ async fn the_deadline_stops_at_the_retry_layer_and_comes_back_on_the_response() 
         assert_eq!(deadline.budget(), Duration::from_secs(30));
         assert_eq!(res.extensions().get::<Attempts>().unwrap().count(), 3);
         assert_eq!(res.extensions().get::<RequestId>(), None);
+        assert_eq!(res.extensions().get::<ServerTag>(), Some(&ServerTag));
     }
 }
-
-/// The inner response's own extension, which must survive next to ours.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct ServerTag;
 
 #[tokio::test(start_paused = true)]
 async fn extensions_in_every_combination() {
@@ -385,19 +384,7 @@ async fn extensions_in_every_combination() {
                          caller extension {caller_extension:?}, statuses {statuses:?}"
                     );
                     let seen = Seen::default();
-                    let recorder = seen.clone();
-                    let endpoint = tower::service_fn(move |req: Req| {
-                        let mut seen = recorder.lock().unwrap();
-                        seen.push((
-                            req.extensions().get::<RequestId>().copied(),
-                            req.extensions().get::<Deadline>().is_some(),
-                        ));
-                        let status = statuses.get(seen.len() - 1).copied().unwrap_or(200);
-                        let mut res = http::Response::new(Default::default());
-                        *res.status_mut() = http::StatusCode::from_u16(status).unwrap();
-                        res.extensions_mut().insert(ServerTag);
-                        std::future::ready(Ok::<Res, BoxError>(res))
-                    });
+                    let endpoint = recording_endpoint(statuses, seen.clone());
                     let mut req = request("x");
                     if let Some(id) = caller_extension {
                         req.extensions_mut().insert(id);

@@ -163,8 +163,12 @@ where
                         }
                     };
                     let attempts = *this.attempts;
-                    let Some(reason) = reason.filter(|_| attempts <= this.settings.max_retries)
-                    else {
+                    let wake = reason
+                        .filter(|_| attempts <= this.settings.max_retries)
+                        .and_then(|reason| {
+                            backoff_end(this.settings, *this.deadline, attempts, &outcome, reason)
+                        });
+                    let Some(wake) = wake else {
                         finish(
                             &mut outcome,
                             attempts,
@@ -174,40 +178,7 @@ where
                         );
                         return Poll::Ready(outcome);
                     };
-                    // tokio's timers tick in whole milliseconds and round up:
-                    // flooring keeps the sleep below the backoff's ceiling.
-                    let delay = this.settings.backoff.delay(attempts);
-                    let delay =
-                        Duration::from_millis(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX));
-                    let now = Instant::now();
-                    let wake = now.checked_add(delay);
-                    if let Some(d) = this.deadline {
-                        if wake.is_none_or(|w| w >= d.instant()) {
-                            tracing::info!(
-                                attempt = attempts,
-                                outcome = %Outcome(&outcome, reason),
-                                delay_ms = delay.as_millis() as u64,
-                                remaining_ms = d.remaining().as_millis() as u64,
-                                "not retrying SageMaker call: backoff would end after the deadline"
-                            );
-                            finish(
-                                &mut outcome,
-                                attempts,
-                                this.kept,
-                                this.template,
-                                *this.deadline,
-                            );
-                            return Poll::Ready(outcome);
-                        }
-                    }
-                    tracing::info!(
-                        attempt = attempts,
-                        outcome = %Outcome(&outcome, reason),
-                        delay_ms = delay.as_millis() as u64,
-                        remaining_ms = this.deadline.map(|d| d.remaining().as_millis() as u64),
-                        "retrying SageMaker call"
-                    );
-                    *this.wake_at = Some(wake.unwrap_or_else(|| far_future(now)));
+                    *this.wake_at = Some(wake);
                 }
                 StateProj::Backoff => {
                     let wake = this.wake_at.unwrap_or_else(Instant::now);
@@ -234,6 +205,44 @@ where
             }
         }
     }
+}
+
+/// When the backoff before the next attempt ends, or `None` when it would end
+/// at or after the deadline (then the call stops with this outcome). Logs
+/// the decision either way.
+fn backoff_end<R>(
+    settings: &Settings,
+    deadline: Option<Deadline>,
+    attempts: u32,
+    outcome: &Result<http::Response<R>, BoxError>,
+    reason: RetryReason,
+) -> Option<Instant> {
+    // tokio's timers tick in whole milliseconds and round up: flooring keeps
+    // the sleep below the backoff's ceiling.
+    let delay = settings.backoff.delay(attempts);
+    let delay = Duration::from_millis(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX));
+    let now = Instant::now();
+    let wake = now.checked_add(delay);
+    if let Some(d) = deadline {
+        if wake.is_none_or(|w| w >= d.instant()) {
+            tracing::info!(
+                attempt = attempts,
+                outcome = %Outcome(outcome, reason),
+                delay_ms = delay.as_millis() as u64,
+                remaining_ms = d.remaining().as_millis() as u64,
+                "not retrying SageMaker call: backoff would end after the deadline"
+            );
+            return None;
+        }
+    }
+    tracing::info!(
+        attempt = attempts,
+        outcome = %Outcome(outcome, reason),
+        delay_ms = delay.as_millis() as u64,
+        remaining_ms = deadline.map(|d| d.remaining().as_millis() as u64),
+        "retrying SageMaker call"
+    );
+    Some(wake.unwrap_or_else(|| far_future(now)))
 }
 
 /// The caller's answer: on a response, `Attempts` and the call's `Deadline`
