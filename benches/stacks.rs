@@ -13,9 +13,10 @@ use tower::retry::{Policy, RetryLayer};
 use tower::timeout::TimeoutLayer;
 use tower::{service_fn, BoxError, Service, ServiceBuilder, ServiceExt};
 use tower_http::set_header::SetRequestHeaderLayer;
-use tower_sagemaker::{
-    DeadlineLayer, ModelNotReadyRetryLayer, TargetModel, TargetModelLayer, TARGET_MODEL_HEADER,
-};
+use tower_sagemaker::deadline::DeadlineLayer;
+use tower_sagemaker::retry::ModelNotReadyRetryLayer;
+use tower_sagemaker::sagemaker::TARGET_MODEL_HEADER;
+use tower_sagemaker::target_model::{TargetModel, TargetModelLayer};
 
 pub type Req = Request<Full<Bytes>>;
 pub type Res = Response<Full<Bytes>>;
@@ -215,7 +216,7 @@ where
 pub fn required_extensions_only<S>(inner: S) -> RequiredExtensions<S> {
     RequiredExtensions {
         inner,
-        deadline: tower_sagemaker::Deadline::after(Duration::from_secs(360)),
+        deadline: tower_sagemaker::deadline::Deadline::after(Duration::from_secs(360)),
     }
 }
 
@@ -223,10 +224,10 @@ pub fn required_extensions_only<S>(inner: S) -> RequiredExtensions<S> {
 #[derive(Clone)]
 pub struct RequiredExtensions<S> {
     inner: S,
-    deadline: tower_sagemaker::Deadline,
+    deadline: tower_sagemaker::deadline::Deadline,
 }
 
-/// Stands in for `tower_sagemaker::Attempts` (same size; its constructor is
+/// Stands in for `tower_sagemaker::retry::Attempts` (same size; its constructor is
 /// private to the crate).
 #[derive(Clone, Copy)]
 pub struct AttemptCount(pub u32);

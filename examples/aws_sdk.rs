@@ -28,9 +28,9 @@ use aws_sdk_sagemakerruntime::error::{BoxError, DisplayErrorContext, ProvideErro
 use aws_sdk_sagemakerruntime::primitives::Blob;
 use aws_sdk_sagemakerruntime::Client;
 use clap::Parser;
+use tower_sagemaker::aws_sdk::{MultiModelEndpoint, MultiModelEndpointExt};
 use tower_sagemaker::emulator::{Emulator, ModelSpec};
-use tower_sagemaker::sdk::MultiModelEndpointExt;
-use tower_sagemaker::TargetModel;
+use tower_sagemaker::target_model::TargetModel;
 
 /// Invoke a (multi-model) SageMaker endpoint with the AWS SDK for Rust and
 /// tower-sagemaker's retries. Without --region, against an embedded emulator.
@@ -147,7 +147,11 @@ async fn run(args: Args) -> Result<(), BoxError> {
             count: AtomicU32::new(0),
             start: Some(start),
         })
-        .multi_model_endpoint(target_model.clone(), args.max_retries)
+        .multi_model_endpoint_with(
+            MultiModelEndpoint::new()
+                .target_model(target_model.clone())
+                .max_retries(args.max_retries),
+        )
         .build();
     let client = Client::from_conf(config);
 

@@ -14,7 +14,12 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Parser;
-use tower_sagemaker::emulator::{parse_duration, parse_size, Emulator, ModelArg};
+use tower_sagemaker::emulator::Emulator;
+
+#[path = "common/cli.rs"]
+mod cli;
+
+use cli::{parse_duration, parse_size, ModelArg};
 
 /// A local SageMaker Runtime multi-model endpoint.
 #[derive(Debug, Parser)]
@@ -80,8 +85,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         eprintln!(
             "model {}: load time {:?}, size {} bytes",
             m.name,
-            m.spec.load_time(),
-            m.spec.size_bytes()
+            m.spec.get_load_time(),
+            m.spec.get_size()
         );
         builder = builder.model(m.name, m.spec);
     }

@@ -4,11 +4,11 @@ use tower::layer::util::Stack;
 use tower::ServiceBuilder;
 
 #[cfg(feature = "deadline")]
-use crate::DeadlineLayer;
+use crate::deadline::DeadlineLayer;
 #[cfg(feature = "retry")]
-use crate::ModelNotReadyRetryLayer;
+use crate::retry::ModelNotReadyRetryLayer;
 #[cfg(feature = "target-model")]
-use crate::{TargetModel, TargetModelLayer};
+use crate::target_model::{TargetModel, TargetModelLayer};
 
 mod sealed {
     pub trait Sealed {}
@@ -19,11 +19,15 @@ mod sealed {
 /// `ServiceBuilderExt` does for its own.
 ///
 /// ```
+/// # #[cfg(all(feature = "target-model", feature = "deadline", feature = "retry"))]
+/// # {
 /// use std::time::Duration;
 /// use tower::ServiceBuilder;
-/// use tower_sagemaker::{ModelNotReadyRetryLayer, ServiceBuilderExt, TargetModel};
+/// use tower_sagemaker::retry::ModelNotReadyRetryLayer;
+/// use tower_sagemaker::target_model::TargetModel;
+/// use tower_sagemaker::ServiceBuilderExt;
 ///
-/// # fn wrap<S>(http_client: S) -> Result<(), tower_sagemaker::InvalidTargetModel> {
+/// # fn wrap<S>(http_client: S) -> Result<(), tower_sagemaker::target_model::InvalidTargetModel> {
 /// let model = TargetModel::new("model-3.tar.gz")?;
 ///
 /// // Layer by layer...
@@ -35,6 +39,7 @@ mod sealed {
 /// // ...or the recommended stack in one call.
 /// let stack = ServiceBuilder::new().multi_model_endpoint(model);
 /// # let _ = stack; Ok(()) }
+/// # }
 /// ```
 pub trait ServiceBuilderExt<L>: sealed::Sealed + Sized {
     /// Adds [`TargetModelLayer::new`] with `model`.
@@ -52,7 +57,10 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed + Sized {
         layer: ModelNotReadyRetryLayer,
     ) -> ServiceBuilder<Stack<ModelNotReadyRetryLayer, L>>;
 
-    /// The recommended stack for a multi-model endpoint, outermost first:
+    /// The recommended stack for calls to `model` on a multi-model endpoint,
+    /// outermost first (the AWS SDK's
+    /// `MultiModelEndpointExt::multi_model_endpoint` sets up the same for an
+    /// SDK client):
     /// [`TargetModelLayer::new(model)`](TargetModelLayer::new),
     /// [`DeadlineLayer::default()`] (360 s) and
     /// [`ModelNotReadyRetryLayer::legacy()`] (4 retries, 70 s per attempt).

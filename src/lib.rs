@@ -6,20 +6,26 @@
 //! SDK for Rust does not. This crate gives any tower HTTP client (and the AWS
 //! SDK for Rust, feature `aws-sdk`) the same behaviour:
 //!
-//! - [`TargetModelLayer`] sets and validates `X-Amzn-SageMaker-Target-Model`;
-//! - [`ModelNotReadyRetryLayer`] retries as botocore's legacy mode does, with a
-//!   per-attempt timeout;
-//! - [`DeadlineLayer`] gives the whole call one budget (360 s by default).
+//! - [`TargetModelLayer`](target_model::TargetModelLayer) sets and validates
+//!   `X-Amzn-SageMaker-Target-Model`;
+//! - [`ModelNotReadyRetryLayer`](retry::ModelNotReadyRetryLayer) retries as
+//!   botocore's legacy mode does, with a per-attempt timeout;
+//! - [`DeadlineLayer`](deadline::DeadlineLayer) gives the whole call one
+//!   budget (360 s by default).
 //!
 //! ```
+//! # #[cfg(all(feature = "target-model", feature = "deadline", feature = "retry"))]
+//! # mod example {
 //! use std::time::Duration;
 //! use bytes::Bytes;
 //! use http_body_util::Full;
 //! use tower::{service_fn, BoxError, ServiceBuilder, ServiceExt};
-//! use tower_sagemaker::{DeadlineLayer, ModelNotReadyRetryLayer, TargetModel, TargetModelLayer};
+//! use tower_sagemaker::deadline::DeadlineLayer;
+//! use tower_sagemaker::retry::ModelNotReadyRetryLayer;
+//! use tower_sagemaker::target_model::{TargetModel, TargetModelLayer};
 //!
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
-//! # async fn main() -> Result<(), BoxError> {
+//! # pub async fn main() -> Result<(), BoxError> {
 //! # let http_client = service_fn(|_req: http::Request<Full<Bytes>>| async {
 //! #     Ok::<_, BoxError>(http::Response::new(Full::new(Bytes::from("8.0"))))
 //! # });
@@ -40,59 +46,92 @@
 //! assert_eq!(res.status(), 200);
 //! # Ok(())
 //! # }
+//! # }
+//! # #[cfg(all(feature = "target-model", feature = "deadline", feature = "retry"))]
+//! # example::main().unwrap();
 //! ```
 //!
-//! # Cargo features
+//! # Architecture
 //!
-//! | feature | what it adds | default |
+//! One module per middleware, as in tower-http; each is compiled only with
+//! its cargo feature.
+//!
+//! | module | what it is for | feature |
 //! |---|---|---|
-//! | `target-model` | [`TargetModelLayer`] | yes |
-//! | `deadline` | [`DeadlineLayer`] | yes |
-//! | `retry` | [`ModelNotReadyRetryLayer`] | yes |
-//! | `emulator` | a local multi-model endpoint (`emulator` module) | no |
-//! | `sigv4` | `SigV4Layer`, request signing with `aws-sigv4` | no |
-//! | `aws-sdk` | the `sdk` module: interceptor and retry classifier for the AWS SDK for Rust | no |
-//! | `aws-sdk-sagemakerruntime` | a config extension trait for `aws-sdk-sagemakerruntime` | no |
-//! | `full` | all of the above | no |
+//! | [`target_model`] | [`TargetModel`](target_model::TargetModel), a validated model name, and [`TargetModelLayer`](target_model::TargetModelLayer), which puts it in the header | `target-model` (default) |
+//! | [`deadline`] | [`Deadline`](deadline::Deadline), one budget for a call, and [`DeadlineLayer`](deadline::DeadlineLayer), which enforces it | `deadline` (default) |
+//! | [`retry`] | [`ModelNotReadyRetryLayer`](retry::ModelNotReadyRetryLayer): botocore's legacy retries; [`RetryClassifier`](retry::RetryClassifier) (what is retried) and [`LegacyBackoff`](retry::LegacyBackoff) (how long to wait), which the `aws_sdk` module shares | `retry` (default; implies `deadline`) |
+//! | [`sigv4`] | [`SigV4Layer`](sigv4::SigV4Layer): signs every attempt with `aws-sigv4` | `sigv4` |
+//! | `aws_sdk` | the AWS SDK for Rust: interceptors, a retry classifier, retry and timeout settings; with `aws-sdk-sagemakerruntime`, a config extension for its client | `aws-sdk`, `aws-sdk-sagemakerruntime` |
+//! | `emulator` | a local multi-model endpoint (cold starts, 429s, LRU eviction, SigV4 checks), in-process or over HTTP/1.1 | `emulator` |
+//! | [`sagemaker`] | the service's facts: header names, limits, default durations, legacy retry rules | always |
+//! | crate root | [`ServiceBuilderExt`] (the layers as `ServiceBuilder` methods) and [`ErrorCode`] (the one error-code parser) | always |
+//!
+//! Feature `hyper` (default) makes the retry classifier recognise hyper's
+//! connection-level errors (closed, incomplete message, canceled), which
+//! hyper-based clients such as `hyper-util` and `reqwest` return without an
+//! `std::io::Error` beneath; without it, only `std::io::Error`s in an error's
+//! source chain count as transport errors. `full` turns every feature on.
+//!
+//! # Public API
+//!
+//! Every public item has one path:
+//!
+//! - crate root: `ServiceBuilderExt`, `ErrorCode`;
+//! - `sagemaker`: header names (`TARGET_MODEL_HEADER`, ...), `MAX_PAYLOAD_BYTES`,
+//!   `MAX_TARGET_MODEL_LEN`, `COLD_START_HOLD`, `MAX_LOAD_TIME`,
+//!   `RECOMMENDED_ATTEMPT_TIMEOUT`, `LEGACY_RETRYABLE_STATUSES`,
+//!   `LEGACY_THROTTLING_CODES`, `SIGNING_NAME`, `invocations_path`,
+//!   `is_valid_endpoint_name`;
+//! - `target_model`: `TargetModel`, `InvalidTargetModel`, `TargetModelLayer`, `TargetModelService`;
+//! - `deadline`: `Deadline`, `DeadlineExceeded`, `DeadlineLayer`, `DeadlineService`, `ResponseFuture`;
+//! - `retry`: `ModelNotReadyRetryLayer`, `ModelNotReadyRetry`, `RetryClassifier`,
+//!   `RetryReason`, `LegacyBackoff`, `Attempts`, `AttemptTimedOut`, `ResponseFuture`;
+//! - `sigv4`: `SigV4Layer`, `SigV4`, `SigningError`, `ResponseFuture`;
+//! - `aws_sdk`: `TargetModelInterceptor`, `AttemptNumberInterceptor`,
+//!   `ModelNotReadyClassifier`, `legacy_retry_config`, `legacy_retry_config_with`,
+//!   `multi_model_timeout_config`, `timeout_config`, and with
+//!   `aws-sdk-sagemakerruntime`: `MultiModelEndpoint`, `MultiModelEndpointExt`,
+//!   `config_override`;
+//! - `emulator`: `Emulator`, `EmulatorBuilder`, `ModelSpec`, `ModelStats`,
+//!   `Fault`, `FaultScope`, `Server`.
+//!
+//! Naming: a layer `FooLayer` builds the service `Foo`, as in tower; where
+//! `Foo` already names the value the layer carries ([`TargetModel`](target_model::TargetModel),
+//! [`Deadline`](deadline::Deadline)), the service is `FooService`. Settings
+//! are set by builder methods named after them (`max_retries(4)`) and read by
+//! `get_` and the same name (`get_max_retries()`); `get_ref`, `get_mut` and
+//! `into_inner` reach the service a middleware wraps.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
-#[cfg(feature = "retry")]
-mod backoff;
+#[macro_use]
+mod macros;
+
 mod builder;
+mod error_code;
+pub mod sagemaker;
+
+#[cfg(feature = "aws-sdk")]
+pub mod aws_sdk;
+#[cfg(feature = "deadline")]
 pub mod deadline;
 #[cfg(feature = "emulator")]
 pub mod emulator;
-mod error_code;
 #[cfg(feature = "retry")]
 pub mod retry;
-pub mod sagemaker;
-#[cfg(feature = "aws-sdk")]
-pub mod sdk;
 #[cfg(feature = "sigv4")]
 pub mod sigv4;
+#[cfg(feature = "target-model")]
 pub mod target_model;
-#[cfg(any(feature = "deadline", feature = "retry"))]
+#[cfg(feature = "deadline")]
 mod timer;
 
-#[cfg(feature = "retry")]
-pub use crate::backoff::LegacyBackoff;
 pub use crate::builder::ServiceBuilderExt;
-#[cfg(feature = "deadline")]
-pub use crate::deadline::DeadlineLayer;
-pub use crate::deadline::{Deadline, DeadlineExceeded};
 pub use crate::error_code::ErrorCode;
-#[cfg(feature = "retry")]
-pub use crate::retry::{AttemptTimedOut, Attempts, ModelNotReadyRetryLayer, RetryClassifier};
-pub use crate::sagemaker::TARGET_MODEL_HEADER;
-#[cfg(feature = "sigv4")]
-pub use crate::sigv4::SigV4Layer;
-#[cfg(feature = "target-model")]
-pub use crate::target_model::TargetModelLayer;
-pub use crate::target_model::{InvalidTargetModel, TargetModel};
 
 /// The README's examples, compiled as doctests.
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "full"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

@@ -1,7 +1,9 @@
-//! SageMaker Runtime facts in one place: header names, limits and default durations.
+//! SageMaker Runtime facts in one place: header names, limits, default
+//! durations and botocore's legacy retry rules.
 //!
-//! Every other module takes these values from here, so a change in the service
-//! (a new limit, a new header) is made once.
+//! Every module of the crate takes these values from here, so a change in the
+//! service (a new limit, a new header) is made once. What a user of the crate
+//! may need is public; the rest is crate-private but lives here too.
 
 use std::time::Duration;
 
@@ -14,6 +16,14 @@ pub const TARGET_MODEL_HEADER: HeaderName =
 /// `X-Amzn-SageMaker-Custom-Attributes`: opaque caller data. Sensitive: never logged.
 pub const CUSTOM_ATTRIBUTES_HEADER: HeaderName =
     HeaderName::from_static("x-amzn-sagemaker-custom-attributes");
+
+/// `X-Amzn-SageMaker-New-Session-Id`: the session a stateful call opened.
+pub const NEW_SESSION_ID_HEADER: HeaderName =
+    HeaderName::from_static("x-amzn-sagemaker-new-session-id");
+
+/// `X-Amzn-SageMaker-Closed-Session-Id`: the session a stateful call closed.
+pub const CLOSED_SESSION_ID_HEADER: HeaderName =
+    HeaderName::from_static("x-amzn-sagemaker-closed-session-id");
 
 /// `X-Amzn-ErrorType`: the restJson1 header that carries an error response's code.
 pub const ERROR_TYPE_HEADER: HeaderName = HeaderName::from_static("x-amzn-errortype");
@@ -29,9 +39,9 @@ pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-amzn-reques
 pub const MAX_TARGET_MODEL_LEN: usize = 1024;
 
 /// Longest endpoint name the service accepts.
-pub const MAX_ENDPOINT_NAME_LEN: usize = 63;
+const MAX_ENDPOINT_NAME_LEN: usize = 63;
 
-/// Largest `InvokeEndpoint` request payload: 6 MiB.
+/// Largest `InvokeEndpoint` request (and response) payload: 6 MiB.
 pub const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
 
 /// How long an endpoint holds a call for a model that is still loading
@@ -46,14 +56,11 @@ pub const MAX_LOAD_TIME: Duration = Duration::from_secs(360);
 /// more than [`COLD_START_HOLD`].
 pub const RECOMMENDED_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(70);
 
-/// Retries after the first attempt in botocore's legacy mode (5 attempts in all).
-pub const LEGACY_MAX_RETRIES: u32 = 4;
-
 /// Statuses botocore's legacy mode retries whatever the error code.
-pub const LEGACY_RETRYABLE_STATUSES: [u16; 6] = [429, 500, 502, 503, 504, 509];
+pub const LEGACY_RETRYABLE_STATUSES: &[u16] = &[429, 500, 502, 503, 504, 509];
 
 /// Error codes botocore's legacy mode retries when they come with HTTP 400.
-pub const LEGACY_THROTTLING_CODES: [&str; 5] = [
+pub const LEGACY_THROTTLING_CODES: &[&str] = &[
     "Throttling",
     "ThrottlingException",
     "ThrottledException",
@@ -65,21 +72,78 @@ pub const LEGACY_THROTTLING_CODES: [&str; 5] = [
 pub const SIGNING_NAME: &str = "sagemaker";
 
 /// The path of `InvokeEndpoint` for an endpoint name.
+///
+/// ```
+/// use tower_sagemaker::sagemaker::invocations_path;
+///
+/// assert_eq!(invocations_path("demo"), "/endpoints/demo/invocations");
+/// ```
 pub fn invocations_path(endpoint_name: &str) -> String {
     format!("/endpoints/{endpoint_name}/invocations")
 }
 
 /// Whether `name` is a valid endpoint name: 1 to 63 characters matching
 /// `^[a-zA-Z0-9](-*[a-zA-Z0-9])*$`.
+///
+/// ```
+/// use tower_sagemaker::sagemaker::is_valid_endpoint_name;
+///
+/// assert!(is_valid_endpoint_name("my-endpoint-1"));
+/// assert!(!is_valid_endpoint_name("-leading-hyphen"));
+/// ```
 pub fn is_valid_endpoint_name(name: &str) -> bool {
     let bytes = name.as_bytes();
-    !bytes.is_empty()
-        && bytes.len() <= MAX_ENDPOINT_NAME_LEN
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
-        && bytes[0] != b'-'
-        && bytes[bytes.len() - 1] != b'-'
+    match (bytes.first(), bytes.last()) {
+        (Some(first), Some(last)) => {
+            bytes.len() <= MAX_ENDPOINT_NAME_LEN
+                && bytes
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+                && *first != b'-'
+                && *last != b'-'
+        }
+        _ => false,
+    }
+}
+
+/// Facts only the crate itself uses. Each is read by some features' modules
+/// only, so a build with fewer features leaves some unused.
+#[cfg_attr(
+    not(all(feature = "retry", feature = "sigv4", feature = "emulator")),
+    allow(dead_code)
+)]
+pub(crate) mod internal {
+    use http::HeaderName;
+
+    /// Retries after the first attempt in botocore's legacy mode (5 attempts in all).
+    pub(crate) const LEGACY_MAX_RETRIES: u32 = 4;
+
+    /// The prefix of SageMaker's own request headers (`X-Amzn-SageMaker-*`).
+    pub(crate) const SAGEMAKER_HEADER_PREFIX: &str = "x-amzn-sagemaker-";
+
+    /// SigV4's `X-Amz-Date`: when the request was signed.
+    pub(crate) const AMZ_DATE_HEADER: HeaderName = HeaderName::from_static("x-amz-date");
+
+    /// SigV4's `X-Amz-Security-Token`: the session token of temporary credentials.
+    pub(crate) const AMZ_SECURITY_TOKEN_HEADER: HeaderName =
+        HeaderName::from_static("x-amz-security-token");
+
+    /// SigV4's `X-Amz-Content-Sha256`: the signed payload hash.
+    pub(crate) const AMZ_CONTENT_SHA256_HEADER: HeaderName =
+        HeaderName::from_static("x-amz-content-sha256");
+
+    /// The region the emulator expects signatures for when none is set.
+    pub(crate) const DEFAULT_REGION: &str = "us-east-1";
+
+    /// The name SageMaker gives an endpoint's single production variant by default.
+    pub(crate) const DEFAULT_VARIANT_NAME: &str = "AllTraffic";
+
+    /// The account id in the emulator's messages and ARNs.
+    pub(crate) const EMULATOR_ACCOUNT_ID: &str = "123456789012";
+
+    /// What SageMaker Runtime puts after the code in `X-Amzn-ErrorType`.
+    pub(crate) const ERROR_TYPE_SUFFIX: &str =
+        ":http://internal.amazon.com/coral/com.amazon.sagemaker/";
 }
 
 #[cfg(test)]

@@ -20,9 +20,10 @@ use aws_sdk_sagemakerruntime::operation::invoke_endpoint::{
 use aws_sdk_sagemakerruntime::primitives::Blob;
 use aws_sdk_sagemakerruntime::Client;
 use http::StatusCode;
+use tower_sagemaker::aws_sdk::{self, timeout_config, MultiModelEndpoint, MultiModelEndpointExt};
 use tower_sagemaker::emulator::{Emulator, Fault, FaultScope, ModelSpec, Server};
-use tower_sagemaker::sdk::{self, timeout_config, MultiModelEndpoint, MultiModelEndpointExt};
-use tower_sagemaker::{LegacyBackoff, TargetModel};
+use tower_sagemaker::retry::LegacyBackoff;
+use tower_sagemaker::target_model::TargetModel;
 
 const MODEL: &str = "m.tar.gz";
 const AKID: &str = "AKID";
@@ -121,7 +122,8 @@ fn plain_config(server: &Server, attempts: &Attempts) -> Builder {
 fn with_crate(server: &Server, attempts: &Attempts, max_retries: u32) -> Client {
     let config = plain_config(server, attempts)
         .multi_model_endpoint_with(
-            MultiModelEndpoint::new(max_retries)
+            MultiModelEndpoint::new()
+                .max_retries(max_retries)
                 .target_model(model())
                 .backoff(backoff()),
         )
@@ -225,7 +227,8 @@ async fn a_config_override_rides_through_a_cold_start_for_one_call() {
         .body(Blob::new("1.0,2.0,5.0"))
         .customize()
         .config_override(
-            MultiModelEndpoint::new(8)
+            MultiModelEndpoint::new()
+                .max_retries(8)
                 .target_model(model())
                 .backoff(backoff())
                 .config_override(),
@@ -370,9 +373,8 @@ async fn sigv4_accepts_the_sdk_requests_and_the_interceptor_header() {
         .endpoint_name("demo")
         .body(Blob::new("1.0"))
         .customize()
-        .config_override(sdk::config_override(
+        .config_override(aws_sdk::config_override(
             TargetModel::new("other.tar.gz").unwrap(),
-            4,
         ))
         .send()
         .await
@@ -384,7 +386,7 @@ async fn sigv4_accepts_the_sdk_requests_and_the_interceptor_header() {
     let bad = Client::from_conf(
         plain_config(&server, &Attempts::default())
             .credentials_provider(Credentials::new(AKID, "WRONG", None, None, "test"))
-            .multi_model_endpoint(model(), 4)
+            .multi_model_endpoint(model())
             .build(),
     );
     let err = invoke(&bad).await.expect_err("bad signature");
@@ -406,7 +408,8 @@ async fn operation_timeout_ends_a_call_to_a_model_that_never_loads() {
     let budget = Duration::from_secs(2);
     let config = plain_config(&server, &attempts)
         .multi_model_endpoint_with(
-            MultiModelEndpoint::new(100)
+            MultiModelEndpoint::new()
+                .max_retries(100)
                 .target_model(model())
                 .backoff(backoff())
                 .timeout_config(timeout_config(budget, Duration::from_secs(1))),
@@ -433,7 +436,8 @@ async fn dropped_connections_and_attempt_timeouts_are_retried() {
     let attempts = Attempts::default();
     let config = plain_config(&server, &attempts)
         .multi_model_endpoint_with(
-            MultiModelEndpoint::new(4)
+            MultiModelEndpoint::new()
+                .max_retries(4)
                 .target_model(model())
                 .backoff(backoff())
                 .timeout_config(timeout_config(

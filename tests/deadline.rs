@@ -5,9 +5,8 @@ use std::time::Duration;
 use common::*;
 use tokio::time::Instant;
 use tower::{BoxError, ServiceBuilder, ServiceExt};
-use tower_sagemaker::{
-    Attempts, Deadline, DeadlineExceeded, DeadlineLayer, ModelNotReadyRetryLayer,
-};
+use tower_sagemaker::deadline::{Deadline, DeadlineExceeded, DeadlineLayer};
+use tower_sagemaker::retry::{Attempts, ModelNotReadyRetryLayer};
 
 fn exceeded(err: &BoxError) -> DeadlineExceeded {
     *err.downcast_ref::<DeadlineExceeded>()
@@ -16,7 +15,10 @@ fn exceeded(err: &BoxError) -> DeadlineExceeded {
 
 #[tokio::test(start_paused = true)]
 async fn default_budget_is_360_seconds_and_visible_to_inner_layers() {
-    assert_eq!(DeadlineLayer::default().budget(), Duration::from_secs(360));
+    assert_eq!(
+        DeadlineLayer::default().get_budget(),
+        Duration::from_secs(360)
+    );
     let endpoint = Scripted::new([]);
     let start = Instant::now();
     ServiceBuilder::new()
@@ -222,7 +224,7 @@ async fn attempt_timeout_is_capped_by_the_time_left_and_reported_as_deadline_exc
     // reported as an attempt timeout.
     assert_eq!(start.elapsed(), Duration::from_secs(30));
     assert!(err
-        .downcast_ref::<tower_sagemaker::AttemptTimedOut>()
+        .downcast_ref::<tower_sagemaker::retry::AttemptTimedOut>()
         .is_none());
     exceeded(&err);
     assert_eq!(endpoint.call_count(), 1);

@@ -402,7 +402,7 @@ async fn load_past_max_load_time_fails_then_restarts() {
 #[tokio::test(start_paused = true)]
 async fn failing_load() {
     let emu = Emulator::builder()
-        .model("m", ModelSpec::new(secs(5)).fail_load())
+        .model("m", ModelSpec::new(secs(5)).fail_load(true))
         .build();
     let start = Instant::now();
     let (a, b) = tokio::join!(call(&emu, csv("m", "1")), call(&emu, csv("m", "1")));

@@ -103,6 +103,7 @@ fn setup() -> Result<Tools, String> {
     // `cargo test` has just built are reused rather than rebuilt.
     let features: Vec<&str> = [
         ("target-model", cfg!(feature = "target-model")),
+        ("hyper", cfg!(feature = "hyper")),
         ("deadline", cfg!(feature = "deadline")),
         ("retry", cfg!(feature = "retry")),
         ("emulator", cfg!(feature = "emulator")),

@@ -21,11 +21,13 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tower::util::BoxCloneService;
 use tower::{BoxError, ServiceBuilder, ServiceExt};
+use tower_sagemaker::deadline::{DeadlineExceeded, DeadlineLayer};
 use tower_sagemaker::emulator::{Emulator, EmulatorBuilder, Fault, FaultScope, ModelSpec, Server};
-use tower_sagemaker::{
-    Attempts, DeadlineExceeded, DeadlineLayer, ErrorCode, ModelNotReadyRetryLayer, SigV4Layer,
-    TargetModel, TargetModelLayer, TARGET_MODEL_HEADER,
-};
+use tower_sagemaker::retry::{Attempts, ModelNotReadyRetryLayer};
+use tower_sagemaker::sagemaker::TARGET_MODEL_HEADER;
+use tower_sagemaker::sigv4::SigV4Layer;
+use tower_sagemaker::target_model::{TargetModel, TargetModelLayer};
+use tower_sagemaker::ErrorCode;
 
 const ACCESS_KEY: &str = "AKIDTESTEXAMPLE";
 const SECRET_KEY: &str = "test-secret-key";

@@ -5,8 +5,9 @@ use std::time::Duration;
 use common::*;
 use tokio::time::Instant;
 use tower::{BoxError, ServiceBuilder, ServiceExt};
+use tower_sagemaker::deadline::DeadlineLayer;
+use tower_sagemaker::retry::{AttemptTimedOut, Attempts, ModelNotReadyRetryLayer};
 use tower_sagemaker::retry::{RetryClassifier, RetryReason};
-use tower_sagemaker::{AttemptTimedOut, Attempts, DeadlineLayer, ModelNotReadyRetryLayer};
 
 fn attempts(res: &Res) -> u32 {
     res.extensions()

@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use tower::{ServiceBuilder, ServiceExt};
-use tower_sagemaker::ModelNotReadyRetryLayer;
+use tower_sagemaker::retry::ModelNotReadyRetryLayer;
 
 #[tokio::test(start_paused = true)]
 async fn retry_events_are_logged_without_bodies_or_secrets() {

@@ -2,7 +2,8 @@ use bytes::Bytes;
 use http_body_util::Full;
 use proptest::prelude::*;
 use tower::{service_fn, BoxError, Service, ServiceBuilder, ServiceExt};
-use tower_sagemaker::{InvalidTargetModel, TargetModel, TargetModelLayer, TARGET_MODEL_HEADER};
+use tower_sagemaker::sagemaker::TARGET_MODEL_HEADER;
+use tower_sagemaker::target_model::{InvalidTargetModel, TargetModel, TargetModelLayer};
 
 type Req = http::Request<Full<Bytes>>;
 

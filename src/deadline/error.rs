@@ -4,8 +4,8 @@ use std::time::Duration;
 /// A call ran out of its [`Deadline`](super::Deadline).
 ///
 /// Returned (inside a [`tower::BoxError`]) by
-/// [`DeadlineLayer`](crate::DeadlineLayer) and by
-/// [`ModelNotReadyRetryLayer`](crate::ModelNotReadyRetryLayer) when the
+/// [`DeadlineLayer`](super::DeadlineLayer) and by
+/// [`ModelNotReadyRetryLayer`](crate::retry::ModelNotReadyRetryLayer) when the
 /// deadline cuts an attempt short; reach it with
 /// `err.downcast_ref::<DeadlineExceeded>()`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use super::Deadline;
 use crate::timer::Timer;
 
 pin_project! {
-    /// Response future of [`EnforceDeadline`](super::EnforceDeadline).
+    /// Response future of [`DeadlineService`](super::DeadlineService).
     pub struct ResponseFuture<F> {
         #[pin]
         kind: Kind<F>,

@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use tower_layer::Layer;
 
-use super::EnforceDeadline;
+use super::DeadlineService;
 use crate::sagemaker::MAX_LOAD_TIME;
 
 /// Gives every call one time budget, all attempts and backoff sleeps included.
@@ -11,7 +11,7 @@ use crate::sagemaker::MAX_LOAD_TIME;
 /// earlier one already there stands) and fails the call with
 /// [`DeadlineExceeded`](super::DeadlineExceeded) when it passes. The default
 /// budget is 360 s, how long a multi-model endpoint may spend loading a model.
-/// See the [module docs](crate::deadline) for an example.
+/// See the [module docs](super) for an example.
 #[derive(Debug, Clone, Copy)]
 pub struct DeadlineLayer {
     budget: Duration,
@@ -24,7 +24,7 @@ impl DeadlineLayer {
     }
 
     /// The budget of each call.
-    pub fn budget(&self) -> Duration {
+    pub fn get_budget(&self) -> Duration {
         self.budget
     }
 }
@@ -37,8 +37,9 @@ impl Default for DeadlineLayer {
 }
 
 impl<S> Layer<S> for DeadlineLayer {
-    type Service = EnforceDeadline<S>;
+    type Service = DeadlineService<S>;
+
     fn layer(&self, inner: S) -> Self::Service {
-        EnforceDeadline::new(inner, self.budget)
+        DeadlineService::new(inner, self.budget)
     }
 }

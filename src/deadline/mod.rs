@@ -4,13 +4,13 @@
 //! [`DeadlineLayer`] puts a [`Deadline`] into each request's extensions and
 //! fails the call with [`DeadlineExceeded`] when it passes, dropping the inner
 //! future so no work goes on behind the caller's back. Layers beneath it read
-//! the deadline: [`ModelNotReadyRetryLayer`](crate::ModelNotReadyRetryLayer)
+//! the deadline: [`ModelNotReadyRetryLayer`](crate::retry::ModelNotReadyRetryLayer)
 //! never sleeps past it and never starts an attempt after it.
 //!
 //! ```
 //! use std::time::Duration;
 //! use tower::{service_fn, BoxError, ServiceBuilder, ServiceExt};
-//! use tower_sagemaker::{Deadline, DeadlineExceeded, DeadlineLayer};
+//! use tower_sagemaker::deadline::{Deadline, DeadlineExceeded, DeadlineLayer};
 //!
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
 //! # async fn main() {
@@ -32,33 +32,26 @@
 //! ```
 
 mod error;
-#[cfg(feature = "deadline")]
 mod future;
-#[cfg(feature = "deadline")]
 mod layer;
+mod service;
 
 pub use self::error::DeadlineExceeded;
-#[cfg(feature = "deadline")]
 pub use self::future::ResponseFuture;
-#[cfg(feature = "deadline")]
 pub use self::layer::DeadlineLayer;
+pub use self::service::DeadlineService;
 
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-#[cfg(feature = "deadline")]
-use std::task::{Context, Poll};
-#[cfg(feature = "deadline")]
-use tower_service::Service;
-
 /// When a call must be done by: a start and a budget, on tokio's clock.
 ///
 /// [`DeadlineLayer`] inserts one into each request's extensions; any layer or
 /// service beneath can read it with `req.extensions().get::<Deadline>()`,
-/// down to [`ModelNotReadyRetryLayer`](crate::ModelNotReadyRetryLayer), which
-/// takes it out of the request, enforces it on every attempt and puts it on
-/// the response, where a caller can read how much of the budget is left.
+/// down to [`ModelNotReadyRetryLayer`](crate::retry::ModelNotReadyRetryLayer),
+/// which takes it out of the request, enforces it on every attempt and puts
+/// it on the response, where a caller can read how much of the budget is left.
 /// Because it uses [`tokio::time::Instant`], a paused test clock drives it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Deadline {
@@ -106,7 +99,7 @@ impl Deadline {
     /// ends, not [`instant`](Self::instant): two budgets too large for the
     /// clock both end "far in the future" there, yet one may be earlier.
     #[inline]
-    fn ends_before(&self, other: &Self) -> bool {
+    pub(crate) fn ends_before(&self, other: &Self) -> bool {
         match (self.end(), other.end()) {
             (Some(mine), Some(theirs)) => mine < theirs,
             (Some(_), None) => true,
@@ -159,71 +152,5 @@ impl Deadline {
         } else {
             self
         }
-    }
-}
-
-/// Applies a [`Deadline`] to every call of the inner service.
-///
-/// Built by [`DeadlineLayer`]; see the [module docs](self).
-#[cfg(feature = "deadline")]
-#[derive(Debug, Clone)]
-pub struct EnforceDeadline<S> {
-    inner: S,
-    budget: Duration,
-}
-
-#[cfg(feature = "deadline")]
-impl<S> EnforceDeadline<S> {
-    /// Wraps `inner` with a budget per call.
-    pub fn new(inner: S, budget: Duration) -> Self {
-        Self { inner, budget }
-    }
-    /// The budget of each call.
-    pub fn budget(&self) -> Duration {
-        self.budget
-    }
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
-}
-
-#[cfg(feature = "deadline")]
-impl<S, B> Service<http::Request<B>> for EnforceDeadline<S>
-where
-    S: Service<http::Request<B>>,
-    S::Error: Into<tower::BoxError>,
-{
-    type Response = S::Response;
-    type Error = tower::BoxError;
-    type Future = ResponseFuture<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx).map_err(Into::into)
-    }
-
-    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
-        let now = Instant::now();
-        let mine = Deadline::starting_at(now, self.budget);
-        let deadline = match req.extensions().get::<Deadline>() {
-            // An outer, earlier deadline stands.
-            Some(outer) if !mine.ends_before(outer) => *outer,
-            _ => {
-                req.extensions_mut().insert(mine);
-                mine
-            }
-        };
-        if deadline.instant() <= now {
-            return ResponseFuture::expired(deadline);
-        }
-        ResponseFuture::new(self.inner.call(req), deadline)
     }
 }

@@ -25,7 +25,7 @@ impl Format {
 }
 
 /// Formats a number like `8.0`: Rust's `f64` `Display`, plus `.0` for whole numbers.
-pub fn format_number(x: f64) -> String {
+pub(super) fn format_number(x: f64) -> String {
     let x = x + 0.0; // -0.0 -> 0.0
     let s = x.to_string();
     if x.is_finite() && !s.contains('.') {

@@ -11,9 +11,9 @@ use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 use tower_service::Service;
 
-use super::Emulator;
+use super::service::Emulator;
 
-/// A running HTTP/1.1 emulator, from [`Emulator::serve`].
+/// A running HTTP/1.1 emulator, from [`Emulator::serve`](super::Emulator::serve).
 ///
 /// Dropping it without calling [`Server::shutdown`] leaves it running in the
 /// background until the runtime stops.

@@ -62,8 +62,10 @@ type ErrorPredicate = dyn Fn(&(dyn StdError + 'static)) -> bool + Send + Sync;
 ///   (`Throttling`, `ThrottlingException`, `ThrottledException`,
 ///   `RequestThrottledException`, `ProvisionedThroughputExceededException`,
 ///   case-insensitive, sanitised by [`ErrorCode::parse`]);
-/// - transport errors (an [`std::io::Error`] or a connection-level
-///   [`hyper::Error`] anywhere in the source chain) and [`AttemptTimedOut`].
+/// - transport errors (an [`std::io::Error`] anywhere in the source chain,
+///   or, with feature `hyper`, a connection-level `hyper::Error`: closed,
+///   incomplete message, canceled, timed out, body write aborted) and
+///   [`AttemptTimedOut`].
 ///
 /// Not retried: 424 `ModelError`, 400 `ValidationError`, 530, other 4xx, other errors.
 ///
@@ -110,7 +112,9 @@ impl RetryClassifier {
     }
 
     /// Also retries error responses (any status of 400 and above) whose
-    /// `X-Amzn-ErrorType` is `code`, compared case-insensitively after sanitising.
+    /// error code is `code`. The response's `X-Amzn-ErrorType` is sanitised
+    /// by [`ErrorCode::parse`] and compared case-insensitively with `code`
+    /// as given.
     pub fn retry_error_code(mut self, code: impl Into<Cow<'static, str>>) -> Self {
         self.extras().codes.push(code.into());
         self
@@ -219,25 +223,28 @@ fn legacy_status_reason<'a>(
     }
 }
 
-/// botocore's legacy rule for an error: connection-level failures and timeouts.
+/// Recognisers of transport errors (a connection that failed, closed or
+/// broke), by error type. `std::io::Error` is what every client built on std
+/// sockets reports; hyper reports its own connection-level errors.
+const TRANSPORT_ERRORS: &[fn(&(dyn StdError + 'static)) -> bool] = &[
+    |err| err.is::<std::io::Error>(),
+    #[cfg(feature = "hyper")]
+    super::hyper_errors::is_transport,
+];
+
+/// botocore's legacy rule for an error: connection-level failures and timeouts,
+/// anywhere in the source chain.
 fn legacy_error_reason(error: &(dyn StdError + 'static)) -> Option<RetryReason> {
     let mut next = Some(error);
     while let Some(err) = next {
         if err.is::<AttemptTimedOut>() {
             return Some(RetryReason::AttemptTimeout);
         }
-        if err.is::<std::io::Error>() {
+        if TRANSPORT_ERRORS
+            .iter()
+            .any(|is_transport| is_transport(err))
+        {
             return Some(RetryReason::Transport);
-        }
-        if let Some(e) = err.downcast_ref::<hyper::Error>() {
-            if e.is_closed()
-                || e.is_incomplete_message()
-                || e.is_canceled()
-                || e.is_timeout()
-                || e.is_body_write_aborted()
-            {
-                return Some(RetryReason::Transport);
-            }
         }
         next = err.source();
     }

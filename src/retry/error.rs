@@ -5,8 +5,8 @@ use std::time::Duration;
 ///
 /// Retried like a read timeout in botocore. It reaches the caller (inside a
 /// [`tower::BoxError`]) only when the last attempt timed out; when the
-/// call's [`Deadline`](crate::Deadline) cut the attempt short the caller gets
-/// [`DeadlineExceeded`](crate::DeadlineExceeded) instead.
+/// call's [`Deadline`](crate::deadline::Deadline) cut the attempt short the caller gets
+/// [`DeadlineExceeded`](crate::deadline::DeadlineExceeded) instead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AttemptTimedOut {
     timeout: Duration,
@@ -41,23 +41,3 @@ impl fmt::Display for AttemptTimedOut {
 }
 
 impl std::error::Error for AttemptTimedOut {}
-
-/// How many attempts a call took: in the extensions of every response
-/// [`ModelNotReadyRetryLayer`](crate::ModelNotReadyRetryLayer) returns.
-///
-/// ```
-/// use tower_sagemaker::Attempts;
-///
-/// fn attempts<B>(response: &http::Response<B>) -> Option<u32> {
-///     Some(response.extensions().get::<Attempts>()?.count())
-/// }
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Attempts(pub(crate) u32);
-
-impl Attempts {
-    /// The number of attempts made, 1 or more.
-    pub fn count(&self) -> u32 {
-        self.0
-    }
-}

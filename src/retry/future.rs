@@ -12,9 +12,8 @@ use tower_service::Service;
 
 use super::template::Template;
 use super::{AttemptTimedOut, Attempts, RetryReason, Settings};
-use crate::deadline::far_future;
+use crate::deadline::{far_future, Deadline};
 use crate::timer::Timer;
-use crate::Deadline;
 
 pin_project! {
     /// Response future of [`ModelNotReadyRetry`](super::ModelNotReadyRetry).
@@ -23,8 +22,8 @@ pin_project! {
         S: Service<http::Request<B>>,
     {
         service: S,
-        // What each retry sends a copy of; `None` when retries are off.
-        template: Option<Template<B>>,
+        // What each retry sends a copy of.
+        template: Template<B>,
         // The request's extension map when it held the `Deadline` alone (or
         // nothing): it goes back on the response, so `Attempts` costs one
         // allocation there rather than three.
@@ -49,6 +48,8 @@ pin_project! {
         Attempt { #[pin] future: F },
         Backoff,
         WaitReady,
+        // The deadline had passed before the first attempt could start.
+        Expired { deadline: Deadline },
     }
 }
 
@@ -59,8 +60,15 @@ where
 {
     pub(super) fn start(mut service: S, mut req: http::Request<B>, settings: Settings) -> Self {
         let (deadline, kept) = take_deadline(req.extensions_mut());
-        let template = (settings.max_retries > 0).then(|| Template::capture(&req));
-        let future = service.call(req);
+        let template = Template::capture(&req);
+        // Never start an attempt after the deadline, also when no
+        // `DeadlineLayer` above has checked it.
+        let state = match deadline.filter(Deadline::is_expired) {
+            Some(deadline) => State::Expired { deadline },
+            None => State::Attempt {
+                future: service.call(req),
+            },
+        };
         Self {
             service,
             template,
@@ -69,7 +77,7 @@ where
             deadline,
             attempts: 1,
             wake_at: None,
-            state: State::Attempt { future },
+            state,
             timer: Timer::default(),
         }
     }
@@ -189,18 +197,29 @@ where
                     this.state.set(State::WaitReady);
                 }
                 StateProj::WaitReady => {
-                    if let Err(err) = ready!(this.service.poll_ready(cx)) {
-                        return Poll::Ready(Err(err.into()));
+                    match this.service.poll_ready(cx) {
+                        Poll::Ready(Ok(())) => {}
+                        Poll::Ready(Err(err)) => return Poll::Ready(Err(err.into())),
+                        Poll::Pending => {
+                            // A service that stays busy must not hold the
+                            // call past its deadline.
+                            if let Some(d) = this.deadline {
+                                ready!(this.timer.poll_until(d.instant(), cx));
+                                return Poll::Ready(Err(d.exceeded().into()));
+                            }
+                            return Poll::Pending;
+                        }
+                    }
+                    if let Some(d) = this.deadline.filter(|d| d.is_expired()) {
+                        return Poll::Ready(Err(d.exceeded().into()));
                     }
                     *this.attempts += 1;
-                    let Some(template) = this.template.as_ref() else {
-                        // Unreachable: retries happen only when a template was kept.
-                        return Poll::Ready(Err("no request to retry".into()));
-                    };
-                    let req = template.request();
-                    let future = this.service.call(req);
+                    let future = this.service.call(this.template.request());
                     *this.wake_at = None;
                     this.state.set(State::Attempt { future });
+                }
+                StateProj::Expired { deadline } => {
+                    return Poll::Ready(Err(deadline.exceeded().into()));
                 }
             }
         }
@@ -253,14 +272,14 @@ fn finish<B: Clone, R>(
     outcome: &mut Result<http::Response<R>, BoxError>,
     attempts: u32,
     kept: &mut Extensions,
-    template: &mut Option<Template<B>>,
+    template: &mut Template<B>,
     deadline: Option<Deadline>,
 ) {
     let Ok(res) = outcome else { return };
     let mut extensions = std::mem::take(kept);
     // A kept map that is not empty holds the deadline already.
     if extensions.is_empty() {
-        if let Some(copied) = template.as_mut().and_then(Template::take_extensions) {
+        if let Some(copied) = template.take_extensions() {
             extensions = copied;
         }
         if let Some(deadline) = deadline {

@@ -2,9 +2,9 @@ use std::time::Duration;
 
 use tower_layer::Layer;
 
-use super::{ModelNotReadyRetry, RetryClassifier, Settings};
-use crate::backoff::LegacyBackoff;
-use crate::sagemaker::{LEGACY_MAX_RETRIES, RECOMMENDED_ATTEMPT_TIMEOUT};
+use super::{LegacyBackoff, ModelNotReadyRetry, RetryClassifier, Settings};
+use crate::sagemaker::internal::LEGACY_MAX_RETRIES;
+use crate::sagemaker::RECOMMENDED_ATTEMPT_TIMEOUT;
 
 /// Retries `ModelNotReadyException` and other transient failures the way
 /// botocore's legacy mode (boto3's default) does.
@@ -12,7 +12,7 @@ use crate::sagemaker::{LEGACY_MAX_RETRIES, RECOMMENDED_ATTEMPT_TIMEOUT};
 /// Defaults ([`ModelNotReadyRetryLayer::legacy`], also `default()`): 4 retries
 /// (5 attempts), full-jitter backoff `rand * 2^(k-1)` s before retry `k` with
 /// no cap, a 70 s timeout per attempt, and [`RetryClassifier::legacy`].
-/// See the [module docs](crate::retry) for the full behaviour.
+/// See the [module docs](super) for the full behaviour.
 #[derive(Debug, Clone)]
 pub struct ModelNotReadyRetryLayer {
     settings: Settings,
@@ -39,13 +39,13 @@ impl ModelNotReadyRetryLayer {
     }
 
     /// Timeout of each attempt (default 70 s). With a
-    /// [`Deadline`](crate::Deadline) each attempt gets at most the time left.
+    /// [`Deadline`](crate::deadline::Deadline) each attempt gets at most the time left.
     pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
         self.settings.attempt_timeout = Some(timeout);
         self
     }
 
-    /// No per-attempt timeout (a [`Deadline`](crate::Deadline) still applies).
+    /// No per-attempt timeout (a [`Deadline`](crate::deadline::Deadline) still applies).
     pub fn no_attempt_timeout(mut self) -> Self {
         self.settings.attempt_timeout = None;
         self

@@ -14,20 +14,21 @@
 //!   504, 509, 400 with a throttling code, transport errors and per-attempt timeouts.
 //! - **Per-attempt timeout**: 70 s by default; an attempt that takes longer
 //!   fails with [`AttemptTimedOut`] and is retried.
-//! - **Deadline**: with a [`Deadline`](crate::Deadline) in the request's extensions (put there by
-//!   [`DeadlineLayer`](crate::DeadlineLayer) above), it never sleeps past the
-//!   deadline nor starts an attempt after it. When the chosen backoff would end
+//! - **Deadline**: with a [`Deadline`](crate::deadline::Deadline) in the request's extensions (put there by
+//!   [`DeadlineLayer`](crate::deadline::DeadlineLayer) above, or by the caller), it never sleeps past the
+//!   deadline nor starts an attempt after it, also when the inner service is
+//!   slow to become ready. When the chosen backoff would end
 //!   after the deadline it stops at once and returns the last outcome; each
 //!   attempt's timeout is `min(attempt_timeout, remaining)`; an attempt cut
 //!   short by the deadline, or any error at or after it, ends the call with
-//!   [`DeadlineExceeded`](crate::DeadlineExceeded). The layer takes the
+//!   [`DeadlineExceeded`](crate::deadline::DeadlineExceeded). The layer takes the
 //!   `Deadline` out of the request (services beneath it do not see it; every
 //!   other extension goes through, on every attempt) and puts it back on the
 //!   response.
 //! - **Outcome**: when retries run out on a retryable response the caller
 //!   gets that response (a 429 with its body, say), not a synthetic error; on
 //!   a retryable error, the last error. Every response carries [`Attempts`]
-//!   in its extensions, and the call's [`Deadline`](crate::Deadline) when it
+//!   in its extensions, and the call's [`Deadline`](crate::deadline::Deadline) when it
 //!   had one. The error type is [`tower::BoxError`]; reach the typed
 //!   errors with `downcast_ref`.
 //! - **Logs**: each retry emits a `tracing` event at `INFO` with the attempt
@@ -63,7 +64,7 @@
 //! use bytes::Bytes;
 //! use http_body_util::Full;
 //! use tower::{service_fn, BoxError, ServiceBuilder, ServiceExt};
-//! use tower_sagemaker::{Attempts, ModelNotReadyRetryLayer};
+//! use tower_sagemaker::retry::{Attempts, ModelNotReadyRetryLayer};
 //!
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
 //! # async fn main() -> Result<(), BoxError> {
@@ -87,14 +88,18 @@
 //! # }
 //! ```
 
+mod backoff;
 mod classify;
 mod error;
 mod future;
+#[cfg(feature = "hyper")]
+mod hyper_errors;
 mod layer;
 mod template;
 
+pub use self::backoff::LegacyBackoff;
 pub use self::classify::{RetryClassifier, RetryReason};
-pub use self::error::{AttemptTimedOut, Attempts};
+pub use self::error::AttemptTimedOut;
 pub use self::future::ResponseFuture;
 pub use self::layer::ModelNotReadyRetryLayer;
 
@@ -104,14 +109,32 @@ use std::time::Duration;
 use tower::BoxError;
 use tower_service::Service;
 
-use crate::backoff::LegacyBackoff;
-
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
     pub(crate) max_retries: u32,
     pub(crate) attempt_timeout: Option<Duration>,
     pub(crate) backoff: LegacyBackoff,
     pub(crate) classifier: RetryClassifier,
+}
+
+/// How many attempts a call took: in the extensions of every response
+/// [`ModelNotReadyRetryLayer`] returns.
+///
+/// ```
+/// use tower_sagemaker::retry::Attempts;
+///
+/// fn attempts<B>(response: &http::Response<B>) -> Option<u32> {
+///     Some(response.extensions().get::<Attempts>()?.count())
+/// }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Attempts(pub(crate) u32);
+
+impl Attempts {
+    /// The number of attempts made, 1 or more.
+    pub fn count(&self) -> u32 {
+        self.0
+    }
 }
 
 /// The service of [`ModelNotReadyRetryLayer`]; see the [module docs](self).
@@ -133,18 +156,7 @@ impl<S> ModelNotReadyRetry<S> {
         Self { inner, settings }
     }
 
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    inner_service_accessors!();
 }
 
 impl<S, B, R> Service<http::Request<B>> for ModelNotReadyRetry<S>

@@ -44,7 +44,7 @@ pub struct Call {
     pub at: Instant,
     pub headers: http::HeaderMap,
     pub body: Bytes,
-    pub extensions_deadline: Option<tower_sagemaker::Deadline>,
+    pub extensions_deadline: Option<tower_sagemaker::deadline::Deadline>,
 }
 
 #[derive(Clone, Default)]
@@ -133,7 +133,10 @@ impl tower::Service<Req> for Scripted {
             at: Instant::now(),
             headers: req.headers().clone(),
             body,
-            extensions_deadline: req.extensions().get::<tower_sagemaker::Deadline>().copied(),
+            extensions_deadline: req
+                .extensions()
+                .get::<tower_sagemaker::deadline::Deadline>()
+                .copied(),
         });
         let dropped = self.dropped.clone();
         Box::pin(async move {

@@ -6,7 +6,20 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{ModelSpec, ModelStats};
+use super::builder::ModelSpec;
+
+/// Counters of one model, from [`Emulator::stats`](super::Emulator::stats).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ModelStats {
+    /// Calls that reached the loaded model (whatever the inference result).
+    pub invocations: u64,
+    /// Loads started (cold starts).
+    pub loads: u64,
+    /// Times the model was evicted to make room for another.
+    pub evictions: u64,
+    /// 429 `ModelNotReadyException` answers.
+    pub not_ready: u64,
+}
 
 /// Shared state of all models of an emulator.
 #[derive(Debug)]

@@ -11,7 +11,7 @@ use std::time::Duration;
 ///
 /// ```
 /// use std::time::Duration;
-/// use tower_sagemaker::LegacyBackoff;
+/// use tower_sagemaker::retry::LegacyBackoff;
 ///
 /// let backoff = LegacyBackoff::new();
 /// assert_eq!(backoff.ceiling(3), Duration::from_secs(4));
@@ -54,13 +54,13 @@ impl LegacyBackoff {
         self
     }
 
-    /// The base delay.
-    pub const fn base(&self) -> Duration {
+    /// The base delay: the ceiling of the first retry's delay.
+    pub const fn get_base_delay(&self) -> Duration {
         self.base
     }
 
-    /// The cap, if one is set.
-    pub const fn max(&self) -> Option<Duration> {
+    /// The cap on every ceiling, if one is set.
+    pub const fn get_max_delay(&self) -> Option<Duration> {
         self.max
     }
 

@@ -1,32 +1,29 @@
-//! Parsers for command-line style values: durations, sizes and `--model` arguments.
+//! Command-line values shared by the examples: durations, sizes and the
+//! emulator's `--model` argument. One grammar for every binary.
+#![allow(dead_code)] // Each example uses part of it.
 
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::ModelSpec;
+use tower_sagemaker::emulator::ModelSpec;
+use tower_sagemaker::target_model::TargetModel;
 
 /// Why a duration, size or model argument could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParseArgError {
-    message: String,
-}
-
-impl ParseArgError {
-    fn new(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-        }
-    }
-}
+pub struct ParseArgError(String);
 
 impl fmt::Display for ParseArgError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        f.write_str(&self.0)
     }
 }
 
 impl std::error::Error for ParseArgError {}
+
+fn error(message: impl Into<String>) -> ParseArgError {
+    ParseArgError(message.into())
+}
 
 fn split_number(s: &str) -> (&str, &str) {
     let end = s
@@ -35,66 +32,44 @@ fn split_number(s: &str) -> (&str, &str) {
     (&s[..end], s[end..].trim())
 }
 
-/// Parses a duration: a non-negative number (decimals allowed) followed by a
-/// unit, `ms`, `s`, `m` or `h`: `500ms`, `5s`, `1.5s`, `2m`, `1h`.
-///
-/// ```
-/// use std::time::Duration;
-/// use tower_sagemaker::emulator::parse_duration;
-///
-/// assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-/// assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
-/// assert!(parse_duration("5").is_err()); // the unit is required
-/// ```
+/// A duration: a non-negative number (decimals allowed), then an optional
+/// unit, `ms`, `s`, `m` (or `min`) or `h`. A bare number is seconds, as in
+/// the AWS CLI's `--cli-read-timeout 70`: `70`, `1.5s`, `500ms`, `2m`, `1h`.
 pub fn parse_duration(s: &str) -> Result<Duration, ParseArgError> {
     let t = s.trim();
     let (num, unit) = split_number(t);
     if num.is_empty() {
-        return Err(ParseArgError::new(format!(
-            "invalid duration '{s}': expected a number then a unit (ms, s, m, h), e.g. 5s or 500ms"
+        return Err(error(format!(
+            "invalid duration '{s}': expected a number of seconds, or a number and a unit (ms, s, m, h), e.g. 70, 5s or 500ms"
         )));
     }
     let value: f64 = num
         .parse()
-        .map_err(|_| ParseArgError::new(format!("invalid duration '{s}': bad number '{num}'")))?;
+        .map_err(|_| error(format!("invalid duration '{s}': bad number '{num}'")))?;
     let scale = match unit {
         "ms" => 0.001,
-        "s" => 1.0,
+        "" | "s" => 1.0,
         "m" | "min" => 60.0,
         "h" => 3600.0,
-        "" => {
-            return Err(ParseArgError::new(format!(
-                "invalid duration '{s}': missing unit (ms, s, m or h), e.g. {num}s"
-            )))
-        }
         other => {
-            return Err(ParseArgError::new(format!(
+            return Err(error(format!(
                 "invalid duration '{s}': unknown unit '{other}' (use ms, s, m or h)"
             )))
         }
     };
     Duration::try_from_secs_f64(value * scale)
-        .map_err(|_| ParseArgError::new(format!("invalid duration '{s}': out of range")))
+        .map_err(|_| error(format!("invalid duration '{s}': out of range")))
 }
 
-/// Parses a size in bytes: a number, optionally followed by a unit: `B`,
-/// decimal `KB`, `MB`, `GB`, `TB` (powers of 1000) or binary `KiB`, `MiB`,
-/// `GiB`, `TiB` (powers of 1024). Units are case-insensitive; decimals are
-/// allowed with a unit (`1.5GiB`).
-///
-/// ```
-/// use tower_sagemaker::emulator::parse_size;
-///
-/// assert_eq!(parse_size("200MiB").unwrap(), 200 * 1024 * 1024);
-/// assert_eq!(parse_size("1GB").unwrap(), 1_000_000_000);
-/// assert_eq!(parse_size("4096").unwrap(), 4096);
-/// assert!(parse_size("12 parsecs").is_err());
-/// ```
+/// A size in bytes: a number, optionally followed by a unit: `B`, decimal
+/// `KB`, `MB`, `GB`, `TB` (powers of 1000) or binary `KiB`, `MiB`, `GiB`,
+/// `TiB` (powers of 1024). Units are case-insensitive; decimals are allowed
+/// with a unit (`1.5GiB`).
 pub fn parse_size(s: &str) -> Result<u64, ParseArgError> {
     let t = s.trim();
     let (num, unit) = split_number(t);
     if num.is_empty() {
-        return Err(ParseArgError::new(format!(
+        return Err(error(format!(
             "invalid size '{s}': expected a number of bytes with an optional unit, e.g. 200MiB or 1GB"
         )));
     }
@@ -109,7 +84,7 @@ pub fn parse_size(s: &str) -> Result<u64, ParseArgError> {
         "gib" => 1 << 30,
         "tib" => 1 << 40,
         other => {
-            return Err(ParseArgError::new(format!(
+            return Err(error(format!(
                 "invalid size '{s}': unknown unit '{other}' (use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB)"
             )))
         }
@@ -117,16 +92,16 @@ pub fn parse_size(s: &str) -> Result<u64, ParseArgError> {
     if let Ok(n) = num.parse::<u64>() {
         return n
             .checked_mul(scale)
-            .ok_or_else(|| ParseArgError::new(format!("invalid size '{s}': too large")));
+            .ok_or_else(|| error(format!("invalid size '{s}': too large")));
     }
     let value: f64 = num
         .parse()
-        .map_err(|_| ParseArgError::new(format!("invalid size '{s}': bad number '{num}'")))?;
+        .map_err(|_| error(format!("invalid size '{s}': bad number '{num}'")))?;
     let bytes = (value * scale as f64).round();
     if bytes.is_finite() && bytes < u64::MAX as f64 {
         Ok(bytes as u64)
     } else {
-        Err(ParseArgError::new(format!("invalid size '{s}': too large")))
+        Err(error(format!("invalid size '{s}': too large")))
     }
 }
 
@@ -135,17 +110,6 @@ pub fn parse_size(s: &str) -> Result<u64, ParseArgError> {
 /// The name is everything before the last `=` and must be a valid target
 /// model; the load time uses [`parse_duration`], the size [`parse_size`]
 /// (default: [`ModelSpec::DEFAULT_SIZE`]).
-///
-/// ```
-/// use std::time::Duration;
-/// use tower_sagemaker::emulator::ModelArg;
-///
-/// let arg: ModelArg = "model-1.tar.gz=5s:200MiB".parse().unwrap();
-/// assert_eq!(arg.name, "model-1.tar.gz");
-/// assert_eq!(arg.spec.load_time(), Duration::from_secs(5));
-/// assert_eq!(arg.spec.size_bytes(), 200 << 20);
-/// assert!("no-load-time".parse::<ModelArg>().is_err());
-/// ```
 #[derive(Debug, Clone)]
 pub struct ModelArg {
     /// The model name (the target model value).
@@ -159,23 +123,19 @@ impl FromStr for ModelArg {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let (name, rest) = s.rsplit_once('=').ok_or_else(|| {
-            ParseArgError::new(format!(
+            error(format!(
                 "invalid model '{s}': expected NAME=LOAD_TIME[:SIZE], e.g. model-1.tar.gz=5s:200MiB"
             ))
         })?;
-        crate::TargetModel::new(name)
-            .map_err(|e| ParseArgError::new(format!("invalid model name '{name}': {e}")))?;
+        TargetModel::new(name).map_err(|e| error(format!("invalid model name '{name}': {e}")))?;
         let (time, size) = match rest.split_once(':') {
             Some((t, z)) => (t, Some(z)),
             None => (rest, None),
         };
-        let load_time =
-            parse_duration(time).map_err(|e| ParseArgError::new(format!("model '{name}': {e}")))?;
+        let load_time = parse_duration(time).map_err(|e| error(format!("model '{name}': {e}")))?;
         let mut spec = ModelSpec::new(load_time);
         if let Some(size) = size {
-            spec = spec.size(
-                parse_size(size).map_err(|e| ParseArgError::new(format!("model '{name}': {e}")))?,
-            );
+            spec = spec.size(parse_size(size).map_err(|e| error(format!("model '{name}': {e}")))?);
         }
         Ok(Self {
             name: name.to_owned(),
@@ -191,13 +151,17 @@ mod tests {
     #[test]
     fn durations() {
         assert_eq!(parse_duration("5s").unwrap(), Duration::from_secs(5));
+        assert_eq!(parse_duration("70").unwrap(), Duration::from_secs(70));
+        assert_eq!(parse_duration("1.5").unwrap(), Duration::from_millis(1500));
         assert_eq!(
             parse_duration(" 1.5s ").unwrap(),
             Duration::from_millis(1500)
         );
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
         assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
         assert_eq!(parse_duration("0ms").unwrap(), Duration::ZERO);
-        for bad in ["", "s", "5", "5x", "-5s", "1.2.3s", "1e400s"] {
+        for bad in ["", "s", "5x", "-5s", "1.2.3s", "1e400s"] {
             let e = parse_duration(bad).unwrap_err();
             assert!(e.to_string().contains("invalid duration"), "{bad}: {e}");
         }
@@ -223,11 +187,11 @@ mod tests {
     fn model_args() {
         let a: ModelArg = "m=500ms".parse().unwrap();
         assert_eq!(a.name, "m");
-        assert_eq!(a.spec.load_time(), Duration::from_millis(500));
-        assert_eq!(a.spec.size_bytes(), ModelSpec::DEFAULT_SIZE);
+        assert_eq!(a.spec.get_load_time(), Duration::from_millis(500));
+        assert_eq!(a.spec.get_size(), ModelSpec::DEFAULT_SIZE);
         let a: ModelArg = "a=b=2m:1GB".parse().unwrap();
         assert_eq!(a.name, "a=b");
-        assert_eq!(a.spec.size_bytes(), 1_000_000_000);
+        assert_eq!(a.spec.get_size(), 1_000_000_000);
         assert!("=5s".parse::<ModelArg>().is_err());
         assert!("m=5s:lots".parse::<ModelArg>().is_err());
         assert!("m=fast".parse::<ModelArg>().is_err());

@@ -1,4 +1,5 @@
-//! SigV4 verification: parse `Authorization`, then re-sign with `aws-sigv4`.
+//! The emulator's SigV4 verification: parse `Authorization`, then re-sign
+//! with `aws-sigv4` and compare.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -6,11 +7,12 @@ use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
 use aws_sigv4::sign::v4;
 use http::request::Parts;
+use http::StatusCode;
 
+use crate::sagemaker::internal::{
+    AMZ_CONTENT_SHA256_HEADER, AMZ_DATE_HEADER, SAGEMAKER_HEADER_PREFIX,
+};
 use crate::sagemaker::SIGNING_NAME;
-
-/// Request headers that must be signed when present.
-const UNSIGNED_FORBIDDEN_PREFIX: &str = "x-amzn-sagemaker-";
 
 /// How far `X-Amz-Date` may be from the emulator's clock.
 pub(crate) const MAX_SKEW: Duration = Duration::from_secs(15 * 60);
@@ -31,20 +33,28 @@ pub(crate) enum AuthError {
 pub(crate) const MISMATCH: &str = "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.";
 
 impl AuthError {
-    pub(crate) fn parts(&self) -> (u16, &'static str, String) {
+    pub(crate) fn parts(&self) -> (StatusCode, &'static str, String) {
         match self {
             AuthError::Missing => (
-                403,
+                StatusCode::FORBIDDEN,
                 "MissingAuthenticationTokenException",
                 "Missing Authentication Token".into(),
             ),
-            AuthError::Incomplete(m) => (400, "IncompleteSignatureException", m.clone()),
+            AuthError::Incomplete(m) => (
+                StatusCode::BAD_REQUEST,
+                "IncompleteSignatureException",
+                m.clone(),
+            ),
             AuthError::UnknownKey => (
-                403,
+                StatusCode::FORBIDDEN,
                 "UnrecognizedClientException",
                 "The security token included in the request is invalid.".into(),
             ),
-            AuthError::Invalid(m) => (403, "InvalidSignatureException", m.clone()),
+            AuthError::Invalid(m) => (
+                StatusCode::FORBIDDEN,
+                "InvalidSignatureException",
+                m.clone(),
+            ),
         }
     }
 }
@@ -196,7 +206,7 @@ impl Verifier {
         }
         let amz_date = parts
             .headers
-            .get("x-amz-date")
+            .get(AMZ_DATE_HEADER)
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| {
                 AuthError::Incomplete(
@@ -232,7 +242,7 @@ impl Verifier {
             .headers
             .keys()
             .map(|name| name.as_str())
-            .filter(|name| name.starts_with(UNSIGNED_FORBIDDEN_PREFIX))
+            .filter(|name| name.starts_with(SAGEMAKER_HEADER_PREFIX))
             .filter(|name| !auth.signed_headers.contains(name))
             .collect();
         if !unsigned.is_empty() {
@@ -246,7 +256,7 @@ impl Verifier {
         let mut headers: Vec<(&str, &str)> = Vec::new();
         for name in &auth.signed_headers {
             let name = *name;
-            if name.is_empty() || name == "x-amz-date" {
+            if name.is_empty() || name == AMZ_DATE_HEADER {
                 continue;
             }
             if name != name.to_ascii_lowercase() {
@@ -279,7 +289,7 @@ impl Verifier {
         };
         let content_sha = parts
             .headers
-            .get("x-amz-content-sha256")
+            .get(AMZ_CONTENT_SHA256_HEADER)
             .and_then(|v| v.to_str().ok());
         let mismatch = || AuthError::Invalid(MISMATCH.into());
         let identity = Credentials::new(

@@ -1,0 +1,136 @@
+//! `aws sagemaker-runtime invoke-endpoint`, with boto3's patience for
+//! multi-model endpoint cold starts, on a tower stack.
+//!
+//! ```text
+//! cargo run --all-features --example invoke_endpoint -- \
+//!     --endpoint-name demo --target-model model-3.tar.gz \
+//!     --body "1.0,2.0,5.0" --content-type text/csv out.txt
+//! ```
+//!
+//! - With neither `--endpoint-url` nor `--region` it starts this crate's
+//!   multi-model endpoint emulator in-process on `127.0.0.1` with a few demo
+//!   models, and calls it (signed; the emulator checks the signatures).
+//! - With `--region` it calls `https://runtime.sagemaker.{region}.amazonaws.com`
+//!   (or `--endpoint-url`), signing with SigV4 from `AWS_ACCESS_KEY_ID`,
+//!   `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`.
+//!
+//! The response body goes to the output file; the response metadata is printed
+//! as JSON on stdout, as the AWS CLI does; progress (each attempt, its outcome,
+//! the wait before the next, the time left) goes to stderr.
+//!
+//! The layer stack is [`stack`], just below; the command-line plumbing
+//! around it lives in `cli.rs` and the progress lines in `progress.rs`.
+
+mod cli;
+mod progress;
+#[path = "../common/cli.rs"]
+mod values;
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use bytes::Bytes;
+use clap::Parser;
+use http::{Request, Response};
+use http_body_util::Full;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
+use tower_sagemaker::deadline::DeadlineLayer;
+use tower_sagemaker::retry::ModelNotReadyRetryLayer;
+use tower_sagemaker::sigv4::SigV4Layer;
+use tower_sagemaker::target_model::TargetModelLayer;
+
+use cli::{Args, Failure};
+use progress::{Progress, ReportAttempts};
+
+/// The stack, outermost first:
+///
+/// ```text
+/// TargetModelLayer         sets X-Amzn-SageMaker-Target-Model
+/// DeadlineLayer            one budget for the whole call (--deadline)
+/// ModelNotReadyRetryLayer  botocore legacy retries (--max-retries, --read-timeout per attempt)
+/// ReportAttempts           (this example) prints each attempt and reads the response body
+/// SigV4Layer               signs each attempt afresh, target-model header included
+/// hyper-util client        HTTP/1.1, rustls for https
+/// ```
+fn stack<C>(
+    client: C,
+    args: &Args,
+    target_model: TargetModelLayer,
+    signer: Option<SigV4Layer>,
+    progress: Progress,
+) -> impl Service<Request<Full<Bytes>>, Response = Response<Bytes>, Error = BoxError>
+where
+    C: Service<Request<Full<Bytes>>, Response = Response<hyper::body::Incoming>, Error = BoxError>
+        + Clone
+        + Send
+        + 'static,
+    C::Future: Send + 'static,
+{
+    ServiceBuilder::new()
+        .layer(target_model)
+        .layer(DeadlineLayer::new(args.deadline))
+        .layer(
+            ModelNotReadyRetryLayer::legacy()
+                .max_retries(args.max_retries)
+                .attempt_timeout(args.read_timeout),
+        )
+        .layer_fn(move |inner| ReportAttempts::new(inner, progress.clone()))
+        .option_layer(signer)
+        .service(client)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    let start = Instant::now();
+    progress::init_tracing(start);
+    match run(args, start).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Service(message)) => {
+            eprintln!("\n{message}");
+            ExitCode::from(254)
+        }
+        Err(Failure::Other(message)) => {
+            eprintln!("\nerror: {message}");
+            ExitCode::from(255)
+        }
+    }
+}
+
+async fn run(args: Args, start: Instant) -> Result<(), Failure> {
+    let call = cli::prepare(&args).await?;
+
+    // The HTTP client: rustls with the Mozilla roots for https, plain http too.
+    let tls = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())?
+        .https_or_http()
+        .enable_http1()
+        .build();
+    let client = Client::builder(TokioExecutor::new())
+        .build::<_, Full<Bytes>>(tls)
+        .map_err(BoxError::from);
+
+    let target_model = match call.target_model.clone() {
+        Some(model) => TargetModelLayer::new(model),
+        None => TargetModelLayer::per_request(),
+    };
+    // Made just before the call: its clock and the deadline start together.
+    let progress = Progress::new(start, &args);
+    let svc = stack(
+        client,
+        &args,
+        target_model,
+        call.signer.clone(),
+        progress.clone(),
+    );
+    cli::announce(&args, &call);
+
+    let outcome = svc.oneshot(call.request).await;
+    if let Some(server) = call.emulator {
+        server.shutdown().await;
+    }
+    let response = outcome.map_err(|e| cli::explain_error(&*e, &progress, args.deadline))?;
+    cli::finish(response, &args.outfile, start)
+}

@@ -1,0 +1,107 @@
+//! The AWS SDK for Rust integration: botocore's legacy retries of
+//! `ModelNotReadyException` and the target-model header, for
+//! `aws-sdk-sagemakerruntime`.
+//!
+//! The SDK does not retry `ModelNotReadyException` (HTTP 429): a call to a
+//! cold model of a multi-model endpoint fails at once. This module adds
+//! through the SDK's public configuration only:
+//!
+//! - [`TargetModelInterceptor`] sets `X-Amzn-SageMaker-Target-Model` before
+//!   signing, unless the operation set one itself;
+//! - [`ModelNotReadyClassifier`] retries what botocore's legacy mode retries
+//!   ([`RetryClassifier::legacy`](crate::retry::RetryClassifier::legacy)), with [`LegacyBackoff`](crate::retry::LegacyBackoff) delays;
+//! - [`AttemptNumberInterceptor`] tells the classifier which attempt failed;
+//! - [`legacy_retry_config`] and [`multi_model_timeout_config`] size the SDK's
+//!   retry and timeout settings for a 360 s cold start;
+//! - with feature `aws-sdk-sagemakerruntime`, `MultiModelEndpointExt` applies
+//!   all of it to an `aws_sdk_sagemakerruntime::config::Builder`, and
+//!   `config_override` does the same for one call.
+//!
+//! ```no_run
+//! # #[cfg(feature = "aws-sdk-sagemakerruntime")]
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! use aws_sdk_sagemakerruntime::primitives::Blob;
+//! use tower_sagemaker::aws_sdk::MultiModelEndpointExt;
+//! use tower_sagemaker::target_model::TargetModel;
+//!
+//! let sdk_config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+//! let config = aws_sdk_sagemakerruntime::config::Builder::from(&sdk_config)
+//!     // Target model header, legacy retries (4 retries: 5 attempts), 360 s budget.
+//!     .multi_model_endpoint(TargetModel::new("model-3.tar.gz")?)
+//!     .build();
+//! let client = aws_sdk_sagemakerruntime::Client::from_conf(config);
+//!
+//! let out = client
+//!     .invoke_endpoint()
+//!     .endpoint_name("demo")
+//!     .content_type("text/csv")
+//!     .body(Blob::new("1.0,2.0,5.0"))
+//!     .send()
+//!     .await?;
+//! println!("{:?}", out.body());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # How the decisions combine with the SDK's own classifiers
+//!
+//! The SDK runs its retry classifiers in priority order; a later one overrides
+//! an earlier one unless it indicates nothing. `InvokeEndpoint` has, in order:
+//! the HTTP status classifier (500, 502, 503, 504: transient), the clock skew
+//! classifier, the AWS error code classifier (the SDK's throttling codes, which
+//! include codes legacy mode does not retry, such as `TooManyRequestsException`),
+//! the modeled-as-retryable classifier (nothing for `InvokeEndpoint`) and the
+//! transient error classifier (I/O errors, timeouts). [`ModelNotReadyClassifier`]
+//! runs after all of them
+//! (`RetryClassifierPriority::run_after(transient_error_classifier())`):
+//!
+//! - for everything legacy mode retries (429 whatever the code, so
+//!   `ModelNotReadyException`; 500, 502, 503, 504, 509; 400 with a legacy
+//!   throttling code; I/O errors and timeouts) it indicates a retry with an
+//!   explicit legacy delay, so its delay wins over the SDK's, also for 5xx; the
+//!   error kind is the earlier classifier's, if one decided, so token costs and
+//!   connection poisoning stay the SDK's;
+//! - for everything else it indicates nothing, so an earlier SDK decision
+//!   stands (a 400 `TooManyRequestsException` is still retried with the SDK's
+//!   delay) and 424 `ModelError`, 400 `ValidationError` and other errors are
+//!   not retried.
+//!
+//! With the SDK's default retry behaviour (2.0) the standard strategy sleeps
+//! `min(explicit delay, max_backoff)`, so [`legacy_retry_config`] sets
+//! `max_backoff` to the last retry's ceiling. Under the opt-in Retry Behavior
+//! 2.1 (`AWS_NEW_RETRIES_2026=true` with `aws-config`), the SDK bounds an
+//! explicit delay to `[t, t + 5 s]` around its own backoff `t`, so delays are
+//! then only approximately legacy.
+//!
+//! The classifier sees no `ConfigBag`, so it learns the attempt number from
+//! [`AttemptNumberInterceptor`], which records it on each HTTP response. Without
+//! that interceptor, and for failures without a response (I/O errors,
+//! timeouts), it indicates a retry without a delay and the SDK computes
+//! `rand * min(initial_backoff * 2^(k-1), max_backoff)`: the same full-jitter
+//! formula, equal to [`LegacyBackoff`](crate::retry::LegacyBackoff) when `initial_backoff` is its base, as
+//! [`legacy_retry_config_with`] sets it.
+//!
+//! # The retry quota
+//!
+//! The standard strategy spends tokens from a client-wide bucket of 500 on each
+//! retry (5, 10 for transient errors) and refunds them only on success. A burst
+//! of cold-start retries (say 100 concurrent calls to cold models, 4 retries
+//! each) empties it, after which the SDK stops retrying anything for that
+//! client. botocore's legacy mode has no quota: the `aws-sdk-sagemakerruntime`
+//! helpers give the client an unlimited bucket in its own retry partition
+//! (`tower-sagemaker-legacy`) unless told to keep the SDK's
+//! (`MultiModelEndpoint::retry_quota(true)`).
+
+mod classifier;
+mod config;
+mod interceptor;
+#[cfg(feature = "aws-sdk-sagemakerruntime")]
+mod sagemakerruntime;
+
+pub use self::classifier::ModelNotReadyClassifier;
+pub use self::config::{
+    legacy_retry_config, legacy_retry_config_with, multi_model_timeout_config, timeout_config,
+};
+pub use self::interceptor::{AttemptNumberInterceptor, TargetModelInterceptor};
+#[cfg(feature = "aws-sdk-sagemakerruntime")]
+pub use self::sagemakerruntime::{config_override, MultiModelEndpoint, MultiModelEndpointExt};

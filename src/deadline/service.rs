@@ -1,0 +1,61 @@
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tower::BoxError;
+use tower_service::Service;
+
+use super::{Deadline, ResponseFuture};
+
+/// The service of [`DeadlineLayer`](super::DeadlineLayer): applies a
+/// [`Deadline`] to every call of the inner service. See the [module docs](super).
+#[derive(Debug, Clone)]
+pub struct DeadlineService<S> {
+    inner: S,
+    budget: Duration,
+}
+
+impl<S> DeadlineService<S> {
+    /// Wraps `inner` with a budget per call.
+    pub fn new(inner: S, budget: Duration) -> Self {
+        Self { inner, budget }
+    }
+
+    /// The budget of each call.
+    pub fn get_budget(&self) -> Duration {
+        self.budget
+    }
+
+    inner_service_accessors!();
+}
+
+impl<S, B> Service<http::Request<B>> for DeadlineService<S>
+where
+    S: Service<http::Request<B>>,
+    S::Error: Into<BoxError>,
+{
+    type Response = S::Response;
+    type Error = BoxError;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
+        let now = Instant::now();
+        let mine = Deadline::starting_at(now, self.budget);
+        let deadline = match req.extensions().get::<Deadline>() {
+            // An outer, earlier deadline stands.
+            Some(outer) if !mine.ends_before(outer) => *outer,
+            _ => {
+                req.extensions_mut().insert(mine);
+                mine
+            }
+        };
+        if deadline.instant() <= now {
+            return ResponseFuture::expired(deadline);
+        }
+        ResponseFuture::new(self.inner.call(req), deadline)
+    }
+}

@@ -1,0 +1,206 @@
+//! [`EmulatorBuilder`] and [`ModelSpec`]: what an emulator serves and how.
+
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::auth::Verifier;
+use super::faults::Faults;
+use super::registry::Registry;
+use super::service::{Emulator, Inner};
+use crate::sagemaker::internal::DEFAULT_REGION;
+use crate::sagemaker::{COLD_START_HOLD, MAX_LOAD_TIME};
+
+/// A model the emulator can load: its load time, size, inference latency and
+/// whether its loads fail.
+///
+/// Settings follow the crate's rule: `foo(value)` sets, `get_foo()` reads.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_sagemaker::emulator::ModelSpec;
+///
+/// let spec = ModelSpec::new(Duration::from_secs(5)).size(200 << 20);
+/// assert_eq!(spec.get_load_time(), Duration::from_secs(5));
+/// assert_eq!(spec.get_size(), 200 << 20);
+/// assert!(!spec.get_fail_load());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelSpec {
+    pub(super) load_time: Duration,
+    pub(super) size: u64,
+    pub(super) fail_load: bool,
+    pub(super) latency: Duration,
+}
+
+impl ModelSpec {
+    /// The default model size: 100 MiB.
+    pub const DEFAULT_SIZE: u64 = 100 * 1024 * 1024;
+
+    /// A model that takes `load_time` to download and load.
+    pub fn new(load_time: Duration) -> Self {
+        Self {
+            load_time,
+            size: Self::DEFAULT_SIZE,
+            fail_load: false,
+            latency: Duration::ZERO,
+        }
+    }
+
+    /// Sets how long each inference takes once the model is loaded (default
+    /// zero); the model is busy, so not evictable, meanwhile.
+    pub fn latency(mut self, latency: Duration) -> Self {
+        self.latency = latency;
+        self
+    }
+
+    /// Sets the memory the model takes when loaded, in bytes (default
+    /// [`DEFAULT_SIZE`](Self::DEFAULT_SIZE)).
+    pub fn size(mut self, bytes: u64) -> Self {
+        self.size = bytes;
+        self
+    }
+
+    /// Sets whether every load of this model fails after its load time
+    /// (default `false`).
+    pub fn fail_load(mut self, fail: bool) -> Self {
+        self.fail_load = fail;
+        self
+    }
+
+    /// The load time.
+    pub fn get_load_time(&self) -> Duration {
+        self.load_time
+    }
+
+    /// The inference latency.
+    pub fn get_latency(&self) -> Duration {
+        self.latency
+    }
+
+    /// The size in bytes.
+    pub fn get_size(&self) -> u64 {
+        self.size
+    }
+
+    /// Whether loads fail.
+    pub fn get_fail_load(&self) -> bool {
+        self.fail_load
+    }
+}
+
+/// Builds an [`Emulator`].
+#[derive(Debug, Clone)]
+pub struct EmulatorBuilder {
+    endpoints: Vec<String>,
+    models: Vec<(String, ModelSpec)>,
+    hold_timeout: Duration,
+    max_load_time: Duration,
+    memory: Option<u64>,
+    credentials: Option<(String, String)>,
+    region: String,
+    shutdown_timeout: Duration,
+}
+
+impl Default for EmulatorBuilder {
+    fn default() -> Self {
+        Self {
+            endpoints: Vec::new(),
+            models: Vec::new(),
+            hold_timeout: COLD_START_HOLD,
+            max_load_time: MAX_LOAD_TIME,
+            memory: None,
+            credentials: None,
+            region: DEFAULT_REGION.into(),
+            shutdown_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl EmulatorBuilder {
+    /// Adds an endpoint name (may be called several times; default `demo`).
+    pub fn endpoint(mut self, name: impl Into<String>) -> Self {
+        self.endpoints.push(name.into());
+        self
+    }
+
+    /// Adds (or replaces) a model.
+    pub fn model(mut self, name: impl Into<String>, spec: ModelSpec) -> Self {
+        let name = name.into();
+        self.models.retain(|(n, _)| *n != name);
+        self.models.push((name, spec));
+        self
+    }
+
+    /// How long a call for a loading model is held before 429 (default 60 s).
+    pub fn hold_timeout(mut self, hold: Duration) -> Self {
+        self.hold_timeout = hold;
+        self
+    }
+
+    /// How long a load may take before it fails (default 360 s).
+    pub fn max_load_time(mut self, max: Duration) -> Self {
+        self.max_load_time = max;
+        self
+    }
+
+    /// Memory for loaded (and loading) models, in bytes (default unlimited).
+    pub fn memory(mut self, bytes: u64) -> Self {
+        self.memory = Some(bytes);
+        self
+    }
+
+    /// Turns SigV4 verification on for this key pair.
+    pub fn credentials(
+        mut self,
+        access_key: impl Into<String>,
+        secret_key: impl Into<String>,
+    ) -> Self {
+        self.credentials = Some((access_key.into(), secret_key.into()));
+        self
+    }
+
+    /// The region of the emulated endpoint: requests must be signed for it,
+    /// and it appears in error messages and ARNs (default `us-east-1`).
+    pub fn region(mut self, region: impl Into<String>) -> Self {
+        self.region = region.into();
+        self
+    }
+
+    /// How long [`Server::shutdown`](super::Server::shutdown) waits for
+    /// in-flight requests (default 10 s).
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Builds the emulator.
+    pub fn build(self) -> Emulator {
+        let endpoints = if self.endpoints.is_empty() {
+            vec!["demo".to_owned()]
+        } else {
+            self.endpoints
+        };
+        let verifier = self.credentials.map(|(access_key, secret_key)| Verifier {
+            access_key,
+            secret_key,
+            region: self.region.clone(),
+        });
+        Emulator {
+            inner: Arc::new(Inner {
+                endpoints,
+                registry: Arc::new(Registry::new(
+                    self.models,
+                    self.hold_timeout,
+                    self.max_load_time,
+                    self.memory,
+                )),
+                verifier,
+                region: self.region,
+                faults: Mutex::new(Faults::default()),
+                request_seq: AtomicU64::new(0),
+                shutdown_timeout: self.shutdown_timeout,
+            }),
+        }
+    }
+}

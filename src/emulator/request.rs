@@ -1,0 +1,234 @@
+//! What the emulator does with one request: read it, authenticate it, route
+//! it to an endpoint and a model, and run the model.
+
+use std::io;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use http::header::{HeaderValue, ACCEPT, ALLOW, CONTENT_LENGTH, CONTENT_TYPE};
+use http::request::Parts;
+use http::{Method, Request, Response, StatusCode};
+use http_body::Body;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use tower::BoxError;
+
+use super::answer::{ErrorAnswer, Outcome};
+use super::faults::Fault;
+use super::inference::{self, Format};
+use super::registry::Acquire;
+use super::service::Emulator;
+use crate::error_code::ErrorCode;
+use crate::sagemaker::internal::{DEFAULT_VARIANT_NAME, EMULATOR_ACCOUNT_ID};
+use crate::sagemaker::{
+    is_valid_endpoint_name, INVOKED_PRODUCTION_VARIANT_HEADER, MAX_PAYLOAD_BYTES,
+    TARGET_MODEL_HEADER,
+};
+
+/// A request that passed every check: where it goes.
+struct Route<'a> {
+    endpoint: &'a str,
+    model: &'a str,
+}
+
+impl Emulator {
+    /// Answers one request; checks run in the order the module docs list.
+    pub(super) async fn handle<B>(&self, req: Request<B>) -> io::Result<Outcome>
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let (parts, body) = req.into_parts();
+        let body = match read_body(&parts, body).await? {
+            Ok(body) => body,
+            Err(answer) => return Ok(answer.into()),
+        };
+        if let Err(answer) = self.authenticate(&parts, &body) {
+            return Ok(answer.into());
+        }
+        let route = match self.route(&parts) {
+            Ok(route) => route,
+            Err(answer) => return Ok(answer.into()),
+        };
+        if let Some(fault) = self.take_fault(route.model) {
+            return Ok(match fault {
+                Fault::Status {
+                    status,
+                    code,
+                    message,
+                } => ErrorAnswer::raw(status, &code, message).into(),
+                Fault::DropConnection => Outcome::Drop,
+                Fault::Stall => Outcome::Stall,
+            });
+        }
+        Ok(self.invoke(&parts, &route, &body).await)
+    }
+
+    /// Checks the SigV4 signature when verification is on.
+    fn authenticate(&self, parts: &Parts, body: &[u8]) -> Result<(), ErrorAnswer> {
+        let Some(verifier) = &self.inner.verifier else {
+            return Ok(());
+        };
+        verifier
+            .verify(parts, body, SystemTime::now())
+            .map_err(|e| {
+                let (status, code, message) = e.parts();
+                ErrorAnswer::raw(status, code, message)
+            })
+    }
+
+    /// The endpoint and model a request names, or why it names none.
+    fn route<'a>(&self, parts: &'a Parts) -> Result<Route<'a>, ErrorAnswer> {
+        let path = parts.uri.path();
+        let Some(endpoint) = parse_path(path) else {
+            return Err(ErrorAnswer::raw(
+                StatusCode::NOT_FOUND,
+                "UnknownOperationException",
+                format!("No operation matches {} {path}", parts.method),
+            ));
+        };
+        if parts.method != Method::POST {
+            return Err(ErrorAnswer::raw(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "UnknownOperationException",
+                format!("Method {} is not allowed on {path}: use POST", parts.method),
+            )
+            .with_header(ALLOW, HeaderValue::from_static("POST")));
+        }
+        if !is_valid_endpoint_name(endpoint) {
+            return Err(ErrorAnswer::validation(format!(
+                "1 validation error detected: Value '{endpoint}' at 'endpointName' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9](-*[a-zA-Z0-9])*"
+            )));
+        }
+        if !self.inner.endpoints.iter().any(|e| e == endpoint) {
+            return Err(ErrorAnswer::validation(format!(
+                "Endpoint {endpoint} of account {EMULATOR_ACCOUNT_ID} not found."
+            )));
+        }
+        let Some(target) = parts.headers.get(TARGET_MODEL_HEADER) else {
+            return Err(ErrorAnswer::validation(format!(
+                "Endpoint {endpoint} is a multi-model endpoint: the request must specify a target model (X-Amzn-SageMaker-Target-Model)."
+            )));
+        };
+        let model = std::str::from_utf8(target.as_bytes())
+            .map_err(|_| "it is not UTF-8".to_owned())
+            .and_then(|model| {
+                crate::target_model::check(model)
+                    .map(|()| model)
+                    .map_err(|e| e.to_string())
+            })
+            .map_err(|why| {
+                ErrorAnswer::validation(format!(
+                    "1 validation error detected: Value at 'targetModel' failed to satisfy constraint: Member must satisfy regular expression pattern: \\A\\S[\\p{{Print}}]*\\z ({why})"
+                ))
+            })?;
+        Ok(Route { endpoint, model })
+    }
+
+    /// Loads the model if needed (a cold start) and runs it on `body`.
+    async fn invoke(&self, parts: &Parts, route: &Route<'_>, body: &[u8]) -> Outcome {
+        let Route { endpoint, model } = *route;
+        let region = self.inner.region.as_str();
+        let unknown_model = || {
+            ErrorAnswer::validation(format!(
+                "Could not find model data at s3://sagemaker-emulator/models/{model}."
+            ))
+        };
+        if !self.inner.registry.contains(model) {
+            return unknown_model().into();
+        }
+        let _in_flight = match self.inner.registry.acquire(model).await {
+            Acquire::Ready((in_flight, latency)) => {
+                if !latency.is_zero() {
+                    tokio::time::sleep(latency).await;
+                }
+                in_flight
+            }
+            Acquire::NotReady => {
+                return ErrorAnswer::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    ErrorCode::MODEL_NOT_READY,
+                    format!("Model {model} is not ready yet, please retry after some time"),
+                )
+                .into()
+            }
+            Acquire::Failed(message) => {
+                return ErrorAnswer::model_error(region, endpoint, model, 500, &message).into()
+            }
+            Acquire::InsufficientMemory => {
+                let message = format!("Insufficient memory to load model {model}");
+                return ErrorAnswer::model_error(region, endpoint, model, 507, &message).into();
+            }
+            Acquire::Unknown => return unknown_model().into(),
+        };
+
+        let header = |name| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+        };
+        let content_type = header(CONTENT_TYPE);
+        let accept = header(ACCEPT).filter(|a| *a != "*/*");
+        let input = Format::from_content_type(content_type.unwrap_or("text/csv"));
+        let output = accept.map_or(input, Format::from_content_type);
+        let sums = match inference::score(input, body) {
+            Ok(sums) => sums,
+            Err(e) => return ErrorAnswer::model_error(region, endpoint, model, 400, &e.0).into(),
+        };
+        let out_type = accept.or(content_type).unwrap_or("text/csv");
+        let mut res = Response::new(Full::new(inference::render(output, &sums)));
+        let h = res.headers_mut();
+        h.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_str(out_type).unwrap_or(HeaderValue::from_static("text/csv")),
+        );
+        h.insert(
+            INVOKED_PRODUCTION_VARIANT_HEADER,
+            HeaderValue::from_static(DEFAULT_VARIANT_NAME),
+        );
+        Outcome::Response(res)
+    }
+}
+
+/// Reads the whole body, up to the service's payload limit: the bytes, or the
+/// 413 answer. An unreadable body is an I/O error (the connection is dropped).
+async fn read_body<B>(parts: &Parts, body: B) -> io::Result<Result<Bytes, ErrorAnswer>>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    let too_large = || {
+        ErrorAnswer::raw(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::VALIDATION_ERROR.as_str(),
+            format!(
+                "Received payload of size greater than the maximum allowed payload size of {MAX_PAYLOAD_BYTES} bytes."
+            ),
+        )
+    };
+    let declared = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_PAYLOAD_BYTES as u64) {
+        return Ok(Err(too_large()));
+    }
+    match Limited::new(body, MAX_PAYLOAD_BYTES).collect().await {
+        Ok(collected) => Ok(Ok(collected.to_bytes())),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Ok(Err(too_large())),
+        Err(e) => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("emulator could not read the request body: {e}"),
+        )),
+    }
+}
+
+/// The endpoint name of `/endpoints/{name}/invocations`.
+fn parse_path(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix("/endpoints/")?;
+    let (name, tail) = rest.split_once('/')?;
+    (tail == "invocations").then_some(name)
+}

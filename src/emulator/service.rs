@@ -1,0 +1,178 @@
+//! [`Emulator`]: the emulated endpoint as a tower service.
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::HeaderValue;
+use http::{Request, Response};
+use http_body::Body;
+use http_body_util::Full;
+use tower::BoxError;
+
+use super::answer::Outcome;
+use super::auth::Verifier;
+use super::builder::EmulatorBuilder;
+use super::faults::{Fault, FaultScope, Faults};
+use super::registry::{ModelStats, Registry};
+use super::server::{self, Server};
+use crate::sagemaker::REQUEST_ID_HEADER;
+
+/// The emulated multi-model endpoint(s). Cheap to clone: all clones share state.
+///
+/// It is a `tower::Service<http::Request<B>>` answering
+/// `http::Response<Full<Bytes>>`, with [`io::Error`] as error type (see the
+/// [module docs](super)), and [`Emulator::serve`] serves it over HTTP/1.1.
+#[derive(Clone)]
+pub struct Emulator {
+    pub(super) inner: Arc<Inner>,
+}
+
+pub(super) struct Inner {
+    pub(super) endpoints: Vec<String>,
+    pub(super) registry: Arc<Registry>,
+    pub(super) verifier: Option<Verifier>,
+    pub(super) region: String,
+    pub(super) faults: Mutex<Faults>,
+    pub(super) request_seq: AtomicU64,
+    pub(super) shutdown_timeout: Duration,
+}
+
+impl fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Emulator")
+            .field("endpoints", &self.inner.endpoints)
+            .field("region", &self.inner.region)
+            .field("registry", &self.inner.registry)
+            .field("verifier", &self.inner.verifier)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Emulator {
+    /// A builder with the defaults.
+    pub fn builder() -> EmulatorBuilder {
+        EmulatorBuilder::default()
+    }
+
+    /// The counters of `model`, `None` if it is not configured.
+    pub fn stats(&self, model: &str) -> Option<ModelStats> {
+        self.inner.registry.stats(model)
+    }
+
+    /// Whether `model` is loaded now.
+    pub fn is_loaded(&self, model: &str) -> bool {
+        self.inner.registry.is_loaded(model)
+    }
+
+    /// Bytes reserved by loaded and loading models.
+    pub fn memory_used(&self) -> u64 {
+        self.inner.registry.memory_used()
+    }
+
+    /// The configured endpoint names.
+    pub fn endpoints(&self) -> &[String] {
+        &self.inner.endpoints
+    }
+
+    /// Injects `fault` into the next `count` valid calls within `scope`
+    /// (after the checks of endpoint, target model and signature). Faults are
+    /// consumed in the order they were injected.
+    pub fn inject(&self, fault: Fault, scope: FaultScope, count: u32) {
+        lock(&self.inner.faults).push(fault, scope, count);
+    }
+
+    /// Removes every pending fault.
+    pub fn clear_faults(&self) {
+        lock(&self.inner.faults).clear();
+    }
+
+    /// Serves the emulator over HTTP/1.1 on `addr` (port 0 picks a free port).
+    pub async fn serve(&self, addr: SocketAddr) -> io::Result<Server> {
+        server::serve(self.clone(), addr).await
+    }
+
+    pub(super) fn take_fault(&self, model: &str) -> Option<Fault> {
+        lock(&self.inner.faults).take(model)
+    }
+
+    /// A fresh request id shaped like AWS's (a UUID).
+    fn request_id(&self) -> String {
+        let n = self.inner.request_seq.fetch_add(1, Ordering::Relaxed) + 1;
+        let p = Arc::as_ptr(&self.inner) as usize as u64;
+        format!(
+            "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+            (p >> 4) as u32,
+            (n >> 48) & 0xffff,
+            (n >> 36) & 0xfff,
+            (n >> 24) & 0xfff,
+            n & 0xffff_ffff_ffff
+        )
+    }
+}
+
+/// Locks `m`, also after a panic elsewhere: the emulator's state stays usable.
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl<B> tower_service::Service<Request<B>> for Emulator
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response<Full<Bytes>>;
+    type Error = io::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, io::Error>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move {
+            let request_id = this.request_id();
+            let method = req.method().clone();
+            let path = req.uri().path().to_owned();
+            let outcome = this.handle(req).await;
+            match &outcome {
+                Ok(Outcome::Response(r)) => {
+                    tracing::debug!(%method, %path, status = r.status().as_u16(), %request_id, "emulator answered")
+                }
+                Ok(Outcome::Error(e)) => {
+                    tracing::debug!(%method, %path, status = e.status.as_u16(), code = %e.code, %request_id, "emulator answered an error")
+                }
+                Ok(Outcome::Drop) => {
+                    tracing::debug!(%method, %path, "emulator fault: dropping the connection")
+                }
+                Ok(Outcome::Stall) => tracing::debug!(%method, %path, "emulator fault: stalling"),
+                Err(e) => {
+                    tracing::debug!(%method, %path, error = %e, "emulator could not read the request")
+                }
+            }
+            match outcome {
+                Ok(Outcome::Response(mut res)) => {
+                    if let Ok(v) = HeaderValue::from_str(&request_id) {
+                        res.headers_mut().insert(REQUEST_ID_HEADER, v);
+                    }
+                    Ok(res)
+                }
+                Ok(Outcome::Error(e)) => Ok(e.into_response(&request_id)),
+                Ok(Outcome::Drop) => Err(io::Error::new(
+                    io::ErrorKind::ConnectionReset,
+                    "emulator fault: connection dropped",
+                )),
+                Ok(Outcome::Stall) => std::future::pending().await,
+                Err(e) => Err(e),
+            }
+        })
+    }
+}
