@@ -1,11 +1,11 @@
 //! Heap allocations per request on the success path, counted with dhat's
 //! global allocator: `cargo bench --bench allocations`.
 
-mod stacks;
+mod common;
 
 use tower::Service;
 
-use stacks::*;
+use common::*;
 
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;

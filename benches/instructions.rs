@@ -6,9 +6,9 @@
 //! `cargo bench --bench instructions -- <stack> <requests>`, where `<stack>`
 //! is one of a, b, c, m, c1, c2, c3 (the rows of the other benchmarks).
 
-mod stacks;
+mod common;
 
-use stacks::*;
+use common::*;
 
 fn main() {
     // `cargo bench` passes `--bench`; a plain `cargo bench` passes nothing

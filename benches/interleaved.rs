@@ -7,13 +7,13 @@
 //! stack back to back, and the ratios are taken from the fastest and the
 //! median rounds.
 
-mod stacks;
+mod common;
 
 use std::time::Instant;
 
 use tower::Service;
 
-use stacks::*;
+use common::*;
 
 const ROUNDS: usize = 60;
 const CALLS_PER_ROUND: u32 = 20_000;

@@ -3,14 +3,14 @@
 //!
 //! `cargo bench --bench stack`
 
-mod stacks;
+mod common;
 
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use tower::Service;
 
-use stacks::*;
+use common::*;
 
 fn measure<S>(c: &mut Criterion, name: &str, mut svc: S)
 where

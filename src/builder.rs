@@ -1,6 +1,5 @@
 //! [`ServiceBuilderExt`]: this crate's layers as `ServiceBuilder` methods.
 
-use tower::layer::util::Stack;
 use tower::ServiceBuilder;
 
 #[cfg(feature = "deadline")]
@@ -44,18 +43,24 @@ mod sealed {
 pub trait ServiceBuilderExt<L>: sealed::Sealed + Sized {
     /// Adds [`TargetModelLayer::new`] with `model`.
     #[cfg(feature = "target-model")]
-    fn target_model(self, model: TargetModel) -> ServiceBuilder<Stack<TargetModelLayer, L>>;
+    fn target_model(
+        self,
+        model: TargetModel,
+    ) -> ServiceBuilder<tower::layer::util::Stack<TargetModelLayer, L>>;
 
     /// Adds [`DeadlineLayer::new`] with `budget`.
     #[cfg(feature = "deadline")]
-    fn deadline(self, budget: std::time::Duration) -> ServiceBuilder<Stack<DeadlineLayer, L>>;
+    fn deadline(
+        self,
+        budget: std::time::Duration,
+    ) -> ServiceBuilder<tower::layer::util::Stack<DeadlineLayer, L>>;
 
     /// Adds `layer`, a configured [`ModelNotReadyRetryLayer`].
     #[cfg(feature = "retry")]
     fn model_not_ready_retry(
         self,
         layer: ModelNotReadyRetryLayer,
-    ) -> ServiceBuilder<Stack<ModelNotReadyRetryLayer, L>>;
+    ) -> ServiceBuilder<tower::layer::util::Stack<ModelNotReadyRetryLayer, L>>;
 
     /// The recommended stack for calls to `model` on a multi-model endpoint,
     /// outermost first (the AWS SDK's
@@ -70,18 +75,30 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed + Sized {
         self,
         model: TargetModel,
     ) -> ServiceBuilder<
-        Stack<ModelNotReadyRetryLayer, Stack<DeadlineLayer, Stack<TargetModelLayer, L>>>,
+        tower::layer::util::Stack<
+            ModelNotReadyRetryLayer,
+            tower::layer::util::Stack<
+                DeadlineLayer,
+                tower::layer::util::Stack<TargetModelLayer, L>,
+            >,
+        >,
     >;
 }
 
 impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
     #[cfg(feature = "target-model")]
-    fn target_model(self, model: TargetModel) -> ServiceBuilder<Stack<TargetModelLayer, L>> {
+    fn target_model(
+        self,
+        model: TargetModel,
+    ) -> ServiceBuilder<tower::layer::util::Stack<TargetModelLayer, L>> {
         self.layer(TargetModelLayer::new(model))
     }
 
     #[cfg(feature = "deadline")]
-    fn deadline(self, budget: std::time::Duration) -> ServiceBuilder<Stack<DeadlineLayer, L>> {
+    fn deadline(
+        self,
+        budget: std::time::Duration,
+    ) -> ServiceBuilder<tower::layer::util::Stack<DeadlineLayer, L>> {
         self.layer(DeadlineLayer::new(budget))
     }
 
@@ -89,7 +106,7 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
     fn model_not_ready_retry(
         self,
         layer: ModelNotReadyRetryLayer,
-    ) -> ServiceBuilder<Stack<ModelNotReadyRetryLayer, L>> {
+    ) -> ServiceBuilder<tower::layer::util::Stack<ModelNotReadyRetryLayer, L>> {
         self.layer(layer)
     }
 
@@ -98,7 +115,13 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
         self,
         model: TargetModel,
     ) -> ServiceBuilder<
-        Stack<ModelNotReadyRetryLayer, Stack<DeadlineLayer, Stack<TargetModelLayer, L>>>,
+        tower::layer::util::Stack<
+            ModelNotReadyRetryLayer,
+            tower::layer::util::Stack<
+                DeadlineLayer,
+                tower::layer::util::Stack<TargetModelLayer, L>,
+            >,
+        >,
     > {
         self.target_model(model)
             .layer(DeadlineLayer::default())

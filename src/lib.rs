@@ -62,8 +62,8 @@
 //! | [`deadline`] | [`Deadline`](deadline::Deadline), one budget for a call, and [`DeadlineLayer`](deadline::DeadlineLayer), which enforces it | `deadline` (default) |
 //! | [`retry`] | [`ModelNotReadyRetryLayer`](retry::ModelNotReadyRetryLayer): botocore's legacy retries; [`RetryClassifier`](retry::RetryClassifier) (what is retried) and [`LegacyBackoff`](retry::LegacyBackoff) (how long to wait), which the `aws_sdk` module shares | `retry` (default; implies `deadline`) |
 //! | [`sigv4`] | [`SigV4Layer`](sigv4::SigV4Layer): signs every attempt with `aws-sigv4` | `sigv4` |
-//! | `aws_sdk` | the AWS SDK for Rust: interceptors, a retry classifier, retry and timeout settings; with `aws-sdk-sagemakerruntime`, a config extension for its client | `aws-sdk`, `aws-sdk-sagemakerruntime` |
-//! | `emulator` | a local multi-model endpoint (cold starts, 429s, LRU eviction, SigV4 checks), in-process or over HTTP/1.1 | `emulator` |
+//! | [`aws_sdk`] | the AWS SDK for Rust: interceptors, a retry classifier, retry and timeout settings; with `aws-sdk-sagemakerruntime`, a config extension for its client | `aws-sdk`, `aws-sdk-sagemakerruntime` |
+//! | [`emulator`] | a local multi-model endpoint (cold starts, 429s, LRU eviction, SigV4 checks), in-process or over HTTP/1.1 | `emulator` |
 //! | [`sagemaker`] | the service's facts: header names, limits, default durations, legacy retry rules | always |
 //! | crate root | [`ServiceBuilderExt`] (the layers as `ServiceBuilder` methods) and [`ErrorCode`] (the one error-code parser) | always |
 //!

@@ -1,3 +1,6 @@
+//! `DeadlineLayer` and the deadline as the retry layer enforces it, on tokio's paused clock.
+#![cfg(feature = "retry")]
+
 mod common;
 
 use std::time::Duration;
@@ -247,6 +250,75 @@ async fn retry_layer_alone_honours_a_deadline_in_the_extensions() {
     exceeded(&err);
     assert_eq!(start.elapsed(), Duration::from_secs(12));
     tokio::time::sleep(Duration::from_secs(600)).await;
+    assert_eq!(endpoint.call_count(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_retry_layer_alone_starts_no_attempt_after_the_deadline() {
+    // No DeadlineLayer above: the retry layer itself refuses to start.
+    let endpoint = Scripted::new([]);
+    let mut req = request("x");
+    req.extensions_mut().insert(Deadline::after(Duration::ZERO));
+    let err = ServiceBuilder::new()
+        .layer(ModelNotReadyRetryLayer::legacy())
+        .service(endpoint.clone())
+        .oneshot(req)
+        .await
+        .unwrap_err();
+    assert_eq!(exceeded(&err).budget(), Duration::ZERO);
+    assert_eq!(endpoint.call_count(), 0);
+}
+
+/// Ready for its first call, then busy for ever (a pool with no free
+/// connection, say): a retry waits in `poll_ready`.
+#[derive(Clone)]
+struct BusyAfterFirstCall {
+    inner: Scripted,
+    calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl tower::Service<Req> for BusyAfterFirstCall {
+    type Response = Res;
+    type Error = BoxError;
+    type Future = <Scripted as tower::Service<Req>>::Future;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), BoxError>> {
+        if self.calls.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+            return std::task::Poll::Pending;
+        }
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Req) -> Self::Future {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.call(req)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_busy_service_cannot_hold_a_retry_past_the_deadline() {
+    let endpoint = Scripted::new([respond(429)]);
+    let busy = BusyAfterFirstCall {
+        inner: endpoint.clone(),
+        calls: Default::default(),
+    };
+    let mut req = request("x");
+    req.extensions_mut()
+        .insert(Deadline::after(Duration::from_secs(10)));
+    let start = Instant::now();
+    let call = ServiceBuilder::new()
+        .layer(ModelNotReadyRetryLayer::legacy().base_delay(Duration::from_millis(1)))
+        .service(busy)
+        .oneshot(req);
+    let err = tokio::time::timeout(Duration::from_secs(3600), call)
+        .await
+        .expect("the call ends at its deadline, not when the service is ready")
+        .unwrap_err();
+    exceeded(&err);
+    assert_eq!(start.elapsed(), Duration::from_secs(10));
     assert_eq!(endpoint.call_count(), 1);
 }
 

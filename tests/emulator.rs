@@ -400,6 +400,29 @@ async fn load_past_max_load_time_fails_then_restarts() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn model_errors_name_the_emulator_region() {
+    let emu = Emulator::builder()
+        .region("eu-west-1")
+        .model("m", ModelSpec::new(secs(0)))
+        .build();
+    let a = call(&emu, csv("m", "not a number")).await;
+    assert_eq!(a.status, 424);
+    let v = a.json();
+    let arn = v["LogStreamArn"].as_str().unwrap();
+    assert!(
+        arn.starts_with("arn:aws:logs:eu-west-1:123456789012:log-group:/aws/sagemaker/Endpoints/demo:log-stream:AllTraffic/m"),
+        "{arn}"
+    );
+    let message = v["message"].as_str().unwrap();
+    assert!(
+        message
+            .contains("https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#"),
+        "{message}"
+    );
+    assert!(!message.contains("us-east-1"), "{message}");
+}
+
+#[tokio::test(start_paused = true)]
 async fn failing_load() {
     let emu = Emulator::builder()
         .model("m", ModelSpec::new(secs(5)).fail_load(true))

@@ -1,3 +1,6 @@
+//! `ModelNotReadyRetryLayer` on tokio's paused clock: what is retried, the backoff, timeouts.
+#![cfg(feature = "retry")]
+
 mod common;
 
 use std::time::Duration;
@@ -276,6 +279,7 @@ async fn base_and_max_delay_are_configurable() {
         .max_delay(Duration::from_millis(300));
     for _ in 0..50 {
         let s = sleeps(layer.clone(), 6).await;
+        assert_eq!(s.len(), 6, "six retries, six sleeps");
         let ceilings = [100, 200, 300, 300, 300, 300].map(Duration::from_millis);
         for (d, c) in s.iter().zip(ceilings) {
             assert!(*d < c, "{d:?} >= {c:?}");

@@ -1,5 +1,7 @@
 //! In its own test binary: tracing caches callsite interest process-wide, so
 //! a scoped subscriber must not race other tests' threads.
+#![cfg(feature = "retry")]
+
 mod common;
 
 use common::*;

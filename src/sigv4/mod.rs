@@ -1,6 +1,9 @@
 //! AWS Signature Version 4 request signing: [`SigV4Layer`].
 //!
 //! ```
+//! # // The whole stack needs the default features besides `sigv4`.
+//! # #[cfg(all(feature = "target-model", feature = "deadline", feature = "retry"))]
+//! # mod example {
 //! use std::time::Duration;
 //! use aws_credential_types::Credentials;
 //! use bytes::Bytes;
@@ -12,7 +15,7 @@
 //! use tower_sagemaker::target_model::{TargetModel, TargetModelLayer};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), BoxError> {
+//! # pub async fn main() -> Result<(), BoxError> {
 //! # let http_client = service_fn(|req: http::Request<Full<Bytes>>| async move {
 //! #     let auth = req.headers()["authorization"].to_str()?.to_owned();
 //! #     assert!(auth.contains("/us-east-1/sagemaker/aws4_request"));
@@ -40,6 +43,9 @@
 //! assert_eq!(res.status(), 200);
 //! # Ok(())
 //! # }
+//! # }
+//! # #[cfg(all(feature = "target-model", feature = "deadline", feature = "retry"))]
+//! # example::main().unwrap();
 //! ```
 //!
 //! # Where the layer goes
