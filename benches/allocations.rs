@@ -13,9 +13,9 @@ static ALLOC: dhat::Alloc = dhat::Alloc;
 const REQUESTS: u64 = 1000;
 
 /// Allocations (count, bytes) per request for `svc`, request construction included.
-fn per_request<S>(rt: &tokio::runtime::Runtime, mut svc: S) -> (f64, f64)
+fn per_request<S, B>(rt: &tokio::runtime::Runtime, mut svc: S) -> (f64, f64)
 where
-    S: Service<Req, Response = Res>,
+    S: Service<Req, Response = http::Response<B>>,
     S::Error: std::fmt::Debug,
 {
     rt.block_on(async {

@@ -25,9 +25,9 @@ struct Stack<'a> {
     samples: Vec<f64>,
 }
 
-fn stack<'a, S>(name: &'static str, mut svc: S) -> Stack<'a>
+fn stack<'a, S, B>(name: &'static str, mut svc: S) -> Stack<'a>
 where
-    S: Service<Req, Response = Res> + 'a,
+    S: Service<Req, Response = http::Response<B>> + 'a,
     S::Error: std::fmt::Debug,
 {
     Stack {

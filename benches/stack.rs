@@ -12,9 +12,9 @@ use tower::Service;
 
 use common::*;
 
-fn measure<S>(c: &mut Criterion, name: &str, mut svc: S)
+fn measure<S, B>(c: &mut Criterion, name: &str, mut svc: S)
 where
-    S: Service<Req, Response = Res>,
+    S: Service<Req, Response = http::Response<B>>,
     S::Error: std::fmt::Debug,
 {
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -2,8 +2,12 @@
 
 use tower::ServiceBuilder;
 
+#[cfg(feature = "collect-body")]
+use crate::collect_body::CollectBodyLayer;
 #[cfg(feature = "deadline")]
 use crate::deadline::DeadlineLayer;
+#[cfg(feature = "read-timeout")]
+use crate::read_timeout::ReadTimeoutLayer;
 #[cfg(feature = "retry")]
 use crate::retry::ModelNotReadyRetryLayer;
 #[cfg(feature = "target-model")]
@@ -14,15 +18,27 @@ mod sealed {
     impl<L> Sealed for tower::ServiceBuilder<L> {}
 }
 
+/// The layers of [`ServiceBuilderExt::multi_model_endpoint`], outermost last
+/// as `ServiceBuilder` nests them.
+#[cfg(all(feature = "target-model", feature = "retry"))]
+pub type MultiModelEndpointLayers<L> = tower::layer::util::Stack<
+    ReadTimeoutLayer,
+    tower::layer::util::Stack<
+        ModelNotReadyRetryLayer,
+        tower::layer::util::Stack<DeadlineLayer, tower::layer::util::Stack<TargetModelLayer, L>>,
+    >,
+>;
+
 /// Adds this crate's layers to [`tower::ServiceBuilder`], as tower-http's
 /// `ServiceBuilderExt` does for its own.
 ///
 /// ```
-/// # #[cfg(all(feature = "target-model", feature = "deadline", feature = "retry"))]
+/// # #[cfg(all(feature = "target-model", feature = "retry"))]
 /// # {
 /// use std::time::Duration;
 /// use tower::ServiceBuilder;
 /// use tower_sagemaker::retry::ModelNotReadyRetryLayer;
+/// use tower_sagemaker::sagemaker::MAX_PAYLOAD_BYTES;
 /// use tower_sagemaker::target_model::TargetModel;
 /// use tower_sagemaker::ServiceBuilderExt;
 ///
@@ -33,7 +49,9 @@ mod sealed {
 /// let stack = ServiceBuilder::new()
 ///     .target_model(model.clone())
 ///     .deadline(Duration::from_secs(360))
-///     .model_not_ready_retry(ModelNotReadyRetryLayer::legacy().max_retries(2));
+///     .model_not_ready_retry(ModelNotReadyRetryLayer::legacy().max_retries(2))
+///     .collect_body(MAX_PAYLOAD_BYTES)
+///     .read_timeout(Duration::from_secs(70));
 ///
 /// // ...or the recommended stack in one call.
 /// let stack = ServiceBuilder::new().multi_model_endpoint(model);
@@ -62,27 +80,33 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed + Sized {
         layer: ModelNotReadyRetryLayer,
     ) -> ServiceBuilder<tower::layer::util::Stack<ModelNotReadyRetryLayer, L>>;
 
+    /// Adds [`ReadTimeoutLayer::new`] with `timeout`.
+    #[cfg(feature = "read-timeout")]
+    fn read_timeout(
+        self,
+        timeout: std::time::Duration,
+    ) -> ServiceBuilder<tower::layer::util::Stack<ReadTimeoutLayer, L>>;
+
+    /// Adds [`CollectBodyLayer::new`] with `limit`.
+    #[cfg(feature = "collect-body")]
+    fn collect_body(
+        self,
+        limit: usize,
+    ) -> ServiceBuilder<tower::layer::util::Stack<CollectBodyLayer, L>>;
+
     /// The recommended stack for calls to `model` on a multi-model endpoint,
     /// outermost first (the AWS SDK's
     /// `MultiModelEndpointExt::multi_model_endpoint` sets up the same for an
     /// SDK client):
     /// [`TargetModelLayer::new(model)`](TargetModelLayer::new),
-    /// [`DeadlineLayer::default()`] (360 s) and
-    /// [`ModelNotReadyRetryLayer::legacy()`] (4 retries, 70 s per attempt).
-    #[cfg(all(feature = "target-model", feature = "deadline", feature = "retry"))]
-    #[allow(clippy::type_complexity)]
+    /// [`DeadlineLayer::default()`] (360 s, the body included),
+    /// [`ModelNotReadyRetryLayer::legacy()`] (4 retries, 70 s per attempt) and
+    /// [`ReadTimeoutLayer::default()`] (70 s for the head and for each body frame).
+    #[cfg(all(feature = "target-model", feature = "retry"))]
     fn multi_model_endpoint(
         self,
         model: TargetModel,
-    ) -> ServiceBuilder<
-        tower::layer::util::Stack<
-            ModelNotReadyRetryLayer,
-            tower::layer::util::Stack<
-                DeadlineLayer,
-                tower::layer::util::Stack<TargetModelLayer, L>,
-            >,
-        >,
-    >;
+    ) -> ServiceBuilder<MultiModelEndpointLayers<L>>;
 }
 
 impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
@@ -110,21 +134,30 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
         self.layer(layer)
     }
 
-    #[cfg(all(feature = "target-model", feature = "deadline", feature = "retry"))]
+    #[cfg(feature = "read-timeout")]
+    fn read_timeout(
+        self,
+        timeout: std::time::Duration,
+    ) -> ServiceBuilder<tower::layer::util::Stack<ReadTimeoutLayer, L>> {
+        self.layer(ReadTimeoutLayer::new(timeout))
+    }
+
+    #[cfg(feature = "collect-body")]
+    fn collect_body(
+        self,
+        limit: usize,
+    ) -> ServiceBuilder<tower::layer::util::Stack<CollectBodyLayer, L>> {
+        self.layer(CollectBodyLayer::new(limit))
+    }
+
+    #[cfg(all(feature = "target-model", feature = "retry"))]
     fn multi_model_endpoint(
         self,
         model: TargetModel,
-    ) -> ServiceBuilder<
-        tower::layer::util::Stack<
-            ModelNotReadyRetryLayer,
-            tower::layer::util::Stack<
-                DeadlineLayer,
-                tower::layer::util::Stack<TargetModelLayer, L>,
-            >,
-        >,
-    > {
+    ) -> ServiceBuilder<MultiModelEndpointLayers<L>> {
         self.target_model(model)
             .layer(DeadlineLayer::default())
             .layer(ModelNotReadyRetryLayer::legacy())
+            .layer(ReadTimeoutLayer::default())
     }
 }

@@ -115,19 +115,27 @@ pub mod sagemaker;
 
 #[cfg(feature = "aws-sdk")]
 pub mod aws_sdk;
+#[cfg(feature = "collect-body")]
+pub mod collect_body;
 #[cfg(feature = "deadline")]
 pub mod deadline;
 #[cfg(feature = "emulator")]
 pub mod emulator;
+#[cfg(feature = "collect-body")]
+mod legacy;
+#[cfg(feature = "read-timeout")]
+pub mod read_timeout;
 #[cfg(feature = "retry")]
 pub mod retry;
 #[cfg(feature = "sigv4")]
 pub mod sigv4;
 #[cfg(feature = "target-model")]
 pub mod target_model;
-#[cfg(feature = "deadline")]
+#[cfg(any(feature = "deadline", feature = "read-timeout"))]
 mod timer;
 
+#[cfg(all(feature = "target-model", feature = "retry"))]
+pub use crate::builder::MultiModelEndpointLayers;
 pub use crate::builder::ServiceBuilderExt;
 pub use crate::error_code::ErrorCode;
 

@@ -4,6 +4,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use std::time::Duration;
+
 use tokio::time::{Instant, Sleep};
 
 /// A `Sleep` created on the first poll that needs it, boxed.
@@ -26,4 +28,12 @@ impl Timer {
         }
         sleep.as_mut().poll(cx)
     }
+}
+
+/// An instant that stands for "never": 30 years after `from`, as tokio does
+/// for its own "far future" (a budget too large for the clock ends there).
+#[inline]
+pub(crate) fn far_future(from: Instant) -> Instant {
+    from.checked_add(Duration::from_secs(86_400 * 365 * 30))
+        .unwrap_or(from)
 }

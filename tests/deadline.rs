@@ -5,10 +5,12 @@ mod common;
 
 use std::time::Duration;
 
+use bytes::Bytes;
 use common::*;
+use http_body_util::Full;
 use tokio::time::Instant;
 use tower::{BoxError, ServiceBuilder, ServiceExt};
-use tower_sagemaker::deadline::{Deadline, DeadlineExceeded, DeadlineLayer};
+use tower_sagemaker::deadline::{Deadline, DeadlineExceeded, DeadlineLayer, ResponseBody};
 use tower_sagemaker::retry::{Attempts, ModelNotReadyRetryLayer};
 
 fn exceeded(err: &BoxError) -> DeadlineExceeded {
@@ -164,7 +166,12 @@ fn stack(
     budget: Duration,
     retry: ModelNotReadyRetryLayer,
     endpoint: &Scripted,
-) -> impl tower::Service<Req, Response = Res, Error = BoxError, Future = impl Send> {
+) -> impl tower::Service<
+    Req,
+    Response = http::Response<ResponseBody<Full<Bytes>>>,
+    Error = BoxError,
+    Future = impl Send,
+> {
     ServiceBuilder::new()
         .layer(DeadlineLayer::new(budget))
         .layer(retry)

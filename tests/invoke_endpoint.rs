@@ -21,10 +21,12 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tower::util::BoxCloneService;
 use tower::{BoxError, ServiceBuilder, ServiceExt};
+use tower_sagemaker::collect_body::CollectBodyLayer;
 use tower_sagemaker::deadline::{DeadlineExceeded, DeadlineLayer};
 use tower_sagemaker::emulator::{Emulator, EmulatorBuilder, Fault, FaultScope, ModelSpec, Server};
+use tower_sagemaker::read_timeout::ReadTimeoutLayer;
 use tower_sagemaker::retry::{Attempts, ModelNotReadyRetryLayer};
-use tower_sagemaker::sagemaker::TARGET_MODEL_HEADER;
+use tower_sagemaker::sagemaker::{MAX_PAYLOAD_BYTES, TARGET_MODEL_HEADER};
 use tower_sagemaker::sigv4::SigV4Layer;
 use tower_sagemaker::target_model::{TargetModel, TargetModelLayer};
 use tower_sagemaker::ErrorCode;
@@ -67,24 +69,17 @@ fn credentials(secret: &str) -> Credentials {
     Credentials::new(ACCESS_KEY, secret, None, None, "test")
 }
 
-/// The HTTP client of the stack, with the response body read (so a
-/// per-attempt timeout covers the whole response).
-fn http_client() -> BoxCloneService<http::Request<Full<Bytes>>, http::Response<Bytes>, BoxError> {
-    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    BoxCloneService::new(tower::service_fn(move |req| {
-        let call = client.request(req);
-        async move {
-            let res = call.await?;
-            let (parts, body) = res.into_parts();
-            let body = body.collect().await?.to_bytes();
-            Ok::<_, BoxError>(http::Response::from_parts(parts, body))
-        }
-    }))
-}
-
-/// The example's stack, in its order; retries tuned for fast tests.
+/// The example's stack, in its order; retries tuned for fast tests. The
+/// caller's last step reads the body (in memory already, or a final retried
+/// error's body), within the deadline.
 fn stack(deadline: Duration, max_retries: u32, secret: &str) -> Svc {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     let svc = ServiceBuilder::new()
+        .and_then(|res: http::Response<_>| async move {
+            let (parts, body) = res.into_parts();
+            let body = BodyExt::collect(body).await?.to_bytes();
+            Ok::<_, BoxError>(http::Response::from_parts(parts, body))
+        })
         .layer(TargetModelLayer::per_request())
         .layer(DeadlineLayer::new(deadline))
         .layer(
@@ -93,8 +88,10 @@ fn stack(deadline: Duration, max_retries: u32, secret: &str) -> Svc {
                 .attempt_timeout(Duration::from_secs(5))
                 .base_delay(Duration::from_millis(20)),
         )
+        .layer(CollectBodyLayer::new(MAX_PAYLOAD_BYTES))
+        .layer(ReadTimeoutLayer::new(Duration::from_secs(5)))
         .layer(SigV4Layer::new(credentials(secret), REGION))
-        .service(http_client());
+        .service(client);
     BoxCloneService::new(svc)
 }
 
@@ -304,7 +301,7 @@ async fn the_target_model_header_is_signed_and_tampering_is_rejected() {
             );
             req
         })
-        .service(http_client());
+        .service(Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>());
     let req = http::Request::post(format!("{}/endpoints/demo/invocations", served.url()))
         .header("content-type", "text/csv")
         .body(Full::new(Bytes::from_static(b"1")))
@@ -333,7 +330,7 @@ async fn signing_outside_the_target_model_layer_fails_verification() {
         .layer(SigV4Layer::new(credentials(SECRET_KEY), REGION))
         .layer(TargetModelLayer::new(TargetModel::new("m.tar.gz").unwrap()))
         .map_request(signed_headers_probe(seen.clone()))
-        .service(http_client());
+        .service(Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>());
     let req = http::Request::post(format!("{}/endpoints/demo/invocations", served.url()))
         .header("content-type", "text/csv")
         .body(Full::new(Bytes::from_static(b"1")))

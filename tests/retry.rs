@@ -12,7 +12,7 @@ use tower_sagemaker::deadline::DeadlineLayer;
 use tower_sagemaker::retry::{AttemptTimedOut, Attempts, ModelNotReadyRetryLayer};
 use tower_sagemaker::retry::{RetryClassifier, RetryReason};
 
-fn attempts(res: &Res) -> u32 {
+fn attempts<B>(res: &http::Response<B>) -> u32 {
     res.extensions()
         .get::<Attempts>()
         .expect("Attempts extension")

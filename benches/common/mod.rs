@@ -13,13 +13,15 @@ use tower::retry::{Policy, RetryLayer};
 use tower::timeout::TimeoutLayer;
 use tower::{service_fn, BoxError, Service, ServiceBuilder, ServiceExt};
 use tower_http::set_header::SetRequestHeaderLayer;
-use tower_sagemaker::deadline::DeadlineLayer;
+use tower_sagemaker::deadline::{DeadlineLayer, ResponseBody};
 use tower_sagemaker::retry::ModelNotReadyRetryLayer;
 use tower_sagemaker::sagemaker::TARGET_MODEL_HEADER;
 use tower_sagemaker::target_model::{TargetModel, TargetModelLayer};
 
 pub type Req = Request<Full<Bytes>>;
 pub type Res = Response<Full<Bytes>>;
+/// A response of a stack with `DeadlineLayer`: its body is read within the deadline.
+pub type DeadlineRes = Response<ResponseBody<Full<Bytes>>>;
 
 /// (a) The bare endpoint: answers 200 with an empty body, no allocation.
 pub fn bare(
@@ -141,7 +143,9 @@ where
 }
 
 /// (c) This crate's three layers, the model name `'static` as in (b).
-pub fn this_crate<S>(inner: S) -> impl Service<Req, Response = Res, Error = BoxError> + Clone
+pub fn this_crate<S>(
+    inner: S,
+) -> impl Service<Req, Response = DeadlineRes, Error = BoxError> + Clone
 where
     S: Service<Req, Response = Res> + Clone,
     S::Error: Into<BoxError>,
@@ -152,7 +156,7 @@ where
 /// (c) with the model name read at run time, as (b) with its runtime name.
 pub fn this_crate_runtime_name<S>(
     inner: S,
-) -> impl Service<Req, Response = Res, Error = BoxError> + Clone
+) -> impl Service<Req, Response = DeadlineRes, Error = BoxError> + Clone
 where
     S: Service<Req, Response = Res> + Clone,
     S::Error: Into<BoxError>,
@@ -164,7 +168,7 @@ where
 fn this_crate_with<S>(
     model: TargetModel,
     inner: S,
-) -> impl Service<Req, Response = Res, Error = BoxError> + Clone
+) -> impl Service<Req, Response = DeadlineRes, Error = BoxError> + Clone
 where
     S: Service<Req, Response = Res> + Clone,
     S::Error: Into<BoxError>,
@@ -187,7 +191,9 @@ pub fn only_target_model<S: Service<Req, Response = Res> + Clone>(
         .service(inner)
 }
 
-pub fn only_deadline<S>(inner: S) -> impl Service<Req, Response = Res, Error = BoxError> + Clone
+pub fn only_deadline<S>(
+    inner: S,
+) -> impl Service<Req, Response = DeadlineRes, Error = BoxError> + Clone
 where
     S: Service<Req, Response = Res> + Clone,
     S::Error: Into<BoxError>,
@@ -298,9 +304,9 @@ pub fn request() -> Req {
 }
 
 /// One call: wait for readiness, call, check the answer.
-pub async fn call<S>(svc: &mut S)
+pub async fn call<S, B>(svc: &mut S)
 where
-    S: Service<Req, Response = Res>,
+    S: Service<Req, Response = Response<B>>,
     S::Error: std::fmt::Debug,
 {
     let res = svc.ready().await.unwrap().call(request()).await.unwrap();

@@ -32,12 +32,17 @@ use std::time::Instant;
 use bytes::Bytes;
 use clap::Parser;
 use http::{Request, Response};
+use http_body::Body;
+use http_body_util::BodyExt;
 use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
+use tower_sagemaker::collect_body::CollectBodyLayer;
 use tower_sagemaker::deadline::DeadlineLayer;
+use tower_sagemaker::read_timeout::ReadTimeoutLayer;
 use tower_sagemaker::retry::ModelNotReadyRetryLayer;
+use tower_sagemaker::sagemaker::MAX_PAYLOAD_BYTES;
 use tower_sagemaker::sigv4::SigV4Layer;
 use tower_sagemaker::target_model::TargetModelLayer;
 
@@ -48,9 +53,11 @@ use progress::{Progress, ReportAttempts};
 ///
 /// ```text
 /// TargetModelLayer         sets X-Amzn-SageMaker-Target-Model
-/// DeadlineLayer            one budget for the whole call (--deadline)
-/// ModelNotReadyRetryLayer  botocore legacy retries (--max-retries, --read-timeout per attempt)
-/// ReportAttempts           (this example) prints each attempt and reads the response body
+/// DeadlineLayer            one budget for the whole call, body included (--deadline)
+/// ModelNotReadyRetryLayer  botocore legacy retries (--max-retries)
+/// ReportAttempts           (this example) prints each attempt
+/// CollectBodyLayer         reads the body inside the attempt: a broken body is retried
+/// ReadTimeoutLayer         bounds each wait for the head and each body frame (--read-timeout)
 /// SigV4Layer               signs each attempt afresh, target-model header included
 /// hyper-util client        HTTP/1.1, rustls for https
 /// ```
@@ -60,7 +67,11 @@ fn stack<C>(
     target_model: TargetModelLayer,
     signer: Option<SigV4Layer>,
     progress: Progress,
-) -> impl Service<Request<Full<Bytes>>, Response = Response<Bytes>, Error = BoxError>
+) -> impl Service<
+    Request<Full<Bytes>>,
+    Response = Response<impl Body<Data = Bytes, Error = BoxError>>,
+    Error = BoxError,
+>
 where
     C: Service<Request<Full<Bytes>>, Response = Response<hyper::body::Incoming>, Error = BoxError>
         + Clone
@@ -71,12 +82,15 @@ where
     ServiceBuilder::new()
         .layer(target_model)
         .layer(DeadlineLayer::new(args.deadline))
+        // As the AWS CLI: no bound on a whole attempt, only on each wait for bytes.
         .layer(
             ModelNotReadyRetryLayer::legacy()
                 .max_retries(args.max_retries)
-                .attempt_timeout(args.read_timeout),
+                .no_attempt_timeout(),
         )
         .layer_fn(move |inner| ReportAttempts::new(inner, progress.clone()))
+        .layer(CollectBodyLayer::new(MAX_PAYLOAD_BYTES))
+        .layer(ReadTimeoutLayer::new(args.read_timeout))
         .option_layer(signer)
         .service(client)
 }
@@ -127,7 +141,13 @@ async fn run(args: Args, start: Instant) -> Result<(), Failure> {
     );
     cli::announce(&args, &call);
 
-    let outcome = svc.oneshot(call.request).await;
+    let outcome = async {
+        let (parts, body) = svc.oneshot(call.request).await?.into_parts();
+        // In memory already, unless it is a retried error's body; the deadline still applies.
+        let body = body.collect().await?.to_bytes();
+        Ok::<_, BoxError>(Response::from_parts(parts, body))
+    }
+    .await;
     if let Some(server) = call.emulator {
         server.shutdown().await;
     }

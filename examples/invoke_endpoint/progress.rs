@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use tower::{BoxError, Service};
 use tower_sagemaker::ErrorCode;
 
-use crate::cli::{chain, json_field, Args};
+use crate::cli::{chain, Args};
 
 #[derive(Clone)]
 pub struct Progress {
@@ -41,8 +41,7 @@ impl Progress {
 }
 
 /// Sits inside the retry layer, so it sees every attempt: prints when it
-/// starts and how it ends, and reads the response body (for the error
-/// message, and so the per-attempt timeout covers the whole response).
+/// starts and how it ends.
 #[derive(Clone)]
 pub struct ReportAttempts<S> {
     inner: S,
@@ -57,15 +56,16 @@ impl<S> ReportAttempts<S> {
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
-impl<S> Service<Request<Full<Bytes>>> for ReportAttempts<S>
+impl<S, R> Service<Request<Full<Bytes>>> for ReportAttempts<S>
 where
-    S: Service<Request<Full<Bytes>>, Response = Response<hyper::body::Incoming>>,
+    S: Service<Request<Full<Bytes>>, Response = Response<R>>,
     S::Error: Into<BoxError>,
     S::Future: Send + 'static,
+    R: Send + 'static,
 {
-    type Response = Response<Bytes>;
+    type Response = Response<R>;
     type Error = BoxError;
-    type Future = BoxFuture<Result<Response<Bytes>, BoxError>>;
+    type Future = BoxFuture<Result<Response<R>, BoxError>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx).map_err(Into::into)
@@ -92,13 +92,9 @@ where
         };
         Box::pin(async move {
             let mut guard = guard;
-            let result = async {
-                let response = future.await.map_err(Into::into)?;
-                let (parts, body) = response.into_parts();
-                let body = body.collect().await?.to_bytes();
-                Ok::<_, BoxError>(Response::from_parts(parts, body))
-            }
-            .await;
+            // Beneath it, CollectBodyLayer has read the body (or left a
+            // retried response's body unread).
+            let result = future.await.map_err(Into::into);
             guard.finish();
             let took = secs(guard.sent.elapsed());
             let head = format!("[{}] attempt {n}/{}", stamp(p.start), p.attempts_max);
@@ -112,10 +108,7 @@ where
                         Some(code) => format!("{} {code}", res.status().as_u16()),
                         None => status_text(res.status()),
                     };
-                    let message = json_field(res.body(), &["message", "Message"])
-                        .map(|m| format!(": {m}"))
-                        .unwrap_or_default();
-                    eprintln!("{head}: {what} after {took}{message}");
+                    eprintln!("{head}: {what} after {took}");
                 }
                 Err(e) => eprintln!("{head}: failed after {took}: {}", chain(&**e)),
             }

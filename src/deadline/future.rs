@@ -5,7 +5,7 @@ use std::task::{Context, Poll};
 use pin_project_lite::pin_project;
 use tower::BoxError;
 
-use super::Deadline;
+use super::{Deadline, ResponseBody};
 use crate::timer::Timer;
 
 pin_project! {
@@ -54,18 +54,22 @@ impl<F> std::fmt::Debug for ResponseFuture<F> {
     }
 }
 
-impl<F, T, E> Future for ResponseFuture<F>
+impl<F, R, E> Future for ResponseFuture<F>
 where
-    F: Future<Output = Result<T, E>>,
+    F: Future<Output = Result<http::Response<R>, E>>,
     E: Into<BoxError>,
 {
-    type Output = Result<T, BoxError>;
+    type Output = Result<http::Response<ResponseBody<R>>, BoxError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         if let KindProj::Running { inner, timer } = this.kind.as_mut().project() {
             if let Poll::Ready(result) = inner.poll(cx) {
-                return Poll::Ready(result.map_err(Into::into));
+                let deadline = *this.deadline;
+                return Poll::Ready(match result {
+                    Ok(res) => Ok(res.map(|body| ResponseBody::new(body, deadline))),
+                    Err(e) => Err(e.into()),
+                });
             }
             if timer.poll_until(this.deadline.instant(), cx).is_pending() {
                 return Poll::Pending;

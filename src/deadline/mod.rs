@@ -31,11 +31,13 @@
 //! # }
 //! ```
 
+mod body;
 mod error;
 mod future;
 mod layer;
 mod service;
 
+pub use self::body::ResponseBody;
 pub use self::error::DeadlineExceeded;
 pub use self::future::ResponseFuture;
 pub use self::layer::DeadlineLayer;
@@ -44,6 +46,8 @@ pub use self::service::DeadlineService;
 use std::time::Duration;
 
 use tokio::time::Instant;
+
+use crate::timer::far_future;
 
 /// When a call must be done by: a start and a budget, on tokio's clock.
 ///
@@ -59,14 +63,6 @@ pub struct Deadline {
     // carries a copy, and the end is one addition away.
     start: Instant,
     budget: Duration,
-}
-
-/// An instant that stands for "never": 30 years after `from`, as tokio does
-/// for its own "far future" (a budget too large for the clock ends there).
-#[inline]
-pub(crate) fn far_future(from: Instant) -> Instant {
-    from.checked_add(Duration::from_secs(86_400 * 365 * 30))
-        .unwrap_or(from)
 }
 
 impl Deadline {

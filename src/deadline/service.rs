@@ -5,10 +5,11 @@ use tokio::time::Instant;
 use tower::BoxError;
 use tower_service::Service;
 
-use super::{Deadline, ResponseFuture};
+use super::{Deadline, ResponseBody, ResponseFuture};
 
 /// The service of [`DeadlineLayer`](super::DeadlineLayer): applies a
-/// [`Deadline`] to every call of the inner service. See the [module docs](super).
+/// [`Deadline`] to every call of the inner service, the response body
+/// included ([`ResponseBody`]). See the [module docs](super).
 #[derive(Debug, Clone)]
 pub struct DeadlineService<S> {
     inner: S,
@@ -29,12 +30,12 @@ impl<S> DeadlineService<S> {
     inner_service_accessors!();
 }
 
-impl<S, B> Service<http::Request<B>> for DeadlineService<S>
+impl<S, B, R> Service<http::Request<B>> for DeadlineService<S>
 where
-    S: Service<http::Request<B>>,
+    S: Service<http::Request<B>, Response = http::Response<R>>,
     S::Error: Into<BoxError>,
 {
-    type Response = S::Response;
+    type Response = http::Response<ResponseBody<R>>;
     type Error = BoxError;
     type Future = ResponseFuture<S::Future>;
 

@@ -8,8 +8,10 @@ use std::sync::Arc;
 use http::{HeaderMap, StatusCode};
 
 use super::AttemptTimedOut;
+use crate::collect_body::BodyReadFailed;
 use crate::error_code::ErrorCode;
-use crate::sagemaker::LEGACY_RETRYABLE_STATUSES;
+use crate::legacy::LegacyRetry;
+use crate::read_timeout::ReadTimedOut;
 
 /// Why an attempt's outcome is retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +34,12 @@ pub enum RetryReason {
     Transport,
     /// The attempt timed out ([`AttemptTimedOut`]).
     AttemptTimeout,
+    /// A read waited longer than the read timeout
+    /// ([`ReadTimedOut`](crate::read_timeout::ReadTimedOut)).
+    ReadTimeout,
+    /// Reading the response body failed within the attempt
+    /// ([`BodyReadFailed`](crate::collect_body::BodyReadFailed)).
+    BodyRead,
 }
 
 impl RetryReason {
@@ -46,6 +54,8 @@ impl RetryReason {
             Self::Predicate => "predicate",
             Self::Transport => "transport",
             Self::AttemptTimeout => "attempt_timeout",
+            Self::ReadTimeout => "read_timeout",
+            Self::BodyRead => "body_read",
         }
     }
 }
@@ -64,8 +74,9 @@ type ErrorPredicate = dyn Fn(&(dyn StdError + 'static)) -> bool + Send + Sync;
 ///   case-insensitive, sanitised by [`ErrorCode::parse`]);
 /// - transport errors (an [`std::io::Error`] anywhere in the source chain,
 ///   or, with feature `hyper`, a connection-level `hyper::Error`: closed,
-///   incomplete message, canceled, timed out, body write aborted) and
-///   [`AttemptTimedOut`].
+///   incomplete message, canceled, timed out, body write aborted),
+///   [`AttemptTimedOut`], [`ReadTimedOut`](crate::read_timeout::ReadTimedOut)
+///   and [`BodyReadFailed`](crate::collect_body::BodyReadFailed).
 ///
 /// Not retried: 424 `ModelError`, 400 `ValidationError`, 530, other 4xx, other errors.
 ///
@@ -209,18 +220,16 @@ impl fmt::Debug for RetryClassifier {
     }
 }
 
-/// botocore's legacy rule for a response: by status, and for 400 by code.
-/// `code` is only asked for on a 400, so the success path reads no header.
+/// botocore's legacy rule for a response, as a [`RetryReason`].
 fn legacy_status_reason<'a>(
     status: StatusCode,
     code: impl FnOnce() -> Option<ErrorCode<'a>>,
 ) -> Option<RetryReason> {
-    match status.as_u16() {
-        429 => Some(RetryReason::TooManyRequests),
-        s if LEGACY_RETRYABLE_STATUSES.contains(&s) => Some(RetryReason::ServerError(status)),
-        400 if code().is_some_and(|c| c.is_legacy_throttling()) => Some(RetryReason::Throttling),
-        _ => None,
-    }
+    Some(match LegacyRetry::of(status, code)? {
+        LegacyRetry::TooManyRequests => RetryReason::TooManyRequests,
+        LegacyRetry::ServerError => RetryReason::ServerError(status),
+        LegacyRetry::Throttling => RetryReason::Throttling,
+    })
 }
 
 /// Recognisers of transport errors (a connection that failed, closed or
@@ -239,6 +248,12 @@ fn legacy_error_reason(error: &(dyn StdError + 'static)) -> Option<RetryReason> 
     while let Some(err) = next {
         if err.is::<AttemptTimedOut>() {
             return Some(RetryReason::AttemptTimeout);
+        }
+        if err.is::<ReadTimedOut>() {
+            return Some(RetryReason::ReadTimeout);
+        }
+        if err.is::<BodyReadFailed>() {
+            return Some(RetryReason::BodyRead);
         }
         if TRANSPORT_ERRORS
             .iter()

@@ -12,8 +12,8 @@ use tower_service::Service;
 
 use super::template::Template;
 use super::{AttemptTimedOut, Attempts, RetryReason, Settings};
-use crate::deadline::{far_future, Deadline};
-use crate::timer::Timer;
+use crate::deadline::Deadline;
+use crate::timer::{far_future, Timer};
 
 pin_project! {
     /// Response future of [`ModelNotReadyRetry`](super::ModelNotReadyRetry).

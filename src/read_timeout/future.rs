@@ -1,0 +1,74 @@
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+
+use pin_project_lite::pin_project;
+use tokio::time::Instant;
+use tower::BoxError;
+
+use super::{ReadTimedOut, ResponseBody};
+use crate::timer::Timer;
+
+pin_project! {
+    /// Response future of [`ReadTimeout`](super::ReadTimeout): the head
+    /// within the read timeout, or [`ReadTimedOut`].
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        timeout: Duration,
+        // When the head must have come; set when the inner future is first
+        // found pending (most in-memory services answer at once).
+        until: Option<Instant>,
+        timer: Timer,
+    }
+}
+
+impl<F> ResponseFuture<F> {
+    pub(super) fn new(inner: F, timeout: Duration) -> Self {
+        Self {
+            inner,
+            timeout,
+            until: None,
+            timer: Timer::default(),
+        }
+    }
+}
+
+impl<F> std::fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F, R, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<http::Response<R>, E>>,
+    E: Into<BoxError>,
+{
+    type Output = Result<http::Response<ResponseBody<R>>, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Poll::Ready(result) = this.inner.poll(cx) {
+            let timeout = *this.timeout;
+            return Poll::Ready(match result {
+                Ok(res) => Ok(res.map(|body| ResponseBody::new(body, timeout))),
+                Err(e) => Err(e.into()),
+            });
+        }
+        let timeout = *this.timeout;
+        let until = *this
+            .until
+            .get_or_insert_with(|| Instant::now().checked_add(timeout).unwrap_or_else(far));
+        ready!(this.timer.poll_until(until, cx));
+        Poll::Ready(Err(ReadTimedOut::head(timeout).into()))
+    }
+}
+
+/// For a timeout too large for the clock: never.
+pub(super) fn far() -> Instant {
+    crate::timer::far_future(Instant::now())
+}
