@@ -49,11 +49,13 @@ impl<'a> ErrorCode<'a> {
     }
 
     /// The code in a response's `X-Amzn-ErrorType` header, if it has one.
+    ///
+    /// Only the code itself (before the first `:`) must be UTF-8: what
+    /// follows it, a URI in practice, may hold any bytes.
     pub fn from_headers(headers: &'a HeaderMap) -> Option<Self> {
-        headers
-            .get(ERROR_TYPE_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(Self::parse)
+        let bytes = headers.get(ERROR_TYPE_HEADER)?.as_bytes();
+        let code = bytes.split(|b| *b == b':').next().unwrap_or(bytes);
+        std::str::from_utf8(code).ok().and_then(Self::parse)
     }
 
     /// The sanitised code.
@@ -161,5 +163,17 @@ mod tests {
             ErrorCode::from_headers(&h),
             Some(ErrorCode::VALIDATION_ERROR)
         );
+        // Non-UTF-8 bytes after the code do not hide it.
+        h.insert(
+            ERROR_TYPE_HEADER,
+            http::HeaderValue::from_bytes(b"ThrottlingException:\xff\xfe").unwrap(),
+        );
+        assert_eq!(ErrorCode::from_headers(&h), Some(ErrorCode::THROTTLING));
+        // In the code itself, they do.
+        h.insert(
+            ERROR_TYPE_HEADER,
+            http::HeaderValue::from_bytes(b"Throttling\xffException").unwrap(),
+        );
+        assert_eq!(ErrorCode::from_headers(&h), None);
     }
 }

@@ -43,6 +43,9 @@ enum Act {
     /// Answer 200 `8.0` in full, then close the connection without saying so
     /// (no `Connection: close`): the client's pooled connection goes stale.
     AnswerThenClose,
+    /// The same, closing the connection after this many milliseconds, as an
+    /// idle timeout does.
+    AnswerThenCloseAfter(u64),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -113,6 +116,11 @@ async fn serve(
             }
             Some(Act::AnswerThenClose) => {
                 let _ = write_ok(&mut stream).await;
+                return;
+            }
+            Some(Act::AnswerThenCloseAfter(ms)) => {
+                let _ = write_ok(&mut stream).await;
+                tokio::time::sleep(Duration::from_millis(ms)).await;
                 return;
             }
             Some(Act::StallHead) => {
@@ -536,4 +544,45 @@ async fn large_429_bodies_on_every_attempt_are_dropped_unread() {
         .read_timeout(ms(500))
         .service(client());
     check_big_429s(collecting, &server).await;
+}
+
+#[tokio::test]
+async fn a_connection_closed_just_before_reuse_is_retried_at_once_when_asked() {
+    // The server closes each connection 20 ms after answering; calls come
+    // every 18 to 22 ms, so some reuse a connection the server is closing.
+    let server = RawServer::start([Act::AnswerThenCloseAfter(20); 200]).await;
+    let mut svc = ServiceBuilder::new()
+        .deadline(ms(2000))
+        .model_not_ready_retry(
+            retries(2)
+                .base_delay(ms(1000))
+                .reset_connection_at_once(true),
+        )
+        .collect_body(MAX_PAYLOAD_BYTES)
+        .read_timeout(ms(500))
+        .service(client());
+    let mut raced = Vec::new();
+    for i in 0..100u64 {
+        let start = Instant::now();
+        let res = within(ms(2000), async {
+            svc.ready()
+                .await
+                .unwrap()
+                .call(request(&server))
+                .await
+                .unwrap()
+        })
+        .await;
+        assert_eq!(res.status(), 200);
+        if attempts(&res) == 2 {
+            raced.push(start.elapsed());
+            if raced.len() == 3 {
+                break;
+            }
+        }
+        tokio::time::sleep(ms(18 + i % 5)).await;
+    }
+    assert_eq!(raced.len(), 3, "the race never happened in 100 calls");
+    // With a 1 s base delay, a backoff would show; the retry went out at once.
+    assert!(raced.iter().all(|d| *d < ms(200)), "{raced:?}");
 }

@@ -369,3 +369,44 @@ async fn dropping_the_future_mid_backoff_makes_no_further_attempt() {
         assert_eq!(endpoint.call_count(), 3);
     }
 }
+
+/// Gaps between attempts for `steps` then success, with the opt-in on or off.
+async fn gaps(steps: Vec<Step>, at_once: bool) -> Vec<Duration> {
+    let endpoint = Scripted::new(steps);
+    let layer = ModelNotReadyRetryLayer::legacy().reset_connection_at_once(at_once);
+    run(layer, &endpoint).await.unwrap();
+    let calls = endpoint.calls();
+    calls.windows(2).map(|w| w[1].at - w[0].at).collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reset_connection_is_retried_at_once_when_asked_and_only_the_first_time() {
+    use std::io::ErrorKind::{ConnectionRefused, ConnectionReset};
+    let (mut first_gaps, mut second_gaps, mut refused_gaps, mut default_gaps) =
+        (vec![], vec![], vec![], vec![]);
+    for _ in 0..50 {
+        let g = gaps(
+            vec![Step::Io(ConnectionReset), Step::Io(ConnectionReset)],
+            true,
+        )
+        .await;
+        assert_eq!(g.len(), 2);
+        first_gaps.push(g[0]);
+        second_gaps.push(g[1]);
+        refused_gaps.extend(gaps(vec![Step::Io(ConnectionRefused)], true).await);
+        default_gaps.extend(gaps(vec![Step::Io(ConnectionReset)], false).await);
+    }
+    // The first retry after a reset goes out at once...
+    assert!(first_gaps.iter().all(Duration::is_zero), "{first_gaps:?}");
+    // ...the second sleeps the legacy backoff, as does a refused connection
+    // (a server that is down), and a reset without the opt-in.
+    for (what, g) in [
+        ("second retry", &second_gaps),
+        ("refused", &refused_gaps),
+        ("default", &default_gaps),
+    ] {
+        let slept = g.iter().filter(|d| !d.is_zero()).count();
+        assert!(slept >= 45, "{what}: only {slept} of 50 slept: {g:?}");
+    }
+    assert!(second_gaps.iter().all(|d| *d < Duration::from_secs(2)));
+}

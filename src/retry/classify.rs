@@ -241,6 +241,36 @@ const TRANSPORT_ERRORS: &[fn(&(dyn StdError + 'static)) -> bool] = &[
     super::hyper_errors::is_transport,
 ];
 
+/// Recognisers of a connection the server reset or closed under a request
+/// before any response came: what a pooled keep-alive connection that the
+/// server closed just before reuse looks like (not a failure to connect).
+const RESET_CONNECTIONS: &[fn(&(dyn StdError + 'static)) -> bool] = &[
+    |err| {
+        err.downcast_ref::<std::io::Error>().is_some_and(|e| {
+            use std::io::ErrorKind::*;
+            matches!(
+                e.kind(),
+                ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof
+            )
+        })
+    },
+    #[cfg(feature = "hyper")]
+    super::hyper_errors::is_reset_connection,
+];
+
+/// Whether `error`, anywhere in its source chain, is a connection reset or
+/// closed under the request (see [`RESET_CONNECTIONS`]).
+pub(crate) fn is_reset_connection(error: &(dyn StdError + 'static)) -> bool {
+    let mut next = Some(error);
+    while let Some(err) = next {
+        if RESET_CONNECTIONS.iter().any(|is_reset| is_reset(err)) {
+            return true;
+        }
+        next = err.source();
+    }
+    false
+}
+
 /// botocore's legacy rule for an error: connection-level failures and timeouts,
 /// anywhere in the source chain.
 fn legacy_error_reason(error: &(dyn StdError + 'static)) -> Option<RetryReason> {

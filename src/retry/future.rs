@@ -10,6 +10,7 @@ use tokio::time::Instant;
 use tower::BoxError;
 use tower_service::Service;
 
+use super::classify::is_reset_connection;
 use super::template::Template;
 use super::{AttemptTimedOut, Attempts, RetryReason, Settings};
 use crate::deadline::Deadline;
@@ -236,10 +237,18 @@ fn backoff_end<R>(
     outcome: &Result<http::Response<R>, BoxError>,
     reason: RetryReason,
 ) -> Option<Instant> {
-    // tokio's timers tick in whole milliseconds and round up: flooring keeps
-    // the sleep below the backoff's ceiling.
-    let delay = settings.backoff.delay(attempts);
-    let delay = Duration::from_millis(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX));
+    let at_once = settings.reset_connection_at_once
+        && attempts == 1
+        && reason == RetryReason::Transport
+        && matches!(outcome, Err(e) if is_reset_connection(&**e));
+    let delay = if at_once {
+        Duration::ZERO
+    } else {
+        // tokio's timers tick in whole milliseconds and round up: flooring
+        // keeps the sleep below the backoff's ceiling.
+        let delay = settings.backoff.delay(attempts);
+        Duration::from_millis(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX))
+    };
     let now = Instant::now();
     let wake = now.checked_add(delay);
     if let Some(d) = deadline {

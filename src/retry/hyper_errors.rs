@@ -16,3 +16,10 @@ pub(super) fn is_transport(err: &(dyn StdError + 'static)) -> bool {
             || e.is_body_write_aborted()
     })
 }
+
+/// Whether `err` is a `hyper::Error` for a connection closed under the
+/// request before the response was complete.
+pub(super) fn is_reset_connection(err: &(dyn StdError + 'static)) -> bool {
+    err.downcast_ref::<hyper::Error>()
+        .is_some_and(|e| e.is_incomplete_message() || e.is_closed())
+}

@@ -27,6 +27,7 @@ impl ModelNotReadyRetryLayer {
                 attempt_timeout: Some(RECOMMENDED_ATTEMPT_TIMEOUT),
                 backoff: LegacyBackoff::new(),
                 classifier: RetryClassifier::legacy(),
+                reset_connection_at_once: false,
             },
         }
     }
@@ -73,6 +74,26 @@ impl ModelNotReadyRetryLayer {
     pub fn classifier(mut self, classifier: RetryClassifier) -> Self {
         self.settings.classifier = classifier;
         self
+    }
+
+    /// Whether to make the first retry at once, without a backoff, when the
+    /// first attempt's connection was reset or closed before any response
+    /// came (default `false`, as botocore).
+    ///
+    /// That is what a pooled keep-alive connection looks like when the
+    /// server closed it just before the client reused it: the request never
+    /// reached a server that would answer it, and a new connection will.
+    /// botocore sleeps its legacy backoff all the same (up to 1 s for the
+    /// first retry). Later retries, and every other failure (a refused
+    /// connection, a timeout, an error status), keep the legacy backoff.
+    pub fn reset_connection_at_once(mut self, at_once: bool) -> Self {
+        self.settings.reset_connection_at_once = at_once;
+        self
+    }
+
+    /// Whether the first retry after a reset connection is made at once.
+    pub fn get_reset_connection_at_once(&self) -> bool {
+        self.settings.reset_connection_at_once
     }
 
     /// The number of retries after the first attempt.

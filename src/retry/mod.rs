@@ -115,6 +115,7 @@ pub(crate) struct Settings {
     pub(crate) attempt_timeout: Option<Duration>,
     pub(crate) backoff: LegacyBackoff,
     pub(crate) classifier: RetryClassifier,
+    pub(crate) reset_connection_at_once: bool,
 }
 
 /// How many attempts a call took: in the extensions of every response

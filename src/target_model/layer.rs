@@ -5,9 +5,14 @@ use super::{TargetModel, TargetModelService};
 /// Sets `X-Amzn-SageMaker-Target-Model` on every request.
 ///
 /// Which model a request gets, first match wins:
-/// 1. the header it already has (kept as is);
+/// 1. the header it already has, if it is one valid target model (kept as is);
 /// 2. a [`TargetModel`] in its extensions (per-request routing);
 /// 3. the layer's default, if it has one ([`TargetModelLayer::new`]).
+///
+/// A header the request already has that [`TargetModel::new`] would reject
+/// (not UTF-8, empty, too long, not printable, present twice) is replaced by
+/// 2 or 3 when there is one; when there is none it is sent as it is. Either
+/// way a `tracing` warning says so, with the rule it breaks (never the value).
 ///
 /// With [`TargetModelLayer::per_request`] there is no default, and requests
 /// without a header or extension pass unchanged. The layer adds no failure

@@ -1,6 +1,6 @@
 use std::task::{Context, Poll};
 
-use http::header::Entry;
+use http::header::{Entry, HeaderValue, OccupiedEntry};
 use tower_service::Service;
 
 use super::TargetModel;
@@ -48,12 +48,42 @@ where
             .get::<TargetModel>()
             .or(self.model.as_ref())
             .map(|model| model.header_value().clone());
-        if let Some(value) = model {
-            // One lookup: set the header only where the request has none.
-            if let Entry::Vacant(slot) = req.headers_mut().entry(TARGET_MODEL_HEADER) {
-                slot.insert(value);
+        // One lookup: the common case, no header, inserts at once.
+        match req.headers_mut().entry(TARGET_MODEL_HEADER) {
+            Entry::Vacant(slot) => {
+                if let Some(value) = model {
+                    slot.insert(value);
+                }
+            }
+            Entry::Occupied(mut slot) => {
+                if let Err(why) = check_header(&slot) {
+                    match model {
+                        Some(value) => {
+                            tracing::warn!(
+                                reason = %why,
+                                "replacing the request's invalid X-Amzn-SageMaker-Target-Model header with its TargetModel"
+                            );
+                            slot.insert(value);
+                        }
+                        None => tracing::warn!(
+                            reason = %why,
+                            "sending an invalid X-Amzn-SageMaker-Target-Model header: the endpoint will reject it"
+                        ),
+                    }
+                }
             }
         }
         self.inner.call(req)
     }
+}
+
+/// Whether a header the request already has is one value that
+/// [`TargetModel::new`] accepts; the reason when not.
+fn check_header(slot: &OccupiedEntry<'_, HeaderValue>) -> Result<(), String> {
+    if slot.iter().nth(1).is_some() {
+        return Err("the header is present more than once".into());
+    }
+    let name = std::str::from_utf8(slot.get().as_bytes())
+        .map_err(|_| "the header value is not UTF-8".to_owned())?;
+    super::check(name).map_err(|e| e.to_string())
 }
