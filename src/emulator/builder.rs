@@ -4,6 +4,8 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::sync::Semaphore;
+
 use super::auth::Verifier;
 use super::faults::Faults;
 use super::registry::Registry;
@@ -99,7 +101,33 @@ pub struct EmulatorBuilder {
     memory: Option<u64>,
     credentials: Option<(String, String)>,
     region: String,
-    shutdown_timeout: Duration,
+    limits: Limits,
+}
+
+/// How the emulator protects itself as a server: timeouts, and caps on
+/// connections and on the memory request bodies hold. Set through
+/// [`EmulatorBuilder`]; the defaults are documented there.
+#[derive(Debug, Clone)]
+pub(super) struct Limits {
+    pub(super) header_read_timeout: Duration,
+    pub(super) idle_timeout: Duration,
+    pub(super) request_body_timeout: Duration,
+    pub(super) max_connections: usize,
+    pub(super) request_body_memory: usize,
+    pub(super) shutdown_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            request_body_timeout: Duration::from_secs(30),
+            max_connections: 512,
+            request_body_memory: 64 * 1024 * 1024,
+            shutdown_timeout: Duration::from_secs(3),
+        }
+    }
 }
 
 impl Default for EmulatorBuilder {
@@ -112,7 +140,7 @@ impl Default for EmulatorBuilder {
             memory: None,
             credentials: None,
             region: DEFAULT_REGION.into(),
-            shutdown_timeout: Duration::from_secs(10),
+            limits: Limits::default(),
         }
     }
 }
@@ -167,10 +195,52 @@ impl EmulatorBuilder {
         self
     }
 
-    /// How long [`Server::shutdown`](super::Server::shutdown) waits for
-    /// in-flight requests (default 10 s).
+    /// How long [`Server::shutdown`](super::Server::shutdown) lets
+    /// in-flight requests finish before it closes their connections
+    /// (default 3 s).
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
-        self.shutdown_timeout = timeout;
+        self.limits.shutdown_timeout = timeout;
+        self
+    }
+
+    /// How long a served connection may take to send a request's head once
+    /// its first byte has come (default 10 s); a slower client is cut off.
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.header_read_timeout = timeout;
+        self
+    }
+
+    /// How long a served connection may stay open with no request in
+    /// progress and nothing sent (default 60 s); it is then closed.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.idle_timeout = timeout;
+        self
+    }
+
+    /// How long reading one request's body may take (default 30 s); a
+    /// request whose body is not complete by then gets 408
+    /// `RequestTimeoutException` and its memory is freed.
+    pub fn request_body_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.request_body_timeout = timeout;
+        self
+    }
+
+    /// The most connections served at once (default 512). A new connection
+    /// beyond it closes the connection that has been idle longest; when none
+    /// is idle, it waits (in the listen queue) for one to end, so a flood of
+    /// idle sockets cannot lock other clients out.
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.limits.max_connections = max.max(1);
+        self
+    }
+
+    /// The most memory, in bytes, that the bodies of all requests in
+    /// progress may hold together (default 64 MiB); one body may hold up to
+    /// [`MAX_PAYLOAD_BYTES`](crate::sagemaker::MAX_PAYLOAD_BYTES). A request
+    /// that cannot get memory within its body timeout gets 503
+    /// `ServiceUnavailable`.
+    pub fn request_body_memory(mut self, bytes: usize) -> Self {
+        self.limits.request_body_memory = bytes;
         self
     }
 
@@ -199,7 +269,10 @@ impl EmulatorBuilder {
                 region: self.region,
                 faults: Mutex::new(Faults::default()),
                 request_seq: AtomicU64::new(0),
-                shutdown_timeout: self.shutdown_timeout,
+                body_memory: Arc::new(Semaphore::new(
+                    self.limits.request_body_memory.min(Semaphore::MAX_PERMITS),
+                )),
+                limits: self.limits,
             }),
         }
     }

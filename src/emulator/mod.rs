@@ -93,6 +93,7 @@
 mod answer;
 mod auth;
 mod builder;
+mod connection;
 mod faults;
 mod inference;
 mod registry;

@@ -5,11 +5,14 @@ use std::io;
 use std::time::SystemTime;
 
 use bytes::Bytes;
+use bytes::BytesMut;
 use http::header::{HeaderValue, ACCEPT, ALLOW, CONTENT_LENGTH, CONTENT_TYPE};
 use http::request::Parts;
 use http::{Method, Request, Response, StatusCode};
 use http_body::Body;
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt, Full};
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::time::Instant;
 use tower::BoxError;
 
 use super::answer::{ErrorAnswer, Outcome};
@@ -38,8 +41,9 @@ impl Emulator {
         B::Error: Into<BoxError>,
     {
         let (parts, body) = req.into_parts();
-        let body = match read_body(&parts, body).await? {
-            Ok(body) => body,
+        // The memory the body holds is given back when this call ends.
+        let (body, _memory) = match self.read_body(&parts, body).await? {
+            Ok(read) => read,
             Err(answer) => return Ok(answer.into()),
         };
         if let Err(answer) = self.authenticate(&parts, &body) {
@@ -192,37 +196,93 @@ impl Emulator {
     }
 }
 
-/// Reads the whole body, up to the service's payload limit: the bytes, or the
-/// 413 answer. An unreadable body is an I/O error (the connection is dropped).
-async fn read_body<B>(parts: &Parts, body: B) -> io::Result<Result<Bytes, ErrorAnswer>>
-where
-    B: Body<Data = Bytes>,
-    B::Error: Into<BoxError>,
-{
-    let too_large = || {
-        ErrorAnswer::raw(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            ErrorCode::VALIDATION_ERROR.as_str(),
-            format!(
-                "Received payload of size greater than the maximum allowed payload size of {MAX_PAYLOAD_BYTES} bytes."
-            ),
-        )
-    };
-    let declared = parts
-        .headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_PAYLOAD_BYTES as u64) {
-        return Ok(Err(too_large()));
-    }
-    match Limited::new(body, MAX_PAYLOAD_BYTES).collect().await {
-        Ok(collected) => Ok(Ok(collected.to_bytes())),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Ok(Err(too_large())),
-        Err(e) => Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("emulator could not read the request body: {e}"),
-        )),
+impl Emulator {
+    /// Reads the whole body, up to the service's payload limit, within the
+    /// request body timeout and the memory all bodies in progress share:
+    /// the bytes and the memory they hold, or the error answer (413, 408,
+    /// 503). An unreadable body is an I/O error (the connection is dropped).
+    async fn read_body<B>(
+        &self,
+        parts: &Parts,
+        body: B,
+    ) -> io::Result<Result<(Bytes, Option<OwnedSemaphorePermit>), ErrorAnswer>>
+    where
+        B: Body<Data = Bytes>,
+        B::Error: Into<BoxError>,
+    {
+        let too_large = || {
+            ErrorAnswer::raw(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorCode::VALIDATION_ERROR.as_str(),
+                format!(
+                    "Received payload of size greater than the maximum allowed payload size of {MAX_PAYLOAD_BYTES} bytes."
+                ),
+            )
+        };
+        let declared = parts
+            .headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > MAX_PAYLOAD_BYTES as u64) {
+            return Ok(Err(too_large()));
+        }
+        let limits = &self.inner.limits;
+        let until = Instant::now() + limits.request_body_timeout;
+        let timed_out = || {
+            ErrorAnswer::raw(
+                StatusCode::REQUEST_TIMEOUT,
+                "RequestTimeoutException",
+                format!(
+                    "The request body was not received within {} s.",
+                    limits.request_body_timeout.as_secs_f64()
+                ),
+            )
+        };
+        let mut body = std::pin::pin!(body);
+        let mut data = BytesMut::new();
+        let mut held: Option<OwnedSemaphorePermit> = None;
+        loop {
+            let frame = match tokio::time::timeout_at(until, body.frame()).await {
+                Err(_) => return Ok(Err(timed_out())),
+                Ok(None) => break,
+                Ok(Some(Ok(frame))) => frame,
+                Ok(Some(Err(e))) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("emulator could not read the request body: {}", e.into()),
+                    ))
+                }
+            };
+            let Ok(chunk) = frame.into_data() else {
+                continue;
+            };
+            if data.len() + chunk.len() > MAX_PAYLOAD_BYTES {
+                return Ok(Err(too_large()));
+            }
+            if chunk.is_empty() {
+                continue;
+            }
+            // At most MAX_PAYLOAD_BYTES, so it fits.
+            let bytes = u32::try_from(chunk.len()).unwrap_or(u32::MAX);
+            let memory = self.inner.body_memory.clone().acquire_many_owned(bytes);
+            let permit = match tokio::time::timeout_at(until, memory).await {
+                Ok(Ok(permit)) => permit,
+                Err(_) | Ok(Err(_)) => {
+                    return Ok(Err(ErrorAnswer::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        ErrorCode::SERVICE_UNAVAILABLE,
+                        "The emulator's memory for request bodies is in use by other requests; try again.",
+                    )))
+                }
+            };
+            match &mut held {
+                Some(held) => held.merge(permit),
+                None => held = Some(permit),
+            }
+            data.extend_from_slice(&chunk);
+        }
+        Ok(Ok((data.freeze(), held)))
     }
 }
 

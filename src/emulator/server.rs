@@ -1,16 +1,22 @@
-//! Serving the emulator over HTTP/1.1 with hyper.
+//! Serving the emulator over HTTP/1.1 with hyper, as a server others can
+//! share: idle and slow connections are closed, connections are capped, and
+//! shutdown is bounded.
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
+use tokio::time::Instant;
 use tower_service::Service;
 
+use super::builder::Limits;
+use super::connection::{Connection, Phase, Tracked};
 use super::service::Emulator;
 
 /// A running HTTP/1.1 emulator, from [`Emulator::serve`](super::Emulator::serve).
@@ -35,10 +41,10 @@ impl Server {
         format!("http://{}", self.local_addr)
     }
 
-    /// Graceful shutdown: stops accepting connections, lets in-flight requests
-    /// finish for up to the emulator's shutdown timeout (see
-    /// [`EmulatorBuilder::shutdown_timeout`](super::EmulatorBuilder::shutdown_timeout)),
-    /// then closes whatever is left.
+    /// Graceful shutdown: stops accepting connections, closes idle ones, lets
+    /// requests in progress finish for up to the emulator's shutdown timeout
+    /// (see [`EmulatorBuilder::shutdown_timeout`](super::EmulatorBuilder::shutdown_timeout)),
+    /// then closes whatever is left, stalled clients included.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
         let _ = self.task.await;
@@ -49,8 +55,7 @@ pub(crate) async fn serve(emulator: Emulator, addr: SocketAddr) -> io::Result<Se
     let listener = TcpListener::bind(addr).await?;
     let local_addr = listener.local_addr()?;
     let (tx, rx) = watch::channel(false);
-    let grace = emulator.inner.shutdown_timeout;
-    let task = tokio::spawn(accept_loop(emulator, listener, rx, grace));
+    let task = tokio::spawn(accept_loop(emulator, listener, rx));
     Ok(Server {
         local_addr,
         shutdown: tx,
@@ -62,10 +67,27 @@ async fn accept_loop(
     emulator: Emulator,
     listener: TcpListener,
     mut shutdown: watch::Receiver<bool>,
-    grace: Duration,
 ) {
+    let limits = emulator.inner.limits.clone();
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let mut open: Vec<Weak<Connection>> = Vec::new();
     let mut conns = JoinSet::new();
     loop {
+        // A slot first: at the cap, the longest-idle connection makes room.
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                evict_longest_idle(&mut open);
+                tokio::select! {
+                    slot = slots.clone().acquire_owned() => match slot {
+                        Ok(slot) => slot,
+                        Err(_) => break,
+                    },
+                    _ = signalled(&mut shutdown) => break,
+                    Some(_) = conns.join_next(), if !conns.is_empty() => continue,
+                }
+            }
+        };
         tokio::select! {
             res = listener.accept() => {
                 let (stream, peer) = match res {
@@ -77,26 +99,15 @@ async fn accept_loop(
                     }
                 };
                 let _ = stream.set_nodelay(true);
+                let conn = Arc::new(Connection::new());
+                open.retain(|c| c.strong_count() > 0);
+                open.push(Arc::downgrade(&conn));
                 let emulator = emulator.clone();
-                let mut shutdown = shutdown.clone();
+                let shutdown = shutdown.clone();
+                let limits = limits.clone();
                 conns.spawn(async move {
-                    let svc = hyper::service::service_fn(move |req| {
-                        let mut emulator = emulator.clone();
-                        emulator.call(req)
-                    });
-                    let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), svc);
-                    tokio::pin!(conn);
-                    tokio::select! {
-                        res = conn.as_mut() => {
-                            if let Err(e) = res {
-                                tracing::debug!(%peer, error = %e, "emulator connection ended");
-                            }
-                        }
-                        _ = signalled(&mut shutdown) => {
-                            conn.as_mut().graceful_shutdown();
-                            let _ = conn.await;
-                        }
-                    }
+                    serve_connection(emulator, stream, peer, conn, limits, shutdown).await;
+                    drop(slot);
                 });
             }
             _ = signalled(&mut shutdown) => break,
@@ -104,12 +115,116 @@ async fn accept_loop(
         }
     }
     drop(listener);
+    let grace = limits.shutdown_timeout;
     let drain = async { while conns.join_next().await.is_some() {} };
     if tokio::time::timeout(grace, drain).await.is_err() {
         tracing::debug!("emulator shutdown timeout: closing remaining connections");
         conns.abort_all();
         while conns.join_next().await.is_some() {}
     }
+}
+
+/// Asks the connection idle for the longest time to close, if one is idle.
+fn evict_longest_idle(open: &mut Vec<Weak<Connection>>) {
+    open.retain(|c| c.strong_count() > 0);
+    let idle = open
+        .iter()
+        .filter_map(Weak::upgrade)
+        .filter_map(|c| match c.phase() {
+            (Phase::Idle, since) => Some((since, c)),
+            _ => None,
+        })
+        .min_by_key(|(since, _)| *since);
+    if let Some((_, conn)) = idle {
+        tracing::debug!("emulator at its connection cap: closing the longest-idle connection");
+        conn.evict();
+    }
+}
+
+/// Why a connection's watcher ends it.
+enum Ending {
+    /// Idle too long, or evicted: close it gracefully.
+    Idle,
+    /// Sending a request head too slowly: cut it off.
+    SlowHead,
+}
+
+async fn serve_connection(
+    emulator: Emulator,
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    conn: Arc<Connection>,
+    limits: Limits,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let tracked = Tracked::new(stream, conn.clone());
+    let in_service = conn.clone();
+    let svc = hyper::service::service_fn(move |req| {
+        let mut emulator = emulator.clone();
+        let request = in_service.start_request();
+        let future = emulator.call(req);
+        async move {
+            let res = future.await;
+            drop(request);
+            res
+        }
+    });
+    let http = http1::Builder::new().serve_connection(TokioIo::new(tracked), svc);
+    tokio::pin!(http);
+    let ending = tokio::select! {
+        res = http.as_mut() => {
+            if let Err(e) = res {
+                tracing::debug!(%peer, error = %e, "emulator connection ended");
+            }
+            return;
+        }
+        ending = watch_connection(&conn, &limits) => ending,
+        _ = signalled(&mut shutdown) => Ending::Idle,
+    };
+    match ending {
+        Ending::Idle => {
+            // Closes at once when idle; otherwise after the request in progress
+            // (shutdown bounds that wait with its own grace period).
+            http.as_mut().graceful_shutdown();
+            let _ = http.await;
+        }
+        Ending::SlowHead => {
+            tracing::debug!(%peer, "emulator closed a connection slow to send its request head");
+        }
+    }
+}
+
+/// Resolves when the connection has been idle, or reading a head, for too
+/// long, or was asked to make room.
+async fn watch_connection(conn: &Connection, limits: &Limits) -> Ending {
+    let mut changes = conn.subscribe();
+    loop {
+        let (phase, since) = *changes.borrow_and_update();
+        let limit = match phase {
+            Phase::Idle => Some((limits.idle_timeout, Ending::Idle)),
+            Phase::Head => Some((limits.header_read_timeout, Ending::SlowHead)),
+            Phase::Busy => None,
+            Phase::Evicted => return Ending::Idle,
+        };
+        match limit {
+            Some((limit, ending)) => {
+                let until = since.checked_add(limit).unwrap_or_else(far_future);
+                tokio::select! {
+                    _ = tokio::time::sleep_until(until) => return ending,
+                    changed = changes.changed() => if changed.is_err() { return Ending::Idle },
+                }
+            }
+            None => {
+                if changes.changed().await.is_err() {
+                    return Ending::Idle;
+                }
+            }
+        }
+    }
+}
+
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86_400 * 365 * 30)
 }
 
 /// Resolves once shutdown is requested; never if the [`Server`] was dropped.

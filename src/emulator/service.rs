@@ -8,18 +8,18 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::HeaderValue;
 use http::{Request, Response};
 use http_body::Body;
 use http_body_util::Full;
+use tokio::sync::Semaphore;
 use tower::BoxError;
 
 use super::answer::Outcome;
 use super::auth::Verifier;
-use super::builder::EmulatorBuilder;
+use super::builder::{EmulatorBuilder, Limits};
 use super::faults::{Fault, FaultScope, Faults};
 use super::registry::{ModelStats, Registry};
 use super::server::{self, Server};
@@ -42,7 +42,9 @@ pub(super) struct Inner {
     pub(super) region: String,
     pub(super) faults: Mutex<Faults>,
     pub(super) request_seq: AtomicU64,
-    pub(super) shutdown_timeout: Duration,
+    /// Bytes request bodies in progress may still take.
+    pub(super) body_memory: Arc<Semaphore>,
+    pub(super) limits: Limits,
 }
 
 impl fmt::Debug for Emulator {

@@ -1,0 +1,162 @@
+//! What the server knows about each connection: whether a request is in
+//! progress, a request head is arriving, or nothing is happening, and since
+//! when. The server's watcher closes connections idle or slow for too long.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// What a connection is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Phase {
+    /// No request in progress, nothing arriving.
+    Idle,
+    /// The first bytes of a request have come, its head is not complete.
+    Head,
+    /// A request is in the service (its body, the model, the answer).
+    Busy,
+    /// Asked to close to make room for a new connection.
+    Evicted,
+}
+
+/// One served connection's phase, and when it began.
+#[derive(Debug)]
+pub(super) struct Connection {
+    phase: watch::Sender<(Phase, Instant)>,
+    in_service: AtomicUsize,
+}
+
+impl Connection {
+    pub(super) fn new() -> Self {
+        Self {
+            phase: watch::Sender::new((Phase::Idle, Instant::now())),
+            in_service: AtomicUsize::new(0),
+        }
+    }
+
+    /// The phase and since when.
+    pub(super) fn phase(&self) -> (Phase, Instant) {
+        *self.phase.borrow()
+    }
+
+    pub(super) fn subscribe(&self) -> watch::Receiver<(Phase, Instant)> {
+        self.phase.subscribe()
+    }
+
+    /// Asks an idle connection to close.
+    pub(super) fn evict(&self) {
+        self.phase.send_if_modified(|state| {
+            let evict = state.0 == Phase::Idle;
+            if evict {
+                *state = (Phase::Evicted, Instant::now());
+            }
+            evict
+        });
+    }
+
+    /// Bytes came in: on an idle connection, a request head begins.
+    fn on_read(&self) {
+        self.phase.send_if_modified(|state| {
+            let begins = state.0 == Phase::Idle;
+            if begins {
+                *state = (Phase::Head, Instant::now());
+            }
+            begins
+        });
+    }
+
+    /// A request entered the service; it leaves when the guard drops.
+    pub(super) fn start_request(self: &Arc<Self>) -> InService {
+        self.in_service.fetch_add(1, Ordering::SeqCst);
+        self.phase.send_if_modified(|state| {
+            let busy = state.0 != Phase::Busy;
+            if busy {
+                *state = (Phase::Busy, Instant::now());
+            }
+            busy
+        });
+        InService(self.clone())
+    }
+}
+
+/// A request in the service.
+pub(super) struct InService(Arc<Connection>);
+
+impl Drop for InService {
+    fn drop(&mut self) {
+        let conn = &self.0;
+        if conn.in_service.fetch_sub(1, Ordering::SeqCst) == 1 {
+            conn.phase.send_if_modified(|state| {
+                let idle = state.0 == Phase::Busy;
+                if idle {
+                    *state = (Phase::Idle, Instant::now());
+                }
+                idle
+            });
+        }
+    }
+}
+
+/// A TCP stream that reports incoming bytes to its [`Connection`].
+pub(super) struct Tracked {
+    stream: TcpStream,
+    conn: Arc<Connection>,
+}
+
+impl Tracked {
+    pub(super) fn new(stream: TcpStream, conn: Arc<Connection>) -> Self {
+        Self { stream, conn }
+    }
+}
+
+impl AsyncRead for Tracked {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let poll = Pin::new(&mut self.stream).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.conn.on_read();
+        }
+        poll
+    }
+}
+
+impl AsyncWrite for Tracked {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+}
