@@ -60,7 +60,9 @@
 //! |---|---|---|
 //! | [`target_model`] | [`TargetModel`](target_model::TargetModel), a validated model name, and [`TargetModelLayer`](target_model::TargetModelLayer), which puts it in the header | `target-model` (default) |
 //! | [`deadline`] | [`Deadline`](deadline::Deadline), one budget for a call, and [`DeadlineLayer`](deadline::DeadlineLayer), which enforces it | `deadline` (default) |
-//! | [`retry`] | [`ModelNotReadyRetryLayer`](retry::ModelNotReadyRetryLayer): botocore's legacy retries; [`RetryClassifier`](retry::RetryClassifier) (what is retried) and [`LegacyBackoff`](retry::LegacyBackoff) (how long to wait), which the `aws_sdk` module shares | `retry` (default; implies `deadline`) |
+//! | [`read_timeout`] | [`ReadTimeoutLayer`](read_timeout::ReadTimeoutLayer): botocore's read timeout, each wait for the head and for each body frame | `read-timeout` (default) |
+//! | [`collect_body`] | [`CollectBodyLayer`](collect_body::CollectBodyLayer): reads bodies inside the attempt, so a broken body is retried | `collect-body` (default) |
+//! | [`retry`] | [`ModelNotReadyRetryLayer`](retry::ModelNotReadyRetryLayer): botocore's legacy retries; [`RetryClassifier`](retry::RetryClassifier) (what is retried) and [`LegacyBackoff`](retry::LegacyBackoff) (how long to wait), which the `aws_sdk` module shares | `retry` (default; implies `deadline`, `read-timeout`, `collect-body`) |
 //! | [`sigv4`] | [`SigV4Layer`](sigv4::SigV4Layer): signs every attempt with `aws-sigv4` | `sigv4` |
 //! | [`aws_sdk`] | the AWS SDK for Rust: interceptors, a retry classifier, retry and timeout settings; with `aws-sdk-sagemakerruntime`, a config extension for its client | `aws-sdk`, `aws-sdk-sagemakerruntime` |
 //! | [`emulator`] | a local multi-model endpoint (cold starts, 429s, LRU eviction, SigV4 checks), in-process or over HTTP/1.1 | `emulator` |
@@ -77,14 +79,18 @@
 //!
 //! Every public item has one path:
 //!
-//! - crate root: `ServiceBuilderExt`, `ErrorCode`;
+//! - crate root: `ServiceBuilderExt`, `MultiModelEndpointLayers` (the type of its recommended stack), `ErrorCode`;
 //! - `sagemaker`: header names (`TARGET_MODEL_HEADER`, ...), `MAX_PAYLOAD_BYTES`,
 //!   `MAX_TARGET_MODEL_LEN`, `COLD_START_HOLD`, `MAX_LOAD_TIME`,
 //!   `RECOMMENDED_ATTEMPT_TIMEOUT`, `LEGACY_RETRYABLE_STATUSES`,
 //!   `LEGACY_THROTTLING_CODES`, `SIGNING_NAME`, `invocations_path`,
 //!   `is_valid_endpoint_name`;
 //! - `target_model`: `TargetModel`, `InvalidTargetModel`, `TargetModelLayer`, `TargetModelService`;
-//! - `deadline`: `Deadline`, `DeadlineExceeded`, `DeadlineLayer`, `DeadlineService`, `ResponseFuture`;
+//! - `deadline`: `Deadline`, `DeadlineExceeded`, `DeadlineLayer`, `DeadlineService`,
+//!   `ResponseFuture`, `ResponseBody`;
+//! - `read_timeout`: `ReadTimeoutLayer`, `ReadTimeout`, `ReadTimedOut`, `ResponseFuture`, `ResponseBody`;
+//! - `collect_body`: `CollectBodyLayer`, `CollectBody`, `BodyTooLarge`, `BodyReadFailed`,
+//!   `ResponseFuture`, `ResponseBody`;
 //! - `retry`: `ModelNotReadyRetryLayer`, `ModelNotReadyRetry`, `RetryClassifier`,
 //!   `RetryReason`, `LegacyBackoff`, `Attempts`, `AttemptTimedOut`, `ResponseFuture`;
 //! - `sigv4`: `SigV4Layer`, `SigV4`, `SigningError`, `ResponseFuture`;

@@ -7,6 +7,26 @@
 //! the deadline: [`ModelNotReadyRetryLayer`](crate::retry::ModelNotReadyRetryLayer)
 //! never sleeps past it and never starts an attempt after it.
 //!
+//! The deadline covers the response body too: the response of
+//! [`DeadlineService`] carries a [`ResponseBody`], and no read of it waits past
+//! the deadline; one that would, or any read after it, fails with
+//! [`DeadlineExceeded`].
+//!
+//! # Which setting bounds which wait
+//!
+//! For a stack of `DeadlineLayer`, `ModelNotReadyRetryLayer`,
+//! `CollectBodyLayer` (optional) and `ReadTimeoutLayer` around an HTTP client,
+//! against botocore's settings:
+//!
+//! | wait | bounded by | botocore |
+//! |---|---|---|
+//! | connecting | the HTTP client's connect timeout (hyper-util: `HttpConnector::set_connect_timeout`); also everything below that bounds the head | `connect_timeout`, 60 s |
+//! | the response head (connect, send, the endpoint's hold) | `ReadTimeoutLayer` (each wait, retried), `ModelNotReadyRetryLayer::attempt_timeout` (each attempt, retried), `DeadlineLayer` (final) | `read_timeout`, 60 s, retried |
+//! | each frame of the body | `ReadTimeoutLayer` (`ReadTimedOut`), `DeadlineLayer` (`DeadlineExceeded`) | `read_timeout`, not retried for a 200 |
+//! | the whole body | `DeadlineLayer`; with `CollectBodyLayer` beneath the retry layer, also the attempt timeout and the read timeout, and a failure is retried | nothing (the caller reads the stream) |
+//! | backoff sleeps | `DeadlineLayer`: a sleep that would end after the deadline is not taken | nothing |
+//! | the whole call | `DeadlineLayer` | nothing (attempts times waits) |
+//!
 //! ```
 //! use std::time::Duration;
 //! use tower::{service_fn, BoxError, ServiceBuilder, ServiceExt};

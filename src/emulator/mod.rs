@@ -85,6 +85,17 @@
 //! the loaded model (whatever the inference result), `loads` started loads,
 //! `evictions`, and `not_ready` the 429 answers.
 //!
+//! **Served** ([`Emulator::serve`]), it protects itself as a shared server:
+//! a connection with no request in progress is closed after the idle
+//! timeout (60 s), one slow to send a request head after the header read
+//! timeout (10 s); a request body not complete within the body timeout (30 s)
+//! gets 408 `RequestTimeoutException`; the bodies of all requests in
+//! progress share one memory budget (64 MiB), and a request that cannot get
+//! its share in time gets 503 `ServiceUnavailable`; beyond the connection cap
+//! (512) a new connection closes the longest-idle one, or waits in the
+//! listen queue when none is idle; [`Server::shutdown`] ends within its
+//! grace period (3 s) whatever clients do. [`EmulatorBuilder`] sets each.
+//!
 //! **Service errors.** The service's error type is [`std::io::Error`]:
 //! [`Fault::DropConnection`] answers `ErrorKind::ConnectionReset` (served: the
 //! connection is closed with no response) and an unreadable request body

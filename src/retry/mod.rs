@@ -13,7 +13,13 @@
 //!   code (this is how `ModelNotReadyException` is retried), 500, 502, 503,
 //!   504, 509, 400 with a throttling code, transport errors and per-attempt timeouts.
 //! - **Per-attempt timeout**: 70 s by default; an attempt that takes longer
-//!   fails with [`AttemptTimedOut`] and is retried.
+//!   fails with [`AttemptTimedOut`] and is retried. An attempt lasts until the
+//!   response head, or, with [`CollectBodyLayer`](crate::collect_body::CollectBodyLayer)
+//!   beneath this layer, until the whole body is read. To bound each wait
+//!   for bytes rather than the attempt, as botocore's `read_timeout` does,
+//!   put [`ReadTimeoutLayer`](crate::read_timeout::ReadTimeoutLayer) beneath
+//!   it. The [`deadline`](crate::deadline#which-setting-bounds-which-wait)
+//!   module has a table of which setting bounds which wait.
 //! - **Deadline**: with a [`Deadline`](crate::deadline::Deadline) in the request's extensions (put there by
 //!   [`DeadlineLayer`](crate::deadline::DeadlineLayer) above, or by the caller), it never sleeps past the
 //!   deadline nor starts an attempt after it, also when the inner service is
@@ -21,10 +27,17 @@
 //!   after the deadline it stops at once and returns the last outcome; each
 //!   attempt's timeout is `min(attempt_timeout, remaining)`; an attempt cut
 //!   short by the deadline, or any error at or after it, ends the call with
-//!   [`DeadlineExceeded`](crate::deadline::DeadlineExceeded). The layer takes the
+//!   [`DeadlineExceeded`](crate::deadline::DeadlineExceeded). The response
+//!   body is outside this layer's reach: [`DeadlineLayer`](crate::deadline::DeadlineLayer)
+//!   bounds it. The layer takes the
 //!   `Deadline` out of the request (services beneath it do not see it; every
 //!   other extension goes through, on every attempt) and puts it back on the
 //!   response.
+//! - **Reset connections**: with
+//!   [`reset_connection_at_once`](ModelNotReadyRetryLayer::reset_connection_at_once),
+//!   the first retry after a connection reset or closed before any response
+//!   (a pooled keep-alive connection the server had just closed) goes out at
+//!   once; off by default, as botocore.
 //! - **Outcome**: when retries run out on a retryable response the caller
 //!   gets that response (a 429 with its body, say), not a synthetic error; on
 //!   a retryable error, the last error. Every response carries [`Attempts`]
