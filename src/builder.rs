@@ -29,8 +29,11 @@ pub type MultiModelEndpointLayers<L> = tower::layer::util::Stack<
     >,
 >;
 
-/// Adds this crate's layers to [`tower::ServiceBuilder`], as tower-http's
-/// `ServiceBuilderExt` does for its own.
+/// This crate's layers as methods of tower's `ServiceBuilder`.
+///
+/// As tower-http's `ServiceBuilderExt` does for its own layers, this trait
+/// adds a method per layer to [`tower::ServiceBuilder`], and one for the
+/// recommended stack.
 ///
 /// ```
 /// # #[cfg(all(feature = "target-model", feature = "retry"))]

@@ -6,7 +6,7 @@ use tower::BoxError;
 /// [`CollectBodyLayer`](super::CollectBodyLayer); nothing was truncated.
 ///
 /// Not retried: the same call would get the same body.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct BodyTooLarge {
     limit: usize,
     declared: Option<u64>,
@@ -49,7 +49,6 @@ impl std::error::Error for BodyTooLarge {}
 ///
 /// Retried by [`RetryClassifier::legacy`](crate::retry::RetryClassifier::legacy)
 /// like a transport error. The cause is its [`source`](std::error::Error::source).
-#[derive(Debug)]
 pub struct BodyReadFailed {
     source: BoxError,
 }
@@ -69,5 +68,19 @@ impl fmt::Display for BodyReadFailed {
 impl std::error::Error for BodyReadFailed {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         Some(&*self.source)
+    }
+}
+
+impl fmt::Debug for BodyTooLarge {
+    /// The type and the same message as `Display`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BodyTooLarge(\"{self}\")")
+    }
+}
+
+impl fmt::Debug for BodyReadFailed {
+    /// The type, the message and its cause.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BodyReadFailed(\"{self}: {}\")", self.source)
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 /// [`ModelNotReadyRetryLayer`](crate::retry::ModelNotReadyRetryLayer) when the
 /// deadline cuts an attempt short; reach it with
 /// `err.downcast_ref::<DeadlineExceeded>()`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct DeadlineExceeded {
     budget: Duration,
     elapsed: Duration,
@@ -42,3 +42,11 @@ impl fmt::Display for DeadlineExceeded {
 }
 
 impl std::error::Error for DeadlineExceeded {}
+
+impl fmt::Debug for DeadlineExceeded {
+    /// The type and the same message as `Display`: `main() -> Result<(), BoxError>`
+    /// prints errors with `Debug`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DeadlineExceeded(\"{self}\")")
+    }
+}

@@ -8,7 +8,7 @@ use std::time::Duration;
 /// Reach it with `err.downcast_ref::<ReadTimedOut>()`. Retried by
 /// [`RetryClassifier::legacy`](crate::retry::RetryClassifier::legacy), as
 /// botocore retries its read timeouts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct ReadTimedOut {
     timeout: Duration,
     body: bool,
@@ -57,3 +57,11 @@ impl fmt::Display for ReadTimedOut {
 }
 
 impl std::error::Error for ReadTimedOut {}
+
+impl fmt::Debug for ReadTimedOut {
+    /// The type and the same message as `Display`: `main() -> Result<(), BoxError>`
+    /// prints errors with `Debug`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ReadTimedOut(\"{self}\")")
+    }
+}

@@ -7,7 +7,7 @@ use std::time::Duration;
 /// [`tower::BoxError`]) only when the last attempt timed out; when the
 /// call's [`Deadline`](crate::deadline::Deadline) cut the attempt short the caller gets
 /// [`DeadlineExceeded`](crate::deadline::DeadlineExceeded) instead.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct AttemptTimedOut {
     timeout: Duration,
     attempt: u32,
@@ -41,3 +41,11 @@ impl fmt::Display for AttemptTimedOut {
 }
 
 impl std::error::Error for AttemptTimedOut {}
+
+impl fmt::Debug for AttemptTimedOut {
+    /// The type and the same message as `Display`: `main() -> Result<(), BoxError>`
+    /// prints errors with `Debug`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AttemptTimedOut(\"{self}\")")
+    }
+}

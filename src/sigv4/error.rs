@@ -6,7 +6,6 @@ use tower::BoxError;
 /// A request could not be signed; nothing was sent.
 ///
 /// Returned inside a [`tower::BoxError`] by [`SigV4Layer`](super::SigV4Layer)'s service.
-#[derive(Debug)]
 pub struct SigningError {
     kind: ErrorKind,
 }
@@ -66,5 +65,16 @@ impl std::error::Error for SigningError {
             ErrorKind::Body(e) | ErrorKind::Sign(e) => Some(&**e),
             _ => None,
         }
+    }
+}
+
+impl fmt::Debug for SigningError {
+    /// The type, the message and its cause (never a header value).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SigningError(\"{self}")?;
+        if let Some(source) = std::error::Error::source(self) {
+            write!(f, ": {source}")?;
+        }
+        f.write_str("\")")
     }
 }

@@ -3,7 +3,7 @@ use std::fmt;
 use crate::sagemaker::MAX_TARGET_MODEL_LEN;
 
 /// Why a string is not a valid [`TargetModel`](super::TargetModel).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum InvalidTargetModel {
     /// The name is empty.
@@ -55,6 +55,14 @@ impl fmt::Display for InvalidTargetModel {
 }
 
 impl std::error::Error for InvalidTargetModel {}
+
+impl fmt::Debug for InvalidTargetModel {
+    /// The type and the same message as `Display`: `main() -> Result<(), BoxError>`
+    /// prints errors with `Debug`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "InvalidTargetModel(\"{self}\")")
+    }
+}
 
 #[cfg(test)]
 mod tests {
