@@ -35,7 +35,7 @@ use tower_sagemaker::target_model::TargetModel;
 /// Invoke a (multi-model) SageMaker endpoint with the AWS SDK for Rust and
 /// tower-sagemaker's retries. Without --region, against an embedded emulator.
 #[derive(Debug, Parser)]
-#[command(about)]
+#[command(version)]
 struct Args {
     /// AWS region of the endpoint; without it, the embedded emulator is used.
     #[arg(long)]

@@ -5,12 +5,14 @@
 //!     --model model-1.tar.gz=5s:200MiB --model model-2.tar.gz=90s --memory 1GiB
 //! ```
 //!
+//! Without `--model` it serves the demo models the other examples use.
 //! Prints `listening on http://127.0.0.1:PORT` on stdout once bound; logs go
-//! to stderr (one line per request by default; set `RUST_LOG` to change). Ctrl-C shuts down
-//! gracefully.
+//! to stderr (one line per request by default; set `RUST_LOG` to change).
+//! Ctrl-C shuts down gracefully. A fatal error is one line on stderr, exit 1.
 
 use std::io::Write;
 use std::net::SocketAddr;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
@@ -18,18 +20,27 @@ use tower_sagemaker::emulator::Emulator;
 
 #[path = "common/cli.rs"]
 mod cli;
+#[path = "common/demo.rs"]
+mod demo;
 
 use cli::{parse_duration, parse_size, ModelArg};
 
-/// A local SageMaker Runtime multi-model endpoint.
+/// A local SageMaker Runtime multi-model endpoint, for tests and demos.
+///
+/// Serves POST /endpoints/{name}/invocations with the target-model header:
+/// cold starts (calls held, then 429 ModelNotReadyException while a model
+/// loads), LRU eviction when memory runs short, restJson1 errors, and SigV4
+/// verification with --access-key/--secret-key. Durations are seconds or take
+/// a unit (500ms, 5s, 2m, 1h); sizes take a unit (200MiB, 1GB).
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
 
-    /// A model: NAME=LOAD_TIME[:SIZE], e.g. model-1.tar.gz=5s:200MiB (repeatable).
+    /// A model: NAME=LOAD_TIME[:SIZE], e.g. model-1.tar.gz=5s:200MiB (repeatable;
+    /// default: the demo models model-1.tar.gz, model-2.tar.gz, model-3.tar.gz).
     #[arg(long = "model", value_name = "NAME=LOAD_TIME[:SIZE]")]
     models: Vec<ModelArg>,
 
@@ -45,7 +56,7 @@ struct Args {
     #[arg(long, value_parser = parse_duration, default_value = "360s")]
     max_load_time: Duration,
 
-    /// Memory for loaded models, e.g. 2GiB (default unlimited).
+    /// Memory for loaded models, with a unit: e.g. 2GiB (default unlimited).
     #[arg(long, value_parser = parse_size)]
     memory: Option<u64>,
 
@@ -63,7 +74,7 @@ struct Args {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -73,7 +84,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         )
         .init();
     let args = Args::parse();
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
 
+async fn run(args: Args) -> Result<(), String> {
     let mut builder = Emulator::builder()
         .hold_timeout(args.hold_timeout)
         .max_load_time(args.max_load_time)
@@ -81,6 +101,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     for endpoint in args.endpoints {
         builder = builder.endpoint(endpoint);
     }
+    if args.models.is_empty() {
+        builder = demo::with_demo_models(builder);
+        eprintln!(
+            "no --model: serving the demo models {}",
+            demo::describe_demo_models()
+        );
+    }
+    let smallest = args.models.iter().map(|m| m.spec.get_size()).min();
     for m in args.models {
         eprintln!(
             "model {}: load time {:?}, size {} bytes",
@@ -91,6 +119,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         builder = builder.model(m.name, m.spec);
     }
     if let Some(memory) = args.memory {
+        if let Some(smallest) = smallest.filter(|s| *s > memory) {
+            eprintln!(
+                "warning: --memory {memory} bytes is less than the smallest model ({smallest} bytes): every load will fail with 507"
+            );
+        }
         builder = builder.memory(memory);
     }
     if let (Some(ak), Some(sk)) = (args.access_key, args.secret_key) {
@@ -98,15 +131,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         eprintln!("SigV4 verification on");
     }
     let emulator = builder.build();
-    let server = emulator.serve(args.addr).await?;
+    let server = emulator
+        .serve(args.addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
     {
         let mut out = std::io::stdout().lock();
-        writeln!(out, "listening on {}", server.endpoint_url())?;
-        out.flush()?;
+        writeln!(out, "listening on {}", server.endpoint_url())
+            .and_then(|()| out.flush())
+            .map_err(|e| format!("cannot write to stdout: {e}"))?;
     }
     eprintln!("endpoints: {}", emulator.endpoints().join(", "));
 
-    tokio::signal::ctrl_c().await?;
+    tokio::signal::ctrl_c()
+        .await
+        .map_err(|e| format!("cannot wait for Ctrl-C: {e}"))?;
     eprintln!("shutting down");
     server.shutdown().await;
     Ok(())

@@ -25,6 +25,29 @@ pub const NEW_SESSION_ID_HEADER: HeaderName =
 pub const CLOSED_SESSION_ID_HEADER: HeaderName =
     HeaderName::from_static("x-amzn-sagemaker-closed-session-id");
 
+/// `X-Amzn-SageMaker-Target-Variant`: the production variant to invoke.
+pub const TARGET_VARIANT_HEADER: HeaderName =
+    HeaderName::from_static("x-amzn-sagemaker-target-variant");
+
+/// `X-Amzn-SageMaker-Target-Container-Hostname`: the container of a multi-container endpoint.
+pub const TARGET_CONTAINER_HOSTNAME_HEADER: HeaderName =
+    HeaderName::from_static("x-amzn-sagemaker-target-container-hostname");
+
+/// `X-Amzn-SageMaker-Inference-Id`: an identifier of the call, for model monitoring.
+pub const INFERENCE_ID_HEADER: HeaderName =
+    HeaderName::from_static("x-amzn-sagemaker-inference-id");
+
+/// `X-Amzn-SageMaker-Enable-Explanations`: a JMESPath expression that filters explanations.
+pub const ENABLE_EXPLANATIONS_HEADER: HeaderName =
+    HeaderName::from_static("x-amzn-sagemaker-enable-explanations");
+
+/// `X-Amzn-SageMaker-Inference-Component`: the inference component to invoke.
+pub const INFERENCE_COMPONENT_HEADER: HeaderName =
+    HeaderName::from_static("x-amzn-sagemaker-inference-component");
+
+/// `X-Amzn-SageMaker-Session-Id`: a stateful session, or `NEW_SESSION` to open one.
+pub const SESSION_ID_HEADER: HeaderName = HeaderName::from_static("x-amzn-sagemaker-session-id");
+
 /// `X-Amzn-ErrorType`: the restJson1 header that carries an error response's code.
 pub const ERROR_TYPE_HEADER: HeaderName = HeaderName::from_static("x-amzn-errortype");
 
@@ -70,6 +93,119 @@ pub const LEGACY_THROTTLING_CODES: &[&str] = &[
 
 /// The SigV4 signing name of SageMaker Runtime.
 pub const SIGNING_NAME: &str = "sagemaker";
+
+/// Why a value is not valid for one of `InvokeEndpoint`'s request headers,
+/// from [`check_invoke_header`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidHeaderValue {
+    header: &'static str,
+    rule: &'static str,
+}
+
+impl InvalidHeaderValue {
+    /// The header, as the service model names it (`X-Amzn-SageMaker-Target-Variant`).
+    pub fn header(&self) -> &'static str {
+        self.header
+    }
+}
+
+impl std::fmt::Display for InvalidHeaderValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "invalid {}: {}", self.header, self.rule)
+    }
+}
+
+impl std::error::Error for InvalidHeaderValue {}
+
+/// Checks `value` against the service model's constraints for one of
+/// `InvokeEndpoint`'s request headers, as the service validates it (a bad
+/// value is a 400 `ValidationError` there). Headers without constraints
+/// here (`Content-Type`, `Accept`) accept any visible ASCII; the target
+/// model has its own type, [`TargetModel`](crate::target_model::TargetModel).
+///
+/// ```
+/// use tower_sagemaker::sagemaker::{check_invoke_header, SESSION_ID_HEADER, TARGET_VARIANT_HEADER};
+///
+/// assert!(check_invoke_header(&TARGET_VARIANT_HEADER, "variant-1").is_ok());
+/// assert!(check_invoke_header(&TARGET_VARIANT_HEADER, "-variant").is_err());
+/// assert!(check_invoke_header(&SESSION_ID_HEADER, "NEW_SESSION").is_ok());
+/// ```
+pub fn check_invoke_header(name: &HeaderName, value: &str) -> Result<(), InvalidHeaderValue> {
+    let fail = |header, rule| Err(InvalidHeaderValue { header, rule });
+    let len = value.len();
+    if *name == TARGET_VARIANT_HEADER || *name == TARGET_CONTAINER_HOSTNAME_HEADER {
+        let header = if *name == TARGET_VARIANT_HEADER {
+            "X-Amzn-SageMaker-Target-Variant"
+        } else {
+            "X-Amzn-SageMaker-Target-Container-Hostname"
+        };
+        if !is_hyphenated_name(value, 63) {
+            return fail(
+                header,
+                "1 to 63 letters and digits, with hyphens between them (^[a-zA-Z0-9](-*[a-zA-Z0-9])*)",
+            );
+        }
+    } else if *name == INFERENCE_COMPONENT_HEADER {
+        if !is_hyphenated_name(value, 63) {
+            return fail(
+                "X-Amzn-SageMaker-Inference-Component",
+                "1 to 63 letters and digits, with hyphens between them",
+            );
+        }
+    } else if *name == SESSION_ID_HEADER {
+        if value != "NEW_SESSION" && !is_hyphenated_name(value, 256) {
+            return fail(
+                "X-Amzn-SageMaker-Session-Id",
+                "NEW_SESSION, or 1 to 256 letters and digits with hyphens between them",
+            );
+        }
+    } else if *name == INFERENCE_ID_HEADER {
+        if len == 0 || len > 64 || !is_printable(value) || value.starts_with(' ') {
+            return fail(
+                "X-Amzn-SageMaker-Inference-Id",
+                "1 to 64 printable characters, the first not a space",
+            );
+        }
+    } else if *name == ENABLE_EXPLANATIONS_HEADER {
+        if len == 0 || len > 64 || !is_printable(value) {
+            return fail(
+                "X-Amzn-SageMaker-Enable-Explanations",
+                "1 to 64 characters (a JMESPath expression such as `true`)",
+            );
+        }
+    } else if *name == CUSTOM_ATTRIBUTES_HEADER {
+        if len > 1024 || !is_printable(value) {
+            return fail(
+                "X-Amzn-SageMaker-Custom-Attributes",
+                "at most 1024 printable ASCII characters",
+            );
+        }
+    } else if !is_printable(value) || len > 1024 {
+        return fail("header", "at most 1024 printable ASCII characters");
+    }
+    Ok(())
+}
+
+/// Printable ASCII, which is also what an HTTP header value carries unchanged.
+fn is_printable(value: &str) -> bool {
+    value.bytes().all(|b| (0x20..=0x7e).contains(&b))
+}
+
+/// 1 to `max` characters matching `^[a-zA-Z0-9](-*[a-zA-Z0-9])*$`.
+fn is_hyphenated_name(name: &str, max: usize) -> bool {
+    let bytes = name.as_bytes();
+    match (bytes.first(), bytes.last()) {
+        (Some(first), Some(last)) => {
+            bytes.len() <= max
+                && bytes
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+                && *first != b'-'
+                && *last != b'-'
+        }
+        _ => false,
+    }
+}
 
 /// The path of `InvokeEndpoint` for an endpoint name.
 ///
@@ -149,6 +285,34 @@ pub(crate) mod internal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invoke_headers() {
+        let ok = |h: &HeaderName, v: &str| check_invoke_header(h, v).is_ok();
+        assert!(ok(&TARGET_VARIANT_HEADER, "AllTraffic"));
+        assert!(ok(&TARGET_VARIANT_HEADER, "v--1"));
+        assert!(!ok(&TARGET_VARIANT_HEADER, ""));
+        assert!(!ok(&TARGET_VARIANT_HEADER, "v_1"));
+        assert!(!ok(&TARGET_VARIANT_HEADER, &"v".repeat(64)));
+        assert!(ok(&TARGET_CONTAINER_HOSTNAME_HEADER, "container-1"));
+        assert!(!ok(&TARGET_CONTAINER_HOSTNAME_HEADER, "container-"));
+        assert!(ok(&INFERENCE_COMPONENT_HEADER, "ic-1"));
+        assert!(!ok(&INFERENCE_COMPONENT_HEADER, "-ic"));
+        assert!(ok(&SESSION_ID_HEADER, "NEW_SESSION"));
+        assert!(ok(&SESSION_ID_HEADER, &"s".repeat(256)));
+        assert!(!ok(&SESSION_ID_HEADER, &"s".repeat(257)));
+        assert!(!ok(&SESSION_ID_HEADER, "new session"));
+        assert!(ok(&INFERENCE_ID_HEADER, "id 1"));
+        assert!(!ok(&INFERENCE_ID_HEADER, " id"));
+        assert!(!ok(&INFERENCE_ID_HEADER, &"i".repeat(65)));
+        assert!(ok(&ENABLE_EXPLANATIONS_HEADER, "`true`"));
+        assert!(!ok(&ENABLE_EXPLANATIONS_HEADER, ""));
+        assert!(ok(&CUSTOM_ATTRIBUTES_HEADER, ""));
+        assert!(!ok(&CUSTOM_ATTRIBUTES_HEADER, "caf\u{e9}"));
+        let err = check_invoke_header(&TARGET_VARIANT_HEADER, "-x").unwrap_err();
+        assert_eq!(err.header(), "X-Amzn-SageMaker-Target-Variant");
+        assert!(err.to_string().contains("63"), "{err}");
+    }
 
     #[test]
     fn endpoint_names() {

@@ -61,10 +61,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, ParseArgError> {
         .map_err(|_| error(format!("invalid duration '{s}': out of range")))
 }
 
-/// A size in bytes: a number, optionally followed by a unit: `B`, decimal
-/// `KB`, `MB`, `GB`, `TB` (powers of 1000) or binary `KiB`, `MiB`, `GiB`,
-/// `TiB` (powers of 1024). Units are case-insensitive; decimals are allowed
-/// with a unit (`1.5GiB`).
+/// A size: a number and a unit, `B`, decimal `KB`, `MB`, `GB`, `TB` (powers
+/// of 1000) or binary `KiB`, `MiB`, `GiB`, `TiB` (powers of 1024), such as
+/// `200MiB` or `1.5GiB`. Units are case-insensitive. A bare number is
+/// refused: `--memory 2` meant 2 bytes once, and every model then failed
+/// to load.
 pub fn parse_size(s: &str) -> Result<u64, ParseArgError> {
     let t = s.trim();
     let (num, unit) = split_number(t);
@@ -74,7 +75,12 @@ pub fn parse_size(s: &str) -> Result<u64, ParseArgError> {
         )));
     }
     let scale: u64 = match unit.to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
+        "" => {
+            return Err(error(format!(
+                "invalid size '{s}': add a unit: B, KB, MB, GB, TB, KiB, MiB, GiB or TiB (e.g. {num}GiB, or {num}B for bytes)"
+            )))
+        }
+        "b" => 1,
         "k" | "kb" => 1000,
         "m" | "mb" => 1000u64.pow(2),
         "g" | "gb" => 1000u64.pow(3),
@@ -169,12 +175,17 @@ mod tests {
 
     #[test]
     fn sizes() {
-        assert_eq!(parse_size("0").unwrap(), 0);
+        assert_eq!(parse_size("0B").unwrap(), 0);
         assert_eq!(parse_size("10b").unwrap(), 10);
+        let bare = parse_size("2").unwrap_err().to_string();
+        assert!(
+            bare.contains("add a unit") && bare.contains("MiB"),
+            "{bare}"
+        );
         assert_eq!(parse_size("2KiB").unwrap(), 2048);
         assert_eq!(parse_size("1.5GiB").unwrap(), 3 << 29);
         assert_eq!(parse_size("1tb").unwrap(), 1_000_000_000_000);
-        assert!(parse_size("99999999999999999999").is_err());
+        assert!(parse_size("99999999999999999999B").is_err());
         assert!(parse_size("20000000TiB").is_err());
         assert!(parse_size("MiB").is_err());
         assert!(parse_size("5 XB")

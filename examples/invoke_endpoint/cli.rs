@@ -1,38 +1,55 @@
-//! The command line around the stack: arguments, where the call goes,
-//! and what is printed at the end.
+//! The command line around the stack: arguments as the AWS CLI spells them,
+//! where the call goes and with which credentials, and what is printed at
+//! the end.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::BehaviorVersion;
+use aws_credential_types::provider::ProvideCredentials;
 use aws_credential_types::Credentials;
 use bytes::Bytes;
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use http::header::{ACCEPT, CONTENT_TYPE};
 use http::{HeaderName, HeaderValue, Request, Response};
 use http_body_util::Full;
 use tower_sagemaker::deadline::DeadlineExceeded;
-use tower_sagemaker::emulator::{Emulator, ModelSpec, Server};
+use tower_sagemaker::emulator::{Emulator, Server};
+use tower_sagemaker::read_timeout::ReadTimedOut;
 use tower_sagemaker::retry::{AttemptTimedOut, Attempts};
 use tower_sagemaker::sagemaker::{
-    invocations_path, is_valid_endpoint_name, CLOSED_SESSION_ID_HEADER, CUSTOM_ATTRIBUTES_HEADER,
-    INVOKED_PRODUCTION_VARIANT_HEADER, NEW_SESSION_ID_HEADER,
+    check_invoke_header, invocations_path, is_valid_endpoint_name, CLOSED_SESSION_ID_HEADER,
+    CUSTOM_ATTRIBUTES_HEADER, ENABLE_EXPLANATIONS_HEADER, INFERENCE_COMPONENT_HEADER,
+    INFERENCE_ID_HEADER, INVOKED_PRODUCTION_VARIANT_HEADER, NEW_SESSION_ID_HEADER,
+    SESSION_ID_HEADER, TARGET_CONTAINER_HOSTNAME_HEADER, TARGET_VARIANT_HEADER,
 };
 use tower_sagemaker::sigv4::{SigV4Layer, SigningError};
 use tower_sagemaker::target_model::TargetModel;
 use tower_sagemaker::ErrorCode;
 
+use crate::demo::{describe_demo_models, with_demo_models};
 use crate::progress::{secs, stamp, Progress};
 use crate::values::parse_duration;
 
 /// Invoke a SageMaker endpoint, riding through multi-model endpoint cold starts.
 ///
-/// Mirrors `aws sagemaker-runtime invoke-endpoint`. Without --endpoint-url and
-/// --region it runs against a local emulator with demo models
-/// (model-1.tar.gz, model-2.tar.gz, model-3.tar.gz).
+/// Mirrors `aws sagemaker-runtime invoke-endpoint`, with boto3's retries of
+/// ModelNotReadyException and one deadline for the whole call. Credentials and
+/// region come from where every AWS tool finds them (environment, shared
+/// config and credentials files, --profile, SSO, credential_process, ...).
+/// With neither a region nor --endpoint-url it runs against an embedded
+/// multi-model endpoint emulator with demo models.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(
+    version,
+    after_help = "Exit status: 0 success; 252 invalid arguments; 253 no credentials or \
+                  invalid configuration; 254 the service answered an error; 255 any other \
+                  error (connection, timeout, deadline). As AWS CLI v2."
+)]
 pub struct Args {
     /// Name of the endpoint.
     #[arg(long)]
@@ -54,6 +71,30 @@ pub struct Args {
     #[arg(long)]
     target_model: Option<String>,
 
+    /// Production variant to invoke.
+    #[arg(long)]
+    target_variant: Option<String>,
+
+    /// Container of a multi-container endpoint to invoke.
+    #[arg(long)]
+    target_container_hostname: Option<String>,
+
+    /// Identifier of the call, for model monitoring.
+    #[arg(long)]
+    inference_id: Option<String>,
+
+    /// JMESPath expression that filters explanations (e.g. `true`).
+    #[arg(long)]
+    enable_explanations: Option<String>,
+
+    /// Inference component to invoke.
+    #[arg(long)]
+    inference_component_name: Option<String>,
+
+    /// Stateful session: an id, or NEW_SESSION to open one.
+    #[arg(long)]
+    session_id: Option<String>,
+
     /// Opaque data forwarded to the model container.
     #[arg(long)]
     custom_attributes: Option<String>,
@@ -62,44 +103,99 @@ pub struct Args {
     #[arg(long)]
     endpoint_url: Option<String>,
 
-    /// AWS region to call and sign for.
+    /// AWS region to call and sign for (default: AWS_REGION, AWS_DEFAULT_REGION or the profile's).
     #[arg(long)]
     region: Option<String>,
+
+    /// Named profile of the shared config and credentials files.
+    #[arg(long)]
+    profile: Option<String>,
 
     /// Retries after the first attempt, as botocore's `retries={'max_attempts': N}`.
     #[arg(long, default_value_t = 4)]
     pub max_retries: u32,
 
-    /// Timeout of each attempt: seconds (`70`, `1.5`) or with a unit (`500ms`, `2m`).
-    #[arg(long, default_value = "70", value_parser = parse_duration)]
-    pub read_timeout: Duration,
+    /// Longest wait for bytes (the response head, each body frame): seconds or with a unit.
+    #[arg(long, visible_alias = "read-timeout", default_value = "70", value_parser = parse_duration)]
+    pub cli_read_timeout: Duration,
+
+    /// Longest wait to connect: seconds or with a unit.
+    #[arg(long, default_value = "60", value_parser = parse_duration)]
+    pub cli_connect_timeout: Duration,
 
     /// Budget of the whole call, retries and waits included: seconds or with a unit.
     #[arg(long, default_value = "360", value_parser = parse_duration)]
     pub deadline: Duration,
 
+    /// Do not verify TLS certificates (as the AWS CLI's --no-verify-ssl: for tests only).
+    #[arg(long)]
+    pub no_verify_ssl: bool,
+
+    /// PEM file of CA certificates to trust instead of the bundled Mozilla roots.
+    #[arg(long, value_name = "PATH")]
+    pub ca_bundle: Option<PathBuf>,
+
+    /// Log the layers' and the HTTP client's debug events to stderr.
+    #[arg(long)]
+    pub debug: bool,
+
+    /// Format of the response metadata on stdout.
+    #[arg(long, value_enum, default_value_t = Output::Json)]
+    pub output: Output,
+
     /// File the response body is written to.
     pub outfile: PathBuf,
+}
+
+/// The AWS CLI's output formats, of those that fit one response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// A JSON object of the response members.
+    Json,
+    /// The members' values, tab-separated, on one line.
+    Text,
+}
+
+/// Parses the command line; on a usage error, prints it and returns the exit code.
+pub fn parse_args() -> Result<Args, ExitCode> {
+    Args::try_parse().map_err(|e| {
+        let code = if e.use_stderr() { 252 } else { 0 };
+        let _ = e.print();
+        ExitCode::from(code)
+    })
 }
 
 /// Credentials the in-process emulator checks signatures against.
 const DEMO_ACCESS_KEY: &str = "AKIDEMULATOR";
 const DEMO_SECRET_KEY: &str = "emulator-secret-key";
 const DEMO_REGION: &str = "us-east-1";
-/// The demo models: name, load time.
-const DEMO_MODELS: [(&str, Duration); 3] = [
-    ("model-1.tar.gz", Duration::from_millis(200)),
-    ("model-2.tar.gz", Duration::from_millis(1500)),
-    ("model-3.tar.gz", Duration::from_secs(4)),
-];
+/// How long the embedded emulator holds a call for a loading model.
 const DEMO_HOLD: Duration = Duration::from_millis(1500);
 
-/// Why the program failed: the AWS CLI's exit codes tell the two apart.
+/// Why the program failed, by the AWS CLI's exit codes.
 pub enum Failure {
-    /// The endpoint answered with an error response.
+    /// Invalid arguments (252).
+    Usage(String),
+    /// No credentials, or invalid configuration (253).
+    Config(String),
+    /// The endpoint answered with an error response (254).
     Service(String),
-    /// Anything else: bad arguments, no credentials, transport, deadline.
+    /// Anything else: transport, timeouts, the deadline (255).
     Other(String),
+}
+
+impl Failure {
+    /// Prints the message and gives the exit code.
+    pub fn report(self) -> ExitCode {
+        let (code, message) = match self {
+            Failure::Usage(m) => (252, format!("error: {m}")),
+            Failure::Config(m) => (253, format!("error: {m}")),
+            Failure::Service(m) => (254, m),
+            Failure::Other(m) => (255, format!("error: {m}")),
+        };
+        eprintln!("\n{message}");
+        ExitCode::from(code)
+    }
 }
 
 impl<E: std::fmt::Display> From<E> for Failure {
@@ -119,10 +215,10 @@ pub struct Call {
 }
 
 /// Checks the arguments and builds the request; starts the emulator when
-/// neither `--endpoint-url` nor `--region` is given.
+/// neither a region nor `--endpoint-url` is given.
 pub async fn prepare(args: &Args) -> Result<Call, Failure> {
     if !is_valid_endpoint_name(&args.endpoint_name) {
-        return Err(Failure::Other(format!(
+        return Err(Failure::Usage(format!(
             "invalid --endpoint-name `{}`: 1 to 63 letters, digits and inner hyphens",
             args.endpoint_name
         )));
@@ -132,12 +228,14 @@ pub async fn prepare(args: &Args) -> Result<Call, Failure> {
         .as_deref()
         .map(TargetModel::new)
         .transpose()
-        .map_err(|e| format!("--target-model: {e}"))?;
+        .map_err(|e| Failure::Usage(format!("--target-model: {e}")))?;
+    let headers = request_headers(args)?;
     let payload = read_body(&args.body)?;
 
     // Where to send the call, and how to sign it.
+    let region = find_region(args).await;
     let mut emulator = None;
-    let (endpoint_url, signer) = match (&args.endpoint_url, &args.region) {
+    let (endpoint_url, signer) = match (&args.endpoint_url, region) {
         (None, None) => {
             let (server, url) = start_emulator(&args.endpoint_name).await?;
             emulator = Some(server);
@@ -145,32 +243,22 @@ pub async fn prepare(args: &Args) -> Result<Call, Failure> {
                 Credentials::new(DEMO_ACCESS_KEY, DEMO_SECRET_KEY, None, None, "demo");
             (url, Some(SigV4Layer::new(credentials, DEMO_REGION)))
         }
-        (url, region) => {
-            let region = region
-                .clone()
-                .or_else(|| std::env::var("AWS_REGION").ok())
-                .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
-                .unwrap_or_else(|| DEMO_REGION.to_owned());
-            let url = url
-                .clone()
-                .unwrap_or_else(|| format!("https://runtime.sagemaker.{region}.amazonaws.com"));
-            let signer = match env_credentials() {
-                Some(credentials) => Some(SigV4Layer::new(credentials, region)),
-                None if args.region.is_some() => {
-                    return Err(Failure::Other(
-                        "--region needs credentials: set AWS_ACCESS_KEY_ID and \
-                         AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary ones)"
-                            .into(),
-                    ))
-                }
-                None => {
-                    eprintln!(
-                        "No AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY: sending unsigned requests"
-                    );
+        (Some(url), region) => {
+            // A custom endpoint (a local emulator, say) may take unsigned calls.
+            let region = region.unwrap_or_else(|| DEMO_REGION.to_owned());
+            let signer = match find_credentials(args).await {
+                Ok(credentials) => Some(SigV4Layer::new(credentials, region)),
+                Err(_) => {
+                    eprintln!("No AWS credentials found: sending unsigned requests to {url}");
                     None
                 }
             };
-            (url, signer)
+            (url.clone(), signer)
+        }
+        (None, Some(region)) => {
+            let credentials = find_credentials(args).await?;
+            let url = format!("https://runtime.sagemaker.{region}.amazonaws.com");
+            (url, Some(SigV4Layer::new(credentials, region)))
         }
     };
 
@@ -180,25 +268,12 @@ pub async fn prepare(args: &Args) -> Result<Call, Failure> {
         invocations_path(&args.endpoint_name)
     );
     let mut request = Request::post(&uri);
-    let optional_headers = [
-        (CONTENT_TYPE, &args.content_type, "--content-type"),
-        (ACCEPT, &args.accept, "--accept"),
-        (
-            CUSTOM_ATTRIBUTES_HEADER,
-            &args.custom_attributes,
-            "--custom-attributes",
-        ),
-    ];
-    for (name, value, flag) in optional_headers {
-        if let Some(value) = value {
-            let value = HeaderValue::try_from(value.as_str())
-                .map_err(|_| format!("{flag}: not a valid header value (use visible ASCII)"))?;
-            request = request.header(name, value);
-        }
+    for (name, value) in headers {
+        request = request.header(name, value);
     }
     let request = request
         .body(Full::new(payload))
-        .map_err(|e| format!("invalid --endpoint-url `{endpoint_url}`: {e}"))?;
+        .map_err(|e| Failure::Usage(format!("invalid --endpoint-url `{endpoint_url}`: {e}")))?;
     Ok(Call {
         request,
         target_model,
@@ -208,11 +283,91 @@ pub async fn prepare(args: &Args) -> Result<Call, Failure> {
     })
 }
 
+/// The optional request headers, each checked as the service checks it.
+fn request_headers(args: &Args) -> Result<Vec<(HeaderName, HeaderValue)>, Failure> {
+    let flags = [
+        (CONTENT_TYPE, &args.content_type, "--content-type"),
+        (ACCEPT, &args.accept, "--accept"),
+        (
+            CUSTOM_ATTRIBUTES_HEADER,
+            &args.custom_attributes,
+            "--custom-attributes",
+        ),
+        (
+            TARGET_VARIANT_HEADER,
+            &args.target_variant,
+            "--target-variant",
+        ),
+        (
+            TARGET_CONTAINER_HOSTNAME_HEADER,
+            &args.target_container_hostname,
+            "--target-container-hostname",
+        ),
+        (INFERENCE_ID_HEADER, &args.inference_id, "--inference-id"),
+        (
+            ENABLE_EXPLANATIONS_HEADER,
+            &args.enable_explanations,
+            "--enable-explanations",
+        ),
+        (
+            INFERENCE_COMPONENT_HEADER,
+            &args.inference_component_name,
+            "--inference-component-name",
+        ),
+        (SESSION_ID_HEADER, &args.session_id, "--session-id"),
+    ];
+    let mut headers = Vec::new();
+    for (name, value, flag) in flags {
+        let Some(value) = value else { continue };
+        check_invoke_header(&name, value).map_err(|e| Failure::Usage(format!("{flag}: {e}")))?;
+        let value = HeaderValue::try_from(value.as_str())
+            .map_err(|_| Failure::Usage(format!("{flag}: not a valid header value")))?;
+        headers.push((name, value));
+    }
+    Ok(headers)
+}
+
+/// The region as the AWS CLI finds it: --region, then `AWS_REGION` /
+/// `AWS_DEFAULT_REGION`, then the profile's. No instance metadata: a machine
+/// without AWS configuration runs against the embedded emulator at once.
+async fn find_region(args: &Args) -> Option<String> {
+    if let Some(region) = &args.region {
+        return Some(region.clone());
+    }
+    let mut profile = aws_config::profile::ProfileFileRegionProvider::builder();
+    if let Some(name) = &args.profile {
+        profile = profile.profile_name(name);
+    }
+    let chain = RegionProviderChain::first_try(
+        aws_config::environment::EnvironmentVariableRegionProvider::new(),
+    )
+    .or_else(profile.build());
+    chain.region().await.map(|r| r.to_string())
+}
+
+/// Credentials from the default chain (environment, profile, SSO,
+/// credential_process, web identity, container and instance metadata).
+async fn find_credentials(args: &Args) -> Result<Credentials, Failure> {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(name) = &args.profile {
+        loader = loader.profile_name(name);
+    }
+    let config = loader.load().await;
+    let provider = config.credentials_provider().ok_or_else(|| {
+        Failure::Config("Unable to locate credentials. You can configure credentials by running \"aws configure\".".into())
+    })?;
+    provider.provide_credentials().await.map_err(|e| {
+        Failure::Config(format!(
+            "Unable to locate credentials ({e}). You can configure credentials by running \"aws configure\"."
+        ))
+    })
+}
+
 /// The line that says what is about to happen.
 pub fn announce(args: &Args, call: &Call) {
     let attempts_max = args.max_retries.saturating_add(1);
     eprintln!(
-        "Invoking endpoint `{}`{} at {}: up to {} attempt{}, {} each, {} in all{}",
+        "Invoking endpoint `{}`{} at {}: up to {} attempt{}, reads within {} each, {} in all{}",
         args.endpoint_name,
         call.target_model
             .as_ref()
@@ -221,7 +376,7 @@ pub fn announce(args: &Args, call: &Call) {
         call.endpoint_url,
         attempts_max,
         if attempts_max == 1 { "" } else { "s" },
-        secs(args.read_timeout),
+        secs(args.cli_read_timeout),
         secs(args.deadline),
         match &call.signer {
             Some(s) => format!(
@@ -242,51 +397,30 @@ fn read_body(arg: &str) -> Result<Bytes, Failure> {
     {
         Some(path) => std::fs::read(path)
             .map(Bytes::from)
-            .map_err(|e| Failure::Other(format!("--body: cannot read {path}: {e}"))),
+            .map_err(|e| Failure::Usage(format!("--body: Unable to load paramfile {path}: {e}"))),
         None => Ok(Bytes::copy_from_slice(arg.as_bytes())),
     }
 }
 
-fn env_credentials() -> Option<Credentials> {
-    let access_key = std::env::var("AWS_ACCESS_KEY_ID").ok()?;
-    let secret_key = std::env::var("AWS_SECRET_ACCESS_KEY").ok()?;
-    let token = std::env::var("AWS_SESSION_TOKEN")
-        .ok()
-        .filter(|t| !t.is_empty());
-    Some(Credentials::new(
-        access_key,
-        secret_key,
-        token,
-        None,
-        "environment",
-    ))
-}
-
 async fn start_emulator(endpoint_name: &str) -> Result<(Server, String), Failure> {
-    let mut builder = Emulator::builder()
+    let builder = Emulator::builder()
         .endpoint(endpoint_name)
         .hold_timeout(DEMO_HOLD)
         .credentials(DEMO_ACCESS_KEY, DEMO_SECRET_KEY)
         .region(DEMO_REGION);
-    for (name, load_time) in DEMO_MODELS {
-        builder = builder.model(name, ModelSpec::new(load_time));
-    }
-    let emulator = builder.build();
+    let emulator = with_demo_models(builder).build();
     let server = emulator
         .serve(([127, 0, 0, 1], 0).into())
         .await
-        .map_err(|e| format!("cannot start the emulator: {e}"))?;
+        .map_err(|e| format!("cannot start the emulator on 127.0.0.1: {e}"))?;
     let url = server.endpoint_url().to_string();
-    let models: Vec<String> = DEMO_MODELS
-        .iter()
-        .map(|(name, load)| format!("{name} (cold start {})", secs(*load)))
-        .collect();
     eprintln!(
-        "No --endpoint-url or --region: using the built-in multi-model endpoint emulator at {url}"
+        "No region (--region, AWS_REGION, AWS_DEFAULT_REGION, profile) and no --endpoint-url: \
+         using the built-in multi-model endpoint emulator at {url}"
     );
     eprintln!(
         "  endpoint `{endpoint_name}`, models {}; it holds a call for a loading model {} before answering 429 ModelNotReadyException",
-        models.join(", "),
+        describe_demo_models(),
         secs(DEMO_HOLD),
     );
     Ok((server, url))
@@ -294,7 +428,7 @@ async fn start_emulator(endpoint_name: &str) -> Result<(Server, String), Failure
 
 /// Writes the body and prints the metadata, or turns an error response into
 /// the AWS CLI's message.
-pub fn finish(response: Response<Bytes>, outfile: &PathBuf, start: Instant) -> Result<(), Failure> {
+pub fn finish(response: Response<Bytes>, args: &Args, start: Instant) -> Result<(), Failure> {
     let attempts = response
         .extensions()
         .get::<Attempts>()
@@ -318,6 +452,7 @@ pub fn finish(response: Response<Bytes>, outfile: &PathBuf, start: Instant) -> R
         )));
     }
 
+    let outfile = &args.outfile;
     std::fs::write(outfile, response.body())
         .map_err(|e| format!("cannot write {}: {e}", outfile.display()))?;
     eprintln!(
@@ -339,25 +474,43 @@ pub fn finish(response: Response<Bytes>, outfile: &PathBuf, start: Instant) -> R
         ("NewSessionId", NEW_SESSION_ID_HEADER),
         ("ClosedSessionId", CLOSED_SESSION_ID_HEADER),
     ];
-    let mut out = String::from("{");
-    let mut first = true;
-    for (member, header) in members {
-        let Some(value) = headers.get(&header) else {
-            continue;
-        };
-        let value = String::from_utf8_lossy(value.as_bytes());
-        let _ = write!(
-            out,
-            "{}\n    {}: {}",
-            if first { "" } else { "," },
-            serde_json::Value::from(member),
-            serde_json::Value::from(value.as_ref())
-        );
-        first = false;
-    }
-    out.push_str(if first { "}" } else { "\n}" });
-    println!("{out}");
+    let present: Vec<(&str, String)> = members
+        .iter()
+        .filter_map(|(member, header)| {
+            let value = headers.get(header)?;
+            Some((
+                *member,
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            ))
+        })
+        .collect();
+    println!("{}", render(&present, args.output));
     Ok(())
+}
+
+/// The response members as the AWS CLI prints them.
+fn render(members: &[(&str, String)], output: Output) -> String {
+    match output {
+        Output::Text => members
+            .iter()
+            .map(|(_, value)| value.as_str())
+            .collect::<Vec<_>>()
+            .join("\t"),
+        Output::Json => {
+            let mut out = String::from("{");
+            for (i, (member, value)) in members.iter().enumerate() {
+                let _ = write!(
+                    out,
+                    "{}\n    {}: {}",
+                    if i == 0 { "" } else { "," },
+                    serde_json::Value::from(*member),
+                    serde_json::Value::from(value.as_str())
+                );
+            }
+            out.push_str(if members.is_empty() { "}" } else { "\n}" });
+            out
+        }
+    }
 }
 
 pub fn json_field(body: &[u8], names: &[&str]) -> Option<String> {
@@ -371,33 +524,52 @@ pub fn json_field(body: &[u8], names: &[&str]) -> Option<String> {
 pub fn explain_error(
     err: &(dyn std::error::Error + 'static),
     progress: &Progress,
-    budget: Duration,
+    args: &Args,
+    endpoint_url: &str,
 ) -> Failure {
     let attempts = progress.attempt.load(Ordering::SeqCst);
+    let tries = format!("{attempts} attempt{}", if attempts == 1 { "" } else { "s" });
     if let Some(exceeded) = err.downcast_ref::<DeadlineExceeded>() {
         return Failure::Other(format!(
-            "gave up after {} ({attempts} attempt{}): the --deadline of {} passed. \
+            "gave up after {} ({tries}): the --deadline of {} passed. \
              A model that is still loading keeps loading; try again later or raise --deadline.",
             secs(exceeded.elapsed()),
-            if attempts == 1 { "" } else { "s" },
-            secs(budget),
+            secs(args.deadline),
         ));
     }
-    if let Some(timed_out) = err.downcast_ref::<AttemptTimedOut>() {
+    if err.downcast_ref::<ReadTimedOut>().is_some()
+        || err.downcast_ref::<AttemptTimedOut>().is_some()
+    {
         return Failure::Other(format!(
-            "Read timeout on endpoint URL: attempt {} got no answer within --read-timeout {} and no retries are left",
-            timed_out.attempt(),
-            secs(timed_out.timeout())
+            "Read timeout on endpoint URL: \"{endpoint_url}\" (no bytes within --cli-read-timeout {}; {tries})",
+            secs(args.cli_read_timeout)
         ));
     }
     if err.downcast_ref::<SigningError>().is_some() {
-        return Failure::Other(chain(err));
+        return Failure::Config(chain(err));
+    }
+    if is_connect_error(err) {
+        return Failure::Other(format!(
+            "Could not connect to the endpoint URL: \"{endpoint_url}\" ({tries}: {})",
+            chain(err)
+        ));
     }
     Failure::Other(format!(
-        "Could not connect to the endpoint URL after {attempts} attempt{}: {}",
-        if attempts == 1 { "" } else { "s" },
+        "Connection to the endpoint URL \"{endpoint_url}\" failed ({tries}): {}",
         chain(err)
     ))
+}
+
+/// Whether the error chain holds hyper-util's "could not connect".
+fn is_connect_error(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if let Some(e) = e.downcast_ref::<hyper_util::client::legacy::Error>() {
+            return e.is_connect();
+        }
+        next = e.source();
+    }
+    false
 }
 
 /// An error and its sources on one line.

@@ -22,7 +22,10 @@
 //! around it lives in `cli.rs` and the progress lines in `progress.rs`.
 
 mod cli;
+#[path = "../common/demo.rs"]
+mod demo;
 mod progress;
+mod tls;
 #[path = "../common/cli.rs"]
 mod values;
 
@@ -30,13 +33,10 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use bytes::Bytes;
-use clap::Parser;
 use http::{Request, Response};
 use http_body::Body;
 use http_body_util::BodyExt;
 use http_body_util::Full;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
 use tower_sagemaker::collect_body::CollectBodyLayer;
 use tower_sagemaker::deadline::DeadlineLayer;
@@ -57,9 +57,9 @@ use progress::{Progress, ReportAttempts};
 /// ModelNotReadyRetryLayer  botocore legacy retries (--max-retries)
 /// ReportAttempts           (this example) prints each attempt
 /// CollectBodyLayer         reads the body inside the attempt: a broken body is retried
-/// ReadTimeoutLayer         bounds each wait for the head and each body frame (--read-timeout)
+/// ReadTimeoutLayer         bounds each wait for the head and each body frame (--cli-read-timeout)
 /// SigV4Layer               signs each attempt afresh, target-model header included
-/// hyper-util client        HTTP/1.1, rustls for https
+/// hyper-util client        HTTP/1.1, rustls for https (--cli-connect-timeout, --ca-bundle)
 /// ```
 fn stack<C>(
     client: C,
@@ -90,41 +90,28 @@ where
         )
         .layer_fn(move |inner| ReportAttempts::new(inner, progress.clone()))
         .layer(CollectBodyLayer::new(MAX_PAYLOAD_BYTES))
-        .layer(ReadTimeoutLayer::new(args.read_timeout))
+        .layer(ReadTimeoutLayer::new(args.cli_read_timeout))
         .option_layer(signer)
         .service(client)
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = match cli::parse_args() {
+        Ok(args) => args,
+        Err(code) => return code,
+    };
     let start = Instant::now();
-    progress::init_tracing(start);
+    progress::init_tracing(start, args.debug);
     match run(args, start).await {
         Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Service(message)) => {
-            eprintln!("\n{message}");
-            ExitCode::from(254)
-        }
-        Err(Failure::Other(message)) => {
-            eprintln!("\nerror: {message}");
-            ExitCode::from(255)
-        }
+        Err(failure) => failure.report(),
     }
 }
 
 async fn run(args: Args, start: Instant) -> Result<(), Failure> {
     let call = cli::prepare(&args).await?;
-
-    // The HTTP client: rustls with the Mozilla roots for https, plain http too.
-    let tls = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())?
-        .https_or_http()
-        .enable_http1()
-        .build();
-    let client = Client::builder(TokioExecutor::new())
-        .build::<_, Full<Bytes>>(tls)
-        .map_err(BoxError::from);
+    let client = tls::http_client(&args)?.map_err(BoxError::from);
 
     let target_model = match call.target_model.clone() {
         Some(model) => TargetModelLayer::new(model),
@@ -151,6 +138,7 @@ async fn run(args: Args, start: Instant) -> Result<(), Failure> {
     if let Some(server) = call.emulator {
         server.shutdown().await;
     }
-    let response = outcome.map_err(|e| cli::explain_error(&*e, &progress, args.deadline))?;
-    cli::finish(response, &args.outfile, start)
+    let response =
+        outcome.map_err(|e| cli::explain_error(&*e, &progress, &args, &call.endpoint_url))?;
+    cli::finish(response, &args, start)
 }

@@ -158,15 +158,20 @@ impl Drop for AttemptGuard {
 /// Prints the retry layer's `retrying SageMaker call` events (the wait before
 /// the next attempt and the time left) as progress lines. `RUST_LOG` adds the
 /// usual formatted logs.
-pub fn init_tracing(start: Instant) {
+pub fn init_tracing(start: Instant, debug: bool) {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     use tracing_subscriber::Layer as _;
 
-    let fmt = std::env::var_os("RUST_LOG").map(|_| {
+    let filter = if debug {
+        Some(tracing_subscriber::EnvFilter::new("debug"))
+    } else {
+        std::env::var_os("RUST_LOG").map(|_| tracing_subscriber::EnvFilter::from_default_env())
+    };
+    let fmt = filter.map(|filter| {
         tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
-            .with_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_filter(filter)
     });
     let _ = tracing_subscriber::registry()
         .with(RetryEvents { start })

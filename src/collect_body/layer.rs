@@ -29,6 +29,8 @@ impl CollectBodyLayer {
     /// pass the rule of your retry classifier.
     ///
     /// ```
+    /// # #[cfg(feature = "retry")]
+    /// # {
     /// use http::StatusCode;
     /// use tower_sagemaker::collect_body::CollectBodyLayer;
     /// use tower_sagemaker::retry::RetryClassifier;
@@ -38,6 +40,7 @@ impl CollectBodyLayer {
     /// let layer = CollectBodyLayer::new(1 << 20)
     ///     .leave_unread_if(move |status, headers| retried.classify_response(status, headers).is_some());
     /// # let _ = layer;
+    /// # }
     /// ```
     pub fn leave_unread_if<F>(mut self, predicate: F) -> Self
     where
