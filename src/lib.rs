@@ -13,43 +13,43 @@
 //! - [`DeadlineLayer`](deadline::DeadlineLayer) gives the whole call one
 //!   budget (360 s by default).
 //!
-//! ```
-//! # #[cfg(all(feature = "target-model", feature = "deadline", feature = "retry"))]
+//! ```no_run
+//! # #[cfg(all(feature = "target-model", feature = "retry"))]
 //! # mod example {
-//! use std::time::Duration;
 //! use bytes::Bytes;
-//! use http_body_util::Full;
-//! use tower::{service_fn, BoxError, ServiceBuilder, ServiceExt};
-//! use tower_sagemaker::deadline::DeadlineLayer;
-//! use tower_sagemaker::retry::ModelNotReadyRetryLayer;
-//! use tower_sagemaker::target_model::{TargetModel, TargetModelLayer};
+//! use http_body_util::{BodyExt, Full};
+//! use hyper_util::client::legacy::Client;
+//! use hyper_util::rt::TokioExecutor;
+//! use tower::{BoxError, ServiceBuilder, ServiceExt};
+//! use tower_sagemaker::target_model::TargetModel;
+//! use tower_sagemaker::ServiceBuilderExt;
 //!
-//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # #[tokio::main]
 //! # pub async fn main() -> Result<(), BoxError> {
-//! # let http_client = service_fn(|_req: http::Request<Full<Bytes>>| async {
-//! #     Ok::<_, BoxError>(http::Response::new(Full::new(Bytes::from("8.0"))))
-//! # });
-//! let svc = ServiceBuilder::new()
-//!     .layer(TargetModelLayer::new(TargetModel::new("model-3.tar.gz")?))
-//!     .layer(DeadlineLayer::new(Duration::from_secs(360)))
-//!     .layer(
-//!         ModelNotReadyRetryLayer::legacy()
-//!             .max_retries(2)
-//!             .attempt_timeout(Duration::from_secs(70)),
-//!     )
-//!     .service(http_client);
+//! // Any tower HTTP client: here hyper-util's, plain HTTP to a local emulator
+//! // (`cargo run --example mme_emulator --features emulator`). For AWS, give
+//! // it TLS (hyper-rustls) and add `sigv4::SigV4Layer` last, as the README shows.
+//! let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
 //!
-//! let req = http::Request::post("http://localhost:8080/endpoints/demo/invocations")
+//! // Target-model header, 360 s for the whole call (body included), botocore's
+//! // legacy retries (5 attempts, 70 s each), 70 s per read.
+//! let svc = ServiceBuilder::new()
+//!     .multi_model_endpoint(TargetModel::new("model-3.tar.gz")?)
+//!     .service(client);
+//!
+//! let req = http::Request::post("http://127.0.0.1:8080/endpoints/demo/invocations")
 //!     .header("content-type", "text/csv")
 //!     .body(Full::new(Bytes::from("1.0,2.0,5.0")))?;
 //! let res = svc.oneshot(req).await?;
 //! assert_eq!(res.status(), 200);
+//! assert_eq!(res.into_body().collect().await?.to_bytes(), "8.0");
 //! # Ok(())
 //! # }
 //! # }
-//! # #[cfg(all(feature = "target-model", feature = "deadline", feature = "retry"))]
-//! # example::main().unwrap();
 //! ```
+//!
+//! Each layer can also be used on its own, and with its own settings; the
+//! modules below show how.
 //!
 //! # Architecture
 //!
@@ -144,8 +144,3 @@ mod timer;
 pub use crate::builder::MultiModelEndpointLayers;
 pub use crate::builder::ServiceBuilderExt;
 pub use crate::error_code::ErrorCode;
-
-/// The README's examples, compiled as doctests.
-#[cfg(all(doctest, feature = "full"))]
-#[doc = include_str!("../README.md")]
-pub struct ReadmeDoctests;
