@@ -309,3 +309,60 @@ fn each_binary_has_its_own_help() {
         );
     }
 }
+
+#[test]
+fn a_region_from_the_environment_selects_real_sagemaker() {
+    // AWS_REGION as --region would: real SageMaker, which needs credentials
+    // (none here: 253 before anything is sent).
+    let out = outfile("unused.txt");
+    let r = run(command("invoke_endpoint")
+        .env("AWS_REGION", "eu-west-1")
+        .args([
+            "--endpoint-name",
+            "demo",
+            "--body",
+            "1",
+            out.to_str().unwrap(),
+        ]));
+    assert_eq!(r.code, 253, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("Unable to locate credentials"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("emulator"), "{}", r.stderr);
+}
+
+#[test]
+fn a_missing_ca_bundle_is_a_configuration_error() {
+    let out = outfile("unused.txt");
+    let r = invoke(&[
+        "--ca-bundle",
+        "/no/such/bundle.pem",
+        "--body",
+        "1",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 253, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("--ca-bundle /no/such/bundle.pem"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn debug_logs_the_layers_and_the_client() {
+    let out = outfile("debug.txt");
+    let r = invoke(&[
+        "--debug",
+        "--target-model",
+        "model-1.tar.gz",
+        "--body",
+        "1",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("DEBUG"), "{}", r.stderr);
+    assert!(r.stderr.contains("hyper"), "{}", r.stderr);
+}
