@@ -218,6 +218,46 @@ fn retries(max_retries: u32) -> ModelNotReadyRetryLayer {
         .no_attempt_timeout()
 }
 
+type Req = http::Request<Full<Bytes>>;
+
+/// The recommended shape with a short budget: a deadline, two fast retries,
+/// and a read timeout; the body reaches the caller as a stream.
+fn streaming(
+    budget: Duration,
+    read: Duration,
+) -> impl Service<
+    Req,
+    Response = http::Response<
+        impl http_body::Body<Data = Bytes, Error = BoxError> + std::fmt::Debug,
+    >,
+    Error = BoxError,
+> + Clone {
+    ServiceBuilder::new()
+        .deadline(budget)
+        .model_not_ready_retry(retries(2))
+        .read_timeout(read)
+        .service(client())
+}
+
+/// `streaming`, with the body read inside each attempt.
+fn collecting(
+    budget: Duration,
+    read: Duration,
+) -> impl Service<
+    Req,
+    Response = http::Response<
+        impl http_body::Body<Data = Bytes, Error = BoxError> + std::fmt::Debug,
+    >,
+    Error = BoxError,
+> + Clone {
+    ServiceBuilder::new()
+        .deadline(budget)
+        .model_not_ready_retry(retries(2))
+        .collect_body(MAX_PAYLOAD_BYTES)
+        .read_timeout(read)
+        .service(client())
+}
+
 fn attempts<B>(res: &http::Response<B>) -> u32 {
     res.extensions()
         .get::<Attempts>()
@@ -255,11 +295,7 @@ fn ms(n: u64) -> Duration {
 #[tokio::test]
 async fn head_stalls_are_read_timeouts_retried_until_the_attempts_run_out() {
     let server = RawServer::start([Act::StallHead; 8]).await;
-    let svc = ServiceBuilder::new()
-        .deadline(ms(2000))
-        .model_not_ready_retry(retries(2))
-        .read_timeout(ms(150))
-        .service(client());
+    let svc = streaming(ms(2000), ms(150));
     let err = within(ms(2000), svc.oneshot(request(&server)))
         .await
         .unwrap_err();
@@ -318,11 +354,7 @@ async fn a_body_that_stalls_after_the_head_fails_at_the_deadline() {
 #[tokio::test]
 async fn a_body_that_stalls_fails_the_read_at_the_read_timeout() {
     let server = RawServer::start([STALLED_BODY]).await;
-    let svc = ServiceBuilder::new()
-        .deadline(ms(2000))
-        .model_not_ready_retry(retries(2))
-        .read_timeout(ms(150))
-        .service(client());
+    let svc = streaming(ms(2000), ms(150));
     let start = Instant::now();
     let err = within(ms(2000), async {
         let res = svc.oneshot(request(&server)).await.unwrap();
@@ -342,12 +374,7 @@ async fn a_body_that_stalls_fails_the_read_at_the_read_timeout() {
 #[tokio::test]
 async fn with_the_body_read_inside_the_attempt_a_stalled_body_is_retried() {
     let server = RawServer::start([STALLED_BODY]).await;
-    let svc = ServiceBuilder::new()
-        .deadline(ms(2000))
-        .model_not_ready_retry(retries(2))
-        .collect_body(MAX_PAYLOAD_BYTES)
-        .read_timeout(ms(150))
-        .service(client());
+    let svc = collecting(ms(2000), ms(150));
     let (res, body) = within(ms(2000), async {
         let res = svc.oneshot(request(&server)).await.unwrap();
         let (parts, body) = res.into_parts();
@@ -363,12 +390,7 @@ async fn with_the_body_read_inside_the_attempt_a_stalled_body_is_retried() {
 #[tokio::test]
 async fn stalled_bodies_on_every_attempt_end_with_the_body_error() {
     let server = RawServer::start([STALLED_BODY; 8]).await;
-    let svc = ServiceBuilder::new()
-        .deadline(ms(2000))
-        .model_not_ready_retry(retries(2))
-        .collect_body(MAX_PAYLOAD_BYTES)
-        .read_timeout(ms(100))
-        .service(client());
+    let svc = collecting(ms(2000), ms(100));
     let err = within(ms(2000), svc.oneshot(request(&server)))
         .await
         .unwrap_err();
@@ -390,12 +412,7 @@ const RESET_200: Act = Act::Answer {
 #[tokio::test]
 async fn a_reset_mid_body_on_200_is_retried_when_the_body_is_read_inside_the_attempt() {
     let server = RawServer::start([RESET_200]).await;
-    let svc = ServiceBuilder::new()
-        .deadline(ms(2000))
-        .model_not_ready_retry(retries(2))
-        .collect_body(MAX_PAYLOAD_BYTES)
-        .read_timeout(ms(500))
-        .service(client());
+    let svc = collecting(ms(2000), ms(500));
     let res = within(ms(2000), svc.oneshot(request(&server)))
         .await
         .unwrap();
@@ -407,11 +424,7 @@ async fn a_reset_mid_body_on_200_is_retried_when_the_body_is_read_inside_the_att
 #[tokio::test]
 async fn a_reset_mid_body_on_200_reaches_a_caller_who_streams_the_body() {
     let server = RawServer::start([RESET_200]).await;
-    let svc = ServiceBuilder::new()
-        .deadline(ms(2000))
-        .model_not_ready_retry(retries(2))
-        .read_timeout(ms(500))
-        .service(client());
+    let svc = streaming(ms(2000), ms(500));
     let err = within(ms(2000), async {
         let res = svc.oneshot(request(&server)).await.unwrap();
         assert_eq!(attempts(&res), 1);
@@ -453,21 +466,12 @@ async fn a_reset_mid_body_on_503_is_retried_by_status_its_body_unread() {
         then: After::Reset,
     };
     let server = RawServer::start([reset_503]).await;
-    let streaming = ServiceBuilder::new()
-        .deadline(ms(2000))
-        .model_not_ready_retry(retries(2))
-        .read_timeout(ms(500))
-        .service(client());
+    let streaming = streaming(ms(2000), ms(500));
     let (status, n, body) = call_and_read(streaming, &server, ms(2000)).await;
     assert_eq!((status, n, &body[..]), (200, 2, &b"8.0"[..]));
 
     let server = RawServer::start([reset_503]).await;
-    let collecting = ServiceBuilder::new()
-        .deadline(ms(2000))
-        .model_not_ready_retry(retries(2))
-        .collect_body(MAX_PAYLOAD_BYTES)
-        .read_timeout(ms(500))
-        .service(client());
+    let collecting = collecting(ms(2000), ms(500));
     let (status, n, body) = call_and_read(collecting, &server, ms(2000)).await;
     assert_eq!((status, n, &body[..]), (200, 2, &b"8.0"[..]));
 }
@@ -475,12 +479,7 @@ async fn a_reset_mid_body_on_503_is_retried_by_status_its_body_unread() {
 #[tokio::test]
 async fn a_keep_alive_connection_closed_between_calls_is_survived() {
     let server = RawServer::start([Act::AnswerThenClose]).await;
-    let mut svc = ServiceBuilder::new()
-        .deadline(ms(2000))
-        .model_not_ready_retry(retries(2))
-        .collect_body(MAX_PAYLOAD_BYTES)
-        .read_timeout(ms(500))
-        .service(client());
+    let mut svc = collecting(ms(2000), ms(500));
     for call in 0..2 {
         let res = within(ms(2000), async {
             svc.ready()
@@ -529,20 +528,11 @@ where
 #[tokio::test]
 async fn large_429_bodies_on_every_attempt_are_dropped_unread() {
     let server = RawServer::start([BIG_429; 3]).await;
-    let streaming = ServiceBuilder::new()
-        .deadline(ms(3000))
-        .model_not_ready_retry(retries(2))
-        .read_timeout(ms(500))
-        .service(client());
+    let streaming = streaming(ms(3000), ms(500));
     check_big_429s(streaming, &server).await;
 
     let server = RawServer::start([BIG_429; 3]).await;
-    let collecting = ServiceBuilder::new()
-        .deadline(ms(3000))
-        .model_not_ready_retry(retries(2))
-        .collect_body(MAX_PAYLOAD_BYTES)
-        .read_timeout(ms(500))
-        .service(client());
+    let collecting = collecting(ms(3000), ms(500));
     check_big_429s(collecting, &server).await;
 }
 

@@ -3,6 +3,7 @@
 #![cfg(feature = "retry")]
 
 mod common;
+mod support;
 
 use common::*;
 use tower::{ServiceBuilder, ServiceExt};
@@ -10,25 +11,7 @@ use tower_sagemaker::retry::ModelNotReadyRetryLayer;
 
 #[tokio::test(start_paused = true)]
 async fn retry_events_are_logged_without_bodies_or_secrets() {
-    use std::sync::{Arc, Mutex};
-    #[derive(Clone, Default)]
-    struct Buf(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Buf {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let buf = Buf::default();
-    let writer = buf.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (_guard, logs) = support::capture_logs(tracing::Level::INFO);
 
     let endpoint = Scripted::new([
         error_code(429, "ModelNotReadyException"),
@@ -48,7 +31,7 @@ async fn retry_events_are_logged_without_bodies_or_secrets() {
     );
     svc.oneshot(req).await.unwrap();
 
-    let logs = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     let lines: Vec<_> = logs
         .lines()
         .filter(|l| l.contains("retrying SageMaker call"))

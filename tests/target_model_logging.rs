@@ -3,8 +3,6 @@
 //! scoped subscriber must not race other tests' threads.
 #![cfg(feature = "target-model")]
 
-use std::sync::{Arc, Mutex};
-
 use bytes::Bytes;
 use http::HeaderValue;
 use http_body_util::Full;
@@ -12,18 +10,7 @@ use tower::{service_fn, BoxError, ServiceBuilder, ServiceExt};
 use tower_sagemaker::sagemaker::TARGET_MODEL_HEADER;
 use tower_sagemaker::target_model::{TargetModel, TargetModelLayer};
 
-#[derive(Clone, Default)]
-struct Buf(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Buf {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+mod support;
 
 /// What the service beneath receives in the header (all values), and what was logged.
 async fn sent(
@@ -31,13 +18,7 @@ async fn sent(
     header: Option<&[u8]>,
     extension: Option<&str>,
 ) -> (Vec<Vec<u8>>, String) {
-    let buf = Buf::default();
-    let writer = buf.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (_guard, logs) = support::capture_logs(tracing::Level::INFO);
 
     let echo = service_fn(|req: http::Request<Full<Bytes>>| async move {
         let values = req
@@ -65,8 +46,7 @@ async fn sent(
         .oneshot(req)
         .await
         .unwrap();
-    let logs = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
-    (values, logs)
+    (values, logs.text())
 }
 
 fn default_layer() -> TargetModelLayer {
