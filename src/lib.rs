@@ -59,6 +59,7 @@
 //! | module | what it is for | feature |
 //! |---|---|---|
 //! | [`target_model`] | [`TargetModel`](target_model::TargetModel), a validated model name, and [`TargetModelLayer`](target_model::TargetModelLayer), which puts it in the header | `target-model` (default) |
+//! | [`invoke_headers`] | [`InvokeHeadersLayer`](invoke_headers::InvokeHeadersLayer): `InvokeEndpoint`'s other headers (variant, inference id, session, ...), checked as the service checks them, per layer or per request | `invoke-headers` (default) |
 //! | [`deadline`] | [`Deadline`](deadline::Deadline), one budget for a call, and [`DeadlineLayer`](deadline::DeadlineLayer), which enforces it | `deadline` (default) |
 //! | [`read_timeout`] | [`ReadTimeoutLayer`](read_timeout::ReadTimeoutLayer): botocore's read timeout, each wait for the head and for each body frame | `read-timeout` (default) |
 //! | [`collect_body`] | [`CollectBodyLayer`](collect_body::CollectBodyLayer): reads bodies inside the attempt, so a broken body is retried | `collect-body` (default) |
@@ -84,8 +85,9 @@
 //!   `MAX_TARGET_MODEL_LEN`, `COLD_START_HOLD`, `MAX_LOAD_TIME`,
 //!   `RECOMMENDED_ATTEMPT_TIMEOUT`, `LEGACY_RETRYABLE_STATUSES`,
 //!   `LEGACY_THROTTLING_CODES`, `SIGNING_NAME`, `invocations_path`,
-//!   `is_valid_endpoint_name`;
+//!   `is_valid_endpoint_name`, `check_invoke_header`, `InvalidHeaderValue`;
 //! - `target_model`: `TargetModel`, `InvalidTargetModel`, `TargetModelLayer`, `TargetModelService`;
+//! - `invoke_headers`: `InvokeHeader`, `InvokeHeaders`, `InvokeHeadersLayer`, `InvokeHeadersService`;
 //! - `deadline`: `Deadline`, `DeadlineExceeded`, `DeadlineLayer`, `DeadlineService`,
 //!   `ResponseFuture`, `ResponseBody`;
 //! - `read_timeout`: `ReadTimeoutLayer`, `ReadTimeout`, `ReadTimedOut`, `ResponseFuture`, `ResponseBody`;
@@ -127,6 +129,8 @@ pub mod collect_body;
 pub mod deadline;
 #[cfg(feature = "emulator")]
 pub mod emulator;
+#[cfg(feature = "invoke-headers")]
+pub mod invoke_headers;
 #[cfg(feature = "collect-body")]
 mod legacy;
 #[cfg(feature = "read-timeout")]

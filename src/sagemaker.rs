@@ -103,6 +103,14 @@ pub struct InvalidHeaderValue {
 }
 
 impl InvalidHeaderValue {
+    pub(crate) fn new(name: &HeaderName, rule: &'static str) -> Self {
+        let header = SERVICE_MODEL_NAMES
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or("header", |(_, shown)| *shown);
+        Self { header, rule }
+    }
+
     /// The header, as the service model names it (`X-Amzn-SageMaker-Target-Variant`).
     pub fn header(&self) -> &'static str {
         self.header
@@ -131,60 +139,68 @@ impl std::error::Error for InvalidHeaderValue {}
 /// assert!(check_invoke_header(&SESSION_ID_HEADER, "NEW_SESSION").is_ok());
 /// ```
 pub fn check_invoke_header(name: &HeaderName, value: &str) -> Result<(), InvalidHeaderValue> {
-    let fail = |header, rule| Err(InvalidHeaderValue { header, rule });
     let len = value.len();
-    if *name == TARGET_VARIANT_HEADER || *name == TARGET_CONTAINER_HOSTNAME_HEADER {
-        let header = if *name == TARGET_VARIANT_HEADER {
-            "X-Amzn-SageMaker-Target-Variant"
-        } else {
-            "X-Amzn-SageMaker-Target-Container-Hostname"
-        };
-        if !is_hyphenated_name(value, 63) {
-            return fail(
-                header,
-                "1 to 63 letters and digits, with hyphens between them (^[a-zA-Z0-9](-*[a-zA-Z0-9])*)",
-            );
-        }
-    } else if *name == INFERENCE_COMPONENT_HEADER {
-        if !is_hyphenated_name(value, 63) {
-            return fail(
-                "X-Amzn-SageMaker-Inference-Component",
-                "1 to 63 letters and digits, with hyphens between them",
-            );
-        }
+    let (valid, rule) = if *name == TARGET_VARIANT_HEADER
+        || *name == TARGET_CONTAINER_HOSTNAME_HEADER
+        || *name == INFERENCE_COMPONENT_HEADER
+    {
+        (
+            is_hyphenated_name(value, 63),
+            "1 to 63 letters and digits, with hyphens between them (^[a-zA-Z0-9](-*[a-zA-Z0-9])*)",
+        )
     } else if *name == SESSION_ID_HEADER {
-        if value != "NEW_SESSION" && !is_hyphenated_name(value, 256) {
-            return fail(
-                "X-Amzn-SageMaker-Session-Id",
-                "NEW_SESSION, or 1 to 256 letters and digits with hyphens between them",
-            );
-        }
+        (
+            value == "NEW_SESSION" || is_hyphenated_name(value, 256),
+            "NEW_SESSION, or 1 to 256 letters and digits with hyphens between them",
+        )
     } else if *name == INFERENCE_ID_HEADER {
-        if len == 0 || len > 64 || !is_printable(value) || value.starts_with(' ') {
-            return fail(
-                "X-Amzn-SageMaker-Inference-Id",
-                "1 to 64 printable characters, the first not a space",
-            );
-        }
+        (
+            (1..=64).contains(&len) && is_printable(value) && !value.starts_with(' '),
+            "1 to 64 printable characters, the first not a space",
+        )
     } else if *name == ENABLE_EXPLANATIONS_HEADER {
-        if len == 0 || len > 64 || !is_printable(value) {
-            return fail(
-                "X-Amzn-SageMaker-Enable-Explanations",
-                "1 to 64 characters (a JMESPath expression such as `true`)",
-            );
-        }
-    } else if *name == CUSTOM_ATTRIBUTES_HEADER {
-        if len > 1024 || !is_printable(value) {
-            return fail(
-                "X-Amzn-SageMaker-Custom-Attributes",
-                "at most 1024 printable ASCII characters",
-            );
-        }
-    } else if !is_printable(value) || len > 1024 {
-        return fail("header", "at most 1024 printable ASCII characters");
+        (
+            (1..=64).contains(&len) && is_printable(value),
+            "1 to 64 characters (a JMESPath expression such as `true`)",
+        )
+    } else {
+        (
+            len <= 1024 && is_printable(value),
+            "at most 1024 printable ASCII characters",
+        )
+    };
+    if valid {
+        Ok(())
+    } else {
+        Err(InvalidHeaderValue::new(name, rule))
     }
-    Ok(())
 }
+
+/// How the service model spells each header, for messages.
+const SERVICE_MODEL_NAMES: [(HeaderName, &str); 10] = [
+    (TARGET_MODEL_HEADER, "X-Amzn-SageMaker-Target-Model"),
+    (TARGET_VARIANT_HEADER, "X-Amzn-SageMaker-Target-Variant"),
+    (
+        TARGET_CONTAINER_HOSTNAME_HEADER,
+        "X-Amzn-SageMaker-Target-Container-Hostname",
+    ),
+    (INFERENCE_ID_HEADER, "X-Amzn-SageMaker-Inference-Id"),
+    (
+        ENABLE_EXPLANATIONS_HEADER,
+        "X-Amzn-SageMaker-Enable-Explanations",
+    ),
+    (
+        INFERENCE_COMPONENT_HEADER,
+        "X-Amzn-SageMaker-Inference-Component",
+    ),
+    (SESSION_ID_HEADER, "X-Amzn-SageMaker-Session-Id"),
+    (
+        CUSTOM_ATTRIBUTES_HEADER,
+        "X-Amzn-SageMaker-Custom-Attributes",
+    ),
+    (http::header::CONTENT_TYPE, "Content-Type"),
+    (http::header::ACCEPT, "Accept"),
+];
 
 /// Printable ASCII, which is also what an HTTP header value carries unchanged.
 fn is_printable(value: &str) -> bool {

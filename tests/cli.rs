@@ -366,3 +366,40 @@ fn debug_logs_the_layers_and_the_client() {
     assert!(r.stderr.contains("DEBUG"), "{}", r.stderr);
     assert!(r.stderr.contains("hyper"), "{}", r.stderr);
 }
+
+#[test]
+fn invoke_endpoint_sends_its_header_flags_and_the_emulator_checks_them() {
+    let out = outfile("unused.txt");
+    let out = out.to_str().unwrap();
+    // Valid for the service, but not a variant this endpoint has: the
+    // emulator answers 400 ValidationError (254), so the header reached it.
+    let r = invoke(&[
+        "--target-model",
+        "model-1.tar.gz",
+        "--target-variant",
+        "blue",
+        "--body",
+        "1",
+        out,
+    ]);
+    assert_eq!(r.code, 254, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("(ValidationError)") && r.stderr.contains("blue"),
+        "{}",
+        r.stderr
+    );
+    let r = invoke(&[
+        "--target-model",
+        "model-1.tar.gz",
+        "--target-variant",
+        "AllTraffic",
+        "--inference-id",
+        "order-1234",
+        "--session-id",
+        "NEW_SESSION",
+        "--body",
+        "1",
+        out,
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}

@@ -19,13 +19,13 @@ use http::{HeaderName, HeaderValue, Request, Response};
 use http_body_util::Full;
 use tower_sagemaker::deadline::DeadlineExceeded;
 use tower_sagemaker::emulator::{Emulator, Server};
+use tower_sagemaker::invoke_headers::{InvokeHeader, InvokeHeaders};
 use tower_sagemaker::read_timeout::ReadTimedOut;
 use tower_sagemaker::retry::{AttemptTimedOut, Attempts};
 use tower_sagemaker::sagemaker::{
-    check_invoke_header, invocations_path, is_valid_endpoint_name, CLOSED_SESSION_ID_HEADER,
-    CUSTOM_ATTRIBUTES_HEADER, ENABLE_EXPLANATIONS_HEADER, INFERENCE_COMPONENT_HEADER,
-    INFERENCE_ID_HEADER, INVOKED_PRODUCTION_VARIANT_HEADER, NEW_SESSION_ID_HEADER,
-    SESSION_ID_HEADER, TARGET_CONTAINER_HOSTNAME_HEADER, TARGET_VARIANT_HEADER,
+    check_invoke_header, invocations_path, is_valid_endpoint_name, InvalidHeaderValue,
+    CLOSED_SESSION_ID_HEADER, CUSTOM_ATTRIBUTES_HEADER, INVOKED_PRODUCTION_VARIANT_HEADER,
+    NEW_SESSION_ID_HEADER,
 };
 use tower_sagemaker::sigv4::{SigV4Layer, SigningError};
 use tower_sagemaker::target_model::TargetModel;
@@ -229,7 +229,8 @@ pub async fn prepare(args: &Args) -> Result<Call, Failure> {
         .map(TargetModel::new)
         .transpose()
         .map_err(|e| Failure::Usage(format!("--target-model: {e}")))?;
-    let headers = request_headers(args)?;
+    let headers = plain_headers(args)?;
+    let sagemaker_headers = invoke_headers(args)?;
     let payload = read_body(&args.body)?;
 
     // Where to send the call, and how to sign it.
@@ -271,9 +272,10 @@ pub async fn prepare(args: &Args) -> Result<Call, Failure> {
     for (name, value) in headers {
         request = request.header(name, value);
     }
-    let request = request
+    let mut request = request
         .body(Full::new(payload))
         .map_err(|e| Failure::Usage(format!("invalid --endpoint-url `{endpoint_url}`: {e}")))?;
+    request.extensions_mut().insert(sagemaker_headers);
     Ok(Call {
         request,
         target_model,
@@ -283,38 +285,11 @@ pub async fn prepare(args: &Args) -> Result<Call, Failure> {
     })
 }
 
-/// The optional request headers, each checked as the service checks it.
-fn request_headers(args: &Args) -> Result<Vec<(HeaderName, HeaderValue)>, Failure> {
+/// `Content-Type` and `Accept`, as given.
+fn plain_headers(args: &Args) -> Result<Vec<(HeaderName, HeaderValue)>, Failure> {
     let flags = [
         (CONTENT_TYPE, &args.content_type, "--content-type"),
         (ACCEPT, &args.accept, "--accept"),
-        (
-            CUSTOM_ATTRIBUTES_HEADER,
-            &args.custom_attributes,
-            "--custom-attributes",
-        ),
-        (
-            TARGET_VARIANT_HEADER,
-            &args.target_variant,
-            "--target-variant",
-        ),
-        (
-            TARGET_CONTAINER_HOSTNAME_HEADER,
-            &args.target_container_hostname,
-            "--target-container-hostname",
-        ),
-        (INFERENCE_ID_HEADER, &args.inference_id, "--inference-id"),
-        (
-            ENABLE_EXPLANATIONS_HEADER,
-            &args.enable_explanations,
-            "--enable-explanations",
-        ),
-        (
-            INFERENCE_COMPONENT_HEADER,
-            &args.inference_component_name,
-            "--inference-component-name",
-        ),
-        (SESSION_ID_HEADER, &args.session_id, "--session-id"),
     ];
     let mut headers = Vec::new();
     for (name, value, flag) in flags {
@@ -323,6 +298,53 @@ fn request_headers(args: &Args) -> Result<Vec<(HeaderName, HeaderValue)>, Failur
         let value = HeaderValue::try_from(value.as_str())
             .map_err(|_| Failure::Usage(format!("{flag}: not a valid header value")))?;
         headers.push((name, value));
+    }
+    Ok(headers)
+}
+
+/// SageMaker's own headers, each checked as the service checks it; the
+/// stack's `InvokeHeadersLayer` puts them on the request.
+fn invoke_headers(args: &Args) -> Result<InvokeHeaders, Failure> {
+    type Checked = fn(&str) -> Result<InvokeHeader, InvalidHeaderValue>;
+    let flags: [(&Option<String>, &str, Checked); 7] = [
+        (
+            &args.custom_attributes,
+            "--custom-attributes",
+            InvokeHeader::custom_attributes,
+        ),
+        (
+            &args.target_variant,
+            "--target-variant",
+            InvokeHeader::target_variant,
+        ),
+        (
+            &args.target_container_hostname,
+            "--target-container-hostname",
+            InvokeHeader::target_container_hostname,
+        ),
+        (
+            &args.inference_id,
+            "--inference-id",
+            InvokeHeader::inference_id,
+        ),
+        (
+            &args.enable_explanations,
+            "--enable-explanations",
+            InvokeHeader::enable_explanations,
+        ),
+        (
+            &args.inference_component_name,
+            "--inference-component-name",
+            InvokeHeader::inference_component,
+        ),
+        (&args.session_id, "--session-id", InvokeHeader::session_id),
+    ];
+    let mut headers = InvokeHeaders::new();
+    for (value, flag, checked) in flags {
+        if let Some(value) = value {
+            let header = checked(value).map_err(|e| Failure::Usage(format!("{flag}: {e}")))?;
+            headers = headers.with(header);
+        }
     }
     Ok(headers)
 }

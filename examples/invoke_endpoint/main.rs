@@ -40,6 +40,7 @@ use http_body_util::Full;
 use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
 use tower_sagemaker::collect_body::CollectBodyLayer;
 use tower_sagemaker::deadline::DeadlineLayer;
+use tower_sagemaker::invoke_headers::InvokeHeadersLayer;
 use tower_sagemaker::read_timeout::ReadTimeoutLayer;
 use tower_sagemaker::retry::ModelNotReadyRetryLayer;
 use tower_sagemaker::sagemaker::MAX_PAYLOAD_BYTES;
@@ -53,6 +54,7 @@ use progress::{Progress, ReportAttempts};
 ///
 /// ```text
 /// TargetModelLayer         sets X-Amzn-SageMaker-Target-Model
+/// InvokeHeadersLayer       sets the request's other SageMaker headers (--target-variant, ...)
 /// DeadlineLayer            one budget for the whole call, body included (--deadline)
 /// ModelNotReadyRetryLayer  botocore legacy retries (--max-retries)
 /// ReportAttempts           (this example) prints each attempt
@@ -81,6 +83,7 @@ where
 {
     ServiceBuilder::new()
         .layer(target_model)
+        .layer(InvokeHeadersLayer::per_request())
         .layer(DeadlineLayer::new(args.deadline))
         // As the AWS CLI: no bound on a whole attempt, only on each wait for bytes.
         .layer(

@@ -23,8 +23,10 @@ use super::service::Emulator;
 use crate::error_code::ErrorCode;
 use crate::sagemaker::internal::{DEFAULT_VARIANT_NAME, EMULATOR_ACCOUNT_ID};
 use crate::sagemaker::{
-    is_valid_endpoint_name, INVOKED_PRODUCTION_VARIANT_HEADER, MAX_PAYLOAD_BYTES,
-    TARGET_MODEL_HEADER,
+    check_invoke_header, is_valid_endpoint_name, CUSTOM_ATTRIBUTES_HEADER,
+    ENABLE_EXPLANATIONS_HEADER, INFERENCE_COMPONENT_HEADER, INFERENCE_ID_HEADER,
+    INVOKED_PRODUCTION_VARIANT_HEADER, MAX_PAYLOAD_BYTES, SESSION_ID_HEADER,
+    TARGET_CONTAINER_HOSTNAME_HEADER, TARGET_MODEL_HEADER, TARGET_VARIANT_HEADER,
 };
 
 /// A request that passed every check: where it goes.
@@ -125,6 +127,7 @@ impl Emulator {
                     "1 validation error detected: Value at 'targetModel' failed to satisfy constraint: Member must satisfy regular expression pattern: \\A\\S[\\p{{Print}}]*\\z ({why})"
                 ))
             })?;
+        check_invoke_headers(&parts.headers)?;
         Ok(Route { endpoint, model })
     }
 
@@ -284,6 +287,60 @@ impl Emulator {
         }
         Ok(Ok((data.freeze(), held)))
     }
+}
+
+/// `InvokeEndpoint`'s other headers, each as the service checks it: the
+/// value's form, then what this endpoint has (one variant, one container,
+/// no inference components).
+fn check_invoke_headers(headers: &http::HeaderMap) -> Result<(), ErrorAnswer> {
+    // The header, the member the service names in messages, and whether the
+    // value may be echoed (custom attributes are the caller's secrets).
+    let members = [
+        (&TARGET_VARIANT_HEADER, "targetVariant", true),
+        (
+            &TARGET_CONTAINER_HOSTNAME_HEADER,
+            "targetContainerHostname",
+            true,
+        ),
+        (&INFERENCE_ID_HEADER, "inferenceId", true),
+        (&ENABLE_EXPLANATIONS_HEADER, "enableExplanations", true),
+        (&INFERENCE_COMPONENT_HEADER, "inferenceComponentName", true),
+        (&SESSION_ID_HEADER, "sessionId", true),
+        (&CUSTOM_ATTRIBUTES_HEADER, "customAttributes", false),
+    ];
+    for (name, member, echo) in members {
+        let Some(value) = headers.get(name) else {
+            continue;
+        };
+        // Bytes that are not UTF-8 become U+FFFD, which no rule admits.
+        let value = String::from_utf8_lossy(value.as_bytes());
+        if let Err(e) = check_invoke_header(name, &value) {
+            let shown = if echo {
+                format!("Value '{value}' ")
+            } else {
+                "Value ".to_owned()
+            };
+            return Err(ErrorAnswer::validation(format!(
+                "1 validation error detected: {shown}at '{member}' failed to satisfy constraint: {e}"
+            )));
+        }
+        if *name == TARGET_VARIANT_HEADER && value != DEFAULT_VARIANT_NAME {
+            return Err(ErrorAnswer::validation(format!(
+                "The variant {value} is not one of the endpoint's production variants ({DEFAULT_VARIANT_NAME})."
+            )));
+        }
+        if *name == TARGET_CONTAINER_HOSTNAME_HEADER {
+            return Err(ErrorAnswer::validation(format!(
+                "The endpoint is not a multi-container endpoint: it has no container {value}."
+            )));
+        }
+        if *name == INFERENCE_COMPONENT_HEADER {
+            return Err(ErrorAnswer::validation(format!(
+                "The endpoint has no inference components: it has no component {value}."
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The endpoint name of `/endpoints/{name}/invocations`.
