@@ -230,7 +230,7 @@ where
 /// When the backoff before the next attempt ends, or `None` when it would end
 /// at or after the deadline (then the call stops with this outcome). Logs
 /// the decision either way.
-fn backoff_end<R>(
+pub(super) fn backoff_end<R>(
     settings: &Settings,
     deadline: Option<Deadline>,
     attempts: u32,

@@ -108,6 +108,8 @@ mod future;
 #[cfg(feature = "hyper")]
 mod hyper_errors;
 mod layer;
+#[cfg(feature = "retry-policy")]
+mod policy;
 mod template;
 
 pub use self::backoff::LegacyBackoff;
@@ -115,6 +117,8 @@ pub use self::classify::{RetryClassifier, RetryReason};
 pub use self::error::AttemptTimedOut;
 pub use self::future::ResponseFuture;
 pub use self::layer::ModelNotReadyRetryLayer;
+#[cfg(feature = "retry-policy")]
+pub use self::policy::LegacyRetryPolicy;
 
 use std::task::{Context, Poll};
 use std::time::Duration;

@@ -1,0 +1,200 @@
+//! [`LegacyRetryPolicy`]: the retry layer's decisions as a `tower::retry::Policy`.
+
+use std::time::Duration;
+
+use tokio::time::Sleep;
+use tower::retry::Policy;
+use tower::BoxError;
+
+use super::future::backoff_end;
+use super::{Attempts, LegacyBackoff, RetryClassifier, Settings};
+use crate::deadline::Deadline;
+use crate::sagemaker::internal::LEGACY_MAX_RETRIES;
+
+/// botocore's legacy retries as a [`tower::retry::Policy`], for stacks that
+/// already use `tower::retry::RetryLayer` (feature `retry-policy`).
+///
+/// It makes the decisions [`ModelNotReadyRetryLayer`](super::ModelNotReadyRetryLayer)
+/// makes, with the same [`RetryClassifier`] and [`LegacyBackoff`]: what is
+/// retried, how long to sleep, `max_retries` retries after the first attempt,
+/// and no sleep that would end at or after the request's
+/// [`Deadline`] (from [`DeadlineLayer`](crate::deadline::DeadlineLayer)
+/// above). An error at or after the deadline becomes
+/// [`DeadlineExceeded`](crate::deadline::DeadlineExceeded), and a response
+/// gets the [`Attempts`] extension, as with the layer.
+///
+/// What only the layer does:
+/// - **a per-attempt timeout**: put `tower::timeout::TimeoutLayer` *inside*
+///   `RetryLayer` (below), so each attempt has its own; its `Elapsed` error is
+///   not retried by [`RetryClassifier::legacy`], so add it with
+///   [`RetryClassifier::retry_error_if`], as below;
+/// - **no attempt after the deadline when the inner service is slow to be
+///   ready**: `tower::retry::Retry` waits in `poll_ready` without a bound; keep
+///   [`DeadlineLayer`](crate::deadline::DeadlineLayer) above it;
+/// - the opt-in that reads a retried error's body, the `Deadline` kept from
+///   services beneath, and the one-allocation request copies.
+///
+/// The error type of the stack beneath must be [`BoxError`] (as
+/// `tower::timeout::Timeout` makes it).
+///
+/// ```
+/// use std::time::Duration;
+/// use bytes::Bytes;
+/// use http_body_util::Full;
+/// use tower::retry::RetryLayer;
+/// use tower::timeout::{error::Elapsed, TimeoutLayer};
+/// use tower::{service_fn, BoxError, ServiceBuilder, ServiceExt};
+/// use tower_sagemaker::deadline::DeadlineLayer;
+/// use tower_sagemaker::retry::{Attempts, LegacyRetryPolicy, RetryClassifier};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() -> Result<(), BoxError> {
+/// # let calls = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+/// # let http_client = service_fn(move |_req: http::Request<Full<Bytes>>| {
+/// #     let n = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+/// #     async move {
+/// #         let status = if n == 0 { 429 } else { 200 };
+/// #         Ok::<_, BoxError>(http::Response::builder().status(status).body(())?)
+/// #     }
+/// # });
+/// let policy = LegacyRetryPolicy::legacy()
+///     .max_retries(4)
+///     .classifier(RetryClassifier::legacy().retry_error_if(|e| e.is::<Elapsed>()));
+/// let svc = ServiceBuilder::new()
+///     .layer(DeadlineLayer::new(Duration::from_secs(360)))
+///     .layer(RetryLayer::new(policy))
+///     .layer(TimeoutLayer::new(Duration::from_secs(70))) // per attempt
+///     .service(http_client);
+///
+/// let res = svc.oneshot(http::Request::new(Full::new(Bytes::from("1,2")))).await?;
+/// assert_eq!(res.status(), 200);
+/// assert_eq!(res.extensions().get::<Attempts>().unwrap().count(), 2);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct LegacyRetryPolicy {
+    settings: Settings,
+    // Attempts made so far for the call this clone of the policy serves.
+    attempts: u32,
+}
+
+impl Default for LegacyRetryPolicy {
+    fn default() -> Self {
+        Self::legacy()
+    }
+}
+
+impl LegacyRetryPolicy {
+    /// botocore's legacy mode: 4 retries (5 attempts), full-jitter backoff
+    /// with base 1 s and no cap, [`RetryClassifier::legacy`].
+    pub fn legacy() -> Self {
+        Self {
+            settings: Settings {
+                max_retries: LEGACY_MAX_RETRIES,
+                attempt_timeout: None,
+                backoff: LegacyBackoff::new(),
+                classifier: RetryClassifier::legacy(),
+                reset_connection_at_once: false,
+            },
+            attempts: 1,
+        }
+    }
+
+    /// Retries after the first attempt, as botocore's `retries={'max_attempts': n}`.
+    pub fn max_retries(mut self, n: u32) -> Self {
+        self.settings.max_retries = n;
+        self
+    }
+
+    /// Replaces the backoff.
+    pub fn backoff(mut self, backoff: LegacyBackoff) -> Self {
+        self.settings.backoff = backoff;
+        self
+    }
+
+    /// The ceiling of the first retry's delay (default 1 s); later ceilings double.
+    pub fn base_delay(mut self, base: Duration) -> Self {
+        self.settings.backoff = self.settings.backoff.base_delay(base);
+        self
+    }
+
+    /// Replaces the classifier.
+    pub fn classifier(mut self, classifier: RetryClassifier) -> Self {
+        self.settings.classifier = classifier;
+        self
+    }
+
+    /// As [`ModelNotReadyRetryLayer::reset_connection_at_once`](super::ModelNotReadyRetryLayer::reset_connection_at_once).
+    pub fn reset_connection_at_once(mut self, at_once: bool) -> Self {
+        self.settings.reset_connection_at_once = at_once;
+        self
+    }
+
+    /// The number of retries after the first attempt.
+    pub fn get_max_retries(&self) -> u32 {
+        self.settings.max_retries
+    }
+
+    /// The backoff.
+    pub fn get_backoff(&self) -> LegacyBackoff {
+        self.settings.backoff
+    }
+
+    /// The classifier.
+    pub fn get_classifier(&self) -> &RetryClassifier {
+        &self.settings.classifier
+    }
+}
+
+impl<B: Clone, R> Policy<http::Request<B>, http::Response<R>, BoxError> for LegacyRetryPolicy {
+    type Future = Sleep;
+
+    fn retry(
+        &mut self,
+        req: &mut http::Request<B>,
+        result: &mut Result<http::Response<R>, BoxError>,
+    ) -> Option<Sleep> {
+        let deadline = req.extensions().get::<Deadline>().copied();
+        let reason = match result {
+            Ok(res) => self
+                .settings
+                .classifier
+                .classify_response(res.status(), res.headers()),
+            Err(err) => {
+                if let Some(d) = deadline.filter(Deadline::is_expired) {
+                    *result = Err(d.exceeded().into());
+                    return None;
+                }
+                self.settings.classifier.classify_error(&**err)
+            }
+        };
+        let wake = reason
+            .filter(|_| self.attempts <= self.settings.max_retries)
+            .and_then(|reason| {
+                backoff_end(&self.settings, deadline, self.attempts, result, reason)
+            });
+        match wake {
+            Some(wake) => {
+                self.attempts += 1;
+                Some(tokio::time::sleep_until(wake))
+            }
+            None => {
+                if let Ok(res) = result {
+                    res.extensions_mut().insert(Attempts(self.attempts));
+                }
+                None
+            }
+        }
+    }
+
+    fn clone_request(&mut self, req: &http::Request<B>) -> Option<http::Request<B>> {
+        let mut copy = http::Request::new(req.body().clone());
+        *copy.method_mut() = req.method().clone();
+        *copy.uri_mut() = req.uri().clone();
+        *copy.version_mut() = req.version();
+        *copy.headers_mut() = req.headers().clone();
+        *copy.extensions_mut() = req.extensions().clone();
+        Some(copy)
+    }
+}

@@ -1,0 +1,222 @@
+//! `LegacyRetryPolicy` under `tower::retry::RetryLayer` and
+//! `ModelNotReadyRetryLayer` make the same decisions: one table of
+//! scenarios, run through both, on tokio's paused clock.
+#![cfg(feature = "retry-policy")]
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use tower::retry::RetryLayer;
+use tower::{BoxError, ServiceBuilder, ServiceExt};
+use tower_sagemaker::deadline::{DeadlineExceeded, DeadlineLayer};
+use tower_sagemaker::retry::{Attempts, LegacyRetryPolicy, ModelNotReadyRetryLayer};
+
+/// How a call ended: the final status, or the kind of error.
+#[derive(Debug, PartialEq, Eq)]
+enum End {
+    Status(u16),
+    Deadline,
+    Transport,
+    Other,
+}
+
+fn end<B>(result: &Result<http::Response<B>, BoxError>) -> End {
+    match result {
+        Ok(res) => End::Status(res.status().as_u16()),
+        Err(e) if e.is::<DeadlineExceeded>() => End::Deadline,
+        Err(e) if e.is::<std::io::Error>() => End::Transport,
+        Err(_) => End::Other,
+    }
+}
+
+struct Scenario {
+    name: &'static str,
+    steps: Vec<Step>,
+    max_retries: u32,
+    budget: Duration,
+    calls: usize,
+    end: End,
+}
+
+fn scenarios() -> Vec<Scenario> {
+    use std::io::ErrorKind::{ConnectionRefused, ConnectionReset};
+    let s = |name, steps: Vec<Step>, max_retries, calls, end| Scenario {
+        name,
+        steps,
+        max_retries,
+        budget: Duration::from_secs(360),
+        calls,
+        end,
+    };
+    vec![
+        s(
+            "cold start",
+            vec![error_code(429, "ModelNotReadyException"); 2],
+            4,
+            3,
+            End::Status(200),
+        ),
+        s(
+            "5xx then reset",
+            vec![respond(503), Step::Io(ConnectionReset)],
+            4,
+            3,
+            End::Status(200),
+        ),
+        s(
+            "model error",
+            vec![error_code(424, "ModelError")],
+            4,
+            1,
+            End::Status(424),
+        ),
+        s(
+            "validation error",
+            vec![error_code(400, "ValidationError")],
+            4,
+            1,
+            End::Status(400),
+        ),
+        s(
+            "throttling",
+            vec![error_code(400, "ThrottlingException")],
+            4,
+            2,
+            End::Status(200),
+        ),
+        s(
+            "not throttling",
+            vec![error_code(400, "TooManyRequestsException")],
+            4,
+            1,
+            End::Status(400),
+        ),
+        s(
+            "retries run out",
+            vec![respond(429); 10],
+            4,
+            5,
+            End::Status(429),
+        ),
+        s("no retries", vec![respond(429)], 0, 1, End::Status(429)),
+        s(
+            "refused twice",
+            vec![Step::Io(ConnectionRefused); 2],
+            4,
+            3,
+            End::Status(200),
+        ),
+        s(
+            "last attempt errs",
+            vec![Step::Io(ConnectionRefused); 3],
+            2,
+            3,
+            End::Transport,
+        ),
+        s(
+            "not a transport error",
+            vec![Step::Other("bad signing")],
+            4,
+            1,
+            End::Other,
+        ),
+        s(
+            "530 not retried",
+            vec![respond(530)],
+            4,
+            1,
+            End::Status(530),
+        ),
+        Scenario {
+            // The 503 comes as the budget ends: any backoff would cross it.
+            name: "deadline stops retries",
+            steps: vec![Step::After(Duration::from_secs(10), Box::new(respond(503)))],
+            max_retries: 4,
+            budget: Duration::from_secs(10) + Duration::from_millis(1),
+            calls: 1,
+            end: End::Status(503),
+        },
+    ]
+}
+
+/// (calls made, how it ended, Attempts on the response)
+type Run = (usize, End, Option<u32>);
+
+async fn through_layer(scenario: &Scenario) -> Run {
+    let endpoint = Scripted::new(scenario.steps.clone());
+    let result = ServiceBuilder::new()
+        .layer(DeadlineLayer::new(scenario.budget))
+        .layer(
+            ModelNotReadyRetryLayer::legacy()
+                .max_retries(scenario.max_retries)
+                .no_attempt_timeout(),
+        )
+        .service(endpoint.clone())
+        .oneshot(request("1,2"))
+        .await;
+    let attempts = result
+        .as_ref()
+        .ok()
+        .and_then(|r| r.extensions().get::<Attempts>().map(Attempts::count));
+    (endpoint.call_count(), end(&result), attempts)
+}
+
+async fn through_policy(scenario: &Scenario) -> Run {
+    let endpoint = Scripted::new(scenario.steps.clone());
+    let result = ServiceBuilder::new()
+        .layer(DeadlineLayer::new(scenario.budget))
+        .layer(RetryLayer::new(
+            LegacyRetryPolicy::legacy().max_retries(scenario.max_retries),
+        ))
+        .service(endpoint.clone())
+        .oneshot(request("1,2"))
+        .await;
+    let attempts = result
+        .as_ref()
+        .ok()
+        .and_then(|r| r.extensions().get::<Attempts>().map(Attempts::count));
+    (endpoint.call_count(), end(&result), attempts)
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_policy_and_the_layer_decide_alike() {
+    for scenario in scenarios() {
+        // Backoffs are random: each scenario runs several times.
+        for _ in 0..5 {
+            let layer = through_layer(&scenario).await;
+            let policy = through_policy(&scenario).await;
+            assert_eq!(layer, policy, "{}", scenario.name);
+            assert_eq!(
+                (layer.0, &layer.1),
+                (scenario.calls, &scenario.end),
+                "{}",
+                scenario.name
+            );
+            if let End::Status(_) = scenario.end {
+                assert_eq!(layer.2, Some(scenario.calls as u32), "{}", scenario.name);
+            }
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_policy_sleeps_the_legacy_backoff() {
+    // Sleeps between attempts stay below rand * 2^(k-1) s ceilings.
+    for _ in 0..50 {
+        let endpoint = Scripted::new(vec![respond(429); 3]);
+        ServiceBuilder::new()
+            .layer(RetryLayer::new(LegacyRetryPolicy::legacy()))
+            .service(endpoint.clone())
+            .oneshot(request("1"))
+            .await
+            .unwrap();
+        let calls = endpoint.calls();
+        assert_eq!(calls.len(), 4);
+        for (k, w) in calls.windows(2).enumerate() {
+            let ceiling = Duration::from_secs(1 << k);
+            assert!(w[1].at - w[0].at < ceiling, "retry {}", k + 1);
+        }
+    }
+}
