@@ -3,7 +3,7 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
-use http::Extensions;
+use http::{Extensions, StatusCode};
 
 use pin_project_lite::pin_project;
 use tokio::time::Instant;
@@ -11,9 +11,11 @@ use tower::BoxError;
 use tower_service::Service;
 
 use super::classify::is_reset_connection;
+use super::event::{AttemptOutcome, Decision, Hooks, RetryEvent};
 use super::template::Template;
 use super::{AttemptTimedOut, Attempts, RetryReason, Settings};
 use crate::deadline::Deadline;
+use crate::sagemaker::TARGET_MODEL_HEADER;
 use crate::timer::{far_future, Timer};
 
 pin_project! {
@@ -40,6 +42,8 @@ pin_project! {
         state: State<S::Future>,
         // One timer serves both the attempt timeout and the backoff sleep.
         timer: Timer,
+        // With observers: when this call first got a 429.
+        first_429: Option<Instant>,
     }
 }
 
@@ -70,6 +74,12 @@ where
                 future: service.call(req),
             },
         };
+        if !settings.hooks.is_empty() && matches!(state, State::Attempt { .. }) {
+            settings.hooks.emit(&RetryEvent::Attempt {
+                attempt: 1,
+                remaining: deadline.map(|d| d.remaining()),
+            });
+        }
         Self {
             service,
             template,
@@ -80,6 +90,7 @@ where
             wake_at: None,
             state,
             timer: Timer::default(),
+            first_429: None,
         }
     }
 }
@@ -144,9 +155,20 @@ where
                                 attempt_end(this.settings, this.deadline.as_ref())
                             });
                             ready!(this.timer.poll_until(end, cx));
-                            match this.deadline {
+                            match *this.deadline {
                                 Some(d) if d.is_expired() => {
-                                    return Poll::Ready(Err(d.exceeded().into()))
+                                    let err: BoxError = d.exceeded().into();
+                                    observe(
+                                        &this.settings.hooks,
+                                        *this.attempts,
+                                        &Err::<http::Response<R>, _>(err),
+                                        None,
+                                        Decision::DeadlineExceeded,
+                                        *this.deadline,
+                                        this.template,
+                                        this.first_429,
+                                    );
+                                    return Poll::Ready(Err(d.exceeded().into()));
                                 }
                                 _ => Err(AttemptTimedOut::new(
                                     this.settings.attempt_timeout.unwrap_or_default(),
@@ -166,17 +188,40 @@ where
                             .classify_response(res.status(), res.headers()),
                         Err(err) => {
                             if let Some(d) = this.deadline.filter(|d| d.is_expired()) {
+                                observe(
+                                    &this.settings.hooks,
+                                    *this.attempts,
+                                    &outcome,
+                                    None,
+                                    Decision::DeadlineExceeded,
+                                    *this.deadline,
+                                    this.template,
+                                    this.first_429,
+                                );
                                 return Poll::Ready(Err(d.exceeded().into()));
                             }
                             this.settings.classifier.classify_error(&**err)
                         }
                     };
                     let attempts = *this.attempts;
-                    let wake = reason
-                        .filter(|_| attempts <= this.settings.max_retries)
-                        .and_then(|reason| {
-                            backoff_end(this.settings, *this.deadline, attempts, &outcome, reason)
-                        });
+                    let (decision, wake) =
+                        decide(this.settings, *this.deadline, attempts, &outcome, reason);
+                    if !this.settings.hooks.is_empty() {
+                        if matches!(&outcome, Ok(res) if res.status() == StatusCode::TOO_MANY_REQUESTS)
+                        {
+                            this.first_429.get_or_insert_with(Instant::now);
+                        }
+                        observe(
+                            &this.settings.hooks,
+                            attempts,
+                            &outcome,
+                            reason,
+                            decision,
+                            *this.deadline,
+                            this.template,
+                            this.first_429,
+                        );
+                    }
                     let Some(wake) = wake else {
                         finish(
                             &mut outcome,
@@ -218,6 +263,12 @@ where
                     let future = this.service.call(this.template.request());
                     *this.wake_at = None;
                     this.state.set(State::Attempt { future });
+                    if !this.settings.hooks.is_empty() {
+                        this.settings.hooks.emit(&RetryEvent::Attempt {
+                            attempt: *this.attempts,
+                            remaining: this.deadline.map(|d| d.remaining()),
+                        });
+                    }
                 }
                 StateProj::Expired { deadline } => {
                     return Poll::Ready(Err(deadline.exceeded().into()));
@@ -227,16 +278,38 @@ where
     }
 }
 
-/// When the backoff before the next attempt ends, or `None` when it would end
-/// at or after the deadline (then the call stops with this outcome). Logs
-/// the decision either way.
-pub(super) fn backoff_end<R>(
+/// What follows an attempt whose outcome is retryable for `reason` (or not):
+/// the decision, and when the backoff ends if it is a retry. The one place
+/// the layer and the policy decide.
+pub(super) fn decide<R>(
+    settings: &Settings,
+    deadline: Option<Deadline>,
+    attempts: u32,
+    outcome: &Result<http::Response<R>, BoxError>,
+    reason: Option<RetryReason>,
+) -> (Decision, Option<Instant>) {
+    let Some(reason) = reason else {
+        return (Decision::Return, None);
+    };
+    if attempts > settings.max_retries {
+        return (Decision::RetriesExhausted, None);
+    }
+    match backoff_end(settings, deadline, attempts, outcome, reason) {
+        Some((wake, delay)) => (Decision::Retry { delay }, Some(wake)),
+        None => (Decision::DeadlineWouldPass, None),
+    }
+}
+
+/// When the backoff before the next attempt ends and how long it is, or
+/// `None` when it would end at or after the deadline (then the call stops
+/// with this outcome). Logs the decision either way.
+fn backoff_end<R>(
     settings: &Settings,
     deadline: Option<Deadline>,
     attempts: u32,
     outcome: &Result<http::Response<R>, BoxError>,
     reason: RetryReason,
-) -> Option<Instant> {
+) -> Option<(Instant, Duration)> {
     let at_once = settings.reset_connection_at_once
         && attempts == 1
         && reason == RetryReason::Transport
@@ -270,7 +343,36 @@ pub(super) fn backoff_end<R>(
         remaining_ms = deadline.map(|d| d.remaining().as_millis() as u64),
         "retrying SageMaker call"
     );
-    Some(wake.unwrap_or_else(|| far_future(now)))
+    Some((wake.unwrap_or_else(|| far_future(now)), delay))
+}
+
+/// Tells the observers how an attempt ended and what follows.
+#[allow(clippy::too_many_arguments)]
+fn observe<B, R>(
+    hooks: &Hooks,
+    attempt: u32,
+    outcome: &Result<http::Response<R>, BoxError>,
+    reason: Option<RetryReason>,
+    decision: Decision,
+    deadline: Option<Deadline>,
+    template: &Template<B>,
+    first_429: &Option<Instant>,
+) {
+    if hooks.is_empty() {
+        return;
+    }
+    let target_model = template
+        .header(&TARGET_MODEL_HEADER)
+        .and_then(|v| v.to_str().ok());
+    hooks.emit(&RetryEvent::Outcome(AttemptOutcome::new(
+        attempt,
+        outcome,
+        reason,
+        decision,
+        deadline,
+        target_model,
+        first_429.map(|t| t.elapsed()),
+    )));
 }
 
 /// The caller's answer: on a response, `Attempts` and the call's `Deadline`

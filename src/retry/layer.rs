@@ -28,6 +28,7 @@ impl ModelNotReadyRetryLayer {
                 backoff: LegacyBackoff::new(),
                 classifier: RetryClassifier::legacy(),
                 reset_connection_at_once: false,
+                hooks: Default::default(),
             },
         }
     }
@@ -94,6 +95,36 @@ impl ModelNotReadyRetryLayer {
     /// Whether the first retry after a reset connection is made at once.
     pub fn get_reset_connection_at_once(&self) -> bool {
         self.settings.reset_connection_at_once
+    }
+
+    /// Calls `callback` with a [`RetryEvent`](super::RetryEvent) as each
+    /// attempt starts and as it ends (with the decision that follows). More
+    /// than one callback may be added; they run in order, on the task that
+    /// polls the call, so they should be quick.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use std::sync::Arc;
+    /// use tower_sagemaker::retry::{Decision, ModelNotReadyRetryLayer, RetryEvent};
+    ///
+    /// let retries = Arc::new(AtomicU32::new(0));
+    /// let counted = retries.clone();
+    /// let layer = ModelNotReadyRetryLayer::legacy().on_event(move |event| {
+    ///     if let RetryEvent::Outcome(outcome) = event {
+    ///         if let Decision::Retry { delay } = outcome.decision {
+    ///             counted.fetch_add(1, Ordering::Relaxed);
+    ///             eprintln!("attempt {} failed ({:?}): retrying in {delay:?}", outcome.attempt, outcome.reason);
+    ///         }
+    ///     }
+    /// });
+    /// # let _ = layer;
+    /// ```
+    pub fn on_event<F>(mut self, callback: F) -> Self
+    where
+        F: Fn(&super::RetryEvent<'_>) + Send + Sync + 'static,
+    {
+        self.settings.hooks.add(std::sync::Arc::new(callback));
+        self
     }
 
     /// The number of retries after the first attempt.

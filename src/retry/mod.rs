@@ -104,6 +104,7 @@
 mod backoff;
 mod classify;
 mod error;
+mod event;
 mod future;
 #[cfg(feature = "hyper")]
 mod hyper_errors;
@@ -115,6 +116,7 @@ mod template;
 pub use self::backoff::LegacyBackoff;
 pub use self::classify::{RetryClassifier, RetryReason};
 pub use self::error::AttemptTimedOut;
+pub use self::event::{AttemptOutcome, Decision, RetryEvent};
 pub use self::future::ResponseFuture;
 pub use self::layer::ModelNotReadyRetryLayer;
 #[cfg(feature = "retry-policy")]
@@ -133,6 +135,7 @@ pub(crate) struct Settings {
     pub(crate) backoff: LegacyBackoff,
     pub(crate) classifier: RetryClassifier,
     pub(crate) reset_connection_at_once: bool,
+    pub(crate) hooks: event::Hooks,
 }
 
 /// How many attempts a call took: in the extensions of every response

@@ -6,7 +6,8 @@ use tokio::time::Sleep;
 use tower::retry::Policy;
 use tower::BoxError;
 
-use super::future::backoff_end;
+use super::event::{AttemptOutcome, Decision, RetryEvent};
+use super::future::decide;
 use super::{Attempts, LegacyBackoff, RetryClassifier, Settings};
 use crate::deadline::Deadline;
 use crate::sagemaker::internal::LEGACY_MAX_RETRIES;
@@ -77,6 +78,8 @@ pub struct LegacyRetryPolicy {
     settings: Settings,
     // Attempts made so far for the call this clone of the policy serves.
     attempts: u32,
+    // With observers: when this call first got a 429.
+    first_429: Option<tokio::time::Instant>,
 }
 
 impl Default for LegacyRetryPolicy {
@@ -96,8 +99,10 @@ impl LegacyRetryPolicy {
                 backoff: LegacyBackoff::new(),
                 classifier: RetryClassifier::legacy(),
                 reset_connection_at_once: false,
+                hooks: Default::default(),
             },
             attempts: 1,
+            first_429: None,
         }
     }
 
@@ -131,6 +136,17 @@ impl LegacyRetryPolicy {
         self
     }
 
+    /// Calls `callback` with a [`RetryEvent::Outcome`] as each attempt ends
+    /// (a policy does not see attempts start), as
+    /// [`ModelNotReadyRetryLayer::on_event`](super::ModelNotReadyRetryLayer::on_event).
+    pub fn on_event<F>(mut self, callback: F) -> Self
+    where
+        F: Fn(&RetryEvent<'_>) + Send + Sync + 'static,
+    {
+        self.settings.hooks.add(std::sync::Arc::new(callback));
+        self
+    }
+
     /// The number of retries after the first attempt.
     pub fn get_max_retries(&self) -> u32 {
         self.settings.max_retries
@@ -144,6 +160,40 @@ impl LegacyRetryPolicy {
     /// The classifier.
     pub fn get_classifier(&self) -> &RetryClassifier {
         &self.settings.classifier
+    }
+}
+
+impl LegacyRetryPolicy {
+    /// Tells the observers how an attempt ended and what follows.
+    fn observe<B, R>(
+        &mut self,
+        req: &http::Request<B>,
+        result: &Result<http::Response<R>, BoxError>,
+        reason: Option<super::RetryReason>,
+        decision: Decision,
+        deadline: Option<Deadline>,
+    ) {
+        if self.settings.hooks.is_empty() {
+            return;
+        }
+        if matches!(result, Ok(res) if res.status() == http::StatusCode::TOO_MANY_REQUESTS) {
+            self.first_429.get_or_insert_with(tokio::time::Instant::now);
+        }
+        let target_model = req
+            .headers()
+            .get(crate::sagemaker::TARGET_MODEL_HEADER)
+            .and_then(|v| v.to_str().ok());
+        self.settings
+            .hooks
+            .emit(&RetryEvent::Outcome(AttemptOutcome::new(
+                self.attempts,
+                result,
+                reason,
+                decision,
+                deadline,
+                target_model,
+                self.first_429.map(|t| t.elapsed()),
+            )));
     }
 }
 
@@ -164,16 +214,14 @@ impl<B: Clone, R> Policy<http::Request<B>, http::Response<R>, BoxError> for Lega
             Err(err) => {
                 if let Some(d) = deadline.filter(Deadline::is_expired) {
                     *result = Err(d.exceeded().into());
+                    self.observe(req, result, None, Decision::DeadlineExceeded, deadline);
                     return None;
                 }
                 self.settings.classifier.classify_error(&**err)
             }
         };
-        let wake = reason
-            .filter(|_| self.attempts <= self.settings.max_retries)
-            .and_then(|reason| {
-                backoff_end(&self.settings, deadline, self.attempts, result, reason)
-            });
+        let (decision, wake) = decide(&self.settings, deadline, self.attempts, result, reason);
+        self.observe(req, result, reason, decision, deadline);
         match wake {
             Some(wake) => {
                 self.attempts += 1;
@@ -189,6 +237,7 @@ impl<B: Clone, R> Policy<http::Request<B>, http::Response<R>, BoxError> for Lega
     }
 
     fn clone_request(&mut self, req: &http::Request<B>) -> Option<http::Request<B>> {
+        // Called once per attempt: the retry's copy of the request.
         let mut copy = http::Request::new(req.body().clone());
         *copy.method_mut() = req.method().clone();
         *copy.uri_mut() = req.uri().clone();

@@ -73,6 +73,17 @@ impl<B: Clone> Template<B> {
     }
 }
 
+impl<B> Template<B> {
+    /// The request's first value of header `name`.
+    pub(crate) fn header(&self, name: &HeaderName) -> Option<&HeaderValue> {
+        self.0
+            .headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,140 @@
+//! What the retry layer tells observers about each attempt: [`RetryEvent`].
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::StatusCode;
+
+use super::RetryReason;
+use crate::error_code::ErrorCode;
+
+/// One step of a call through
+/// [`ModelNotReadyRetryLayer`](super::ModelNotReadyRetryLayer) or
+/// [`LegacyRetryPolicy`](super::LegacyRetryPolicy)'s decisions, as given to
+/// the callbacks of [`on_event`](super::ModelNotReadyRetryLayer::on_event).
+///
+/// A stable way to observe retries, where `tracing` lines are for people:
+/// print progress, count, or feed metrics (feature `metrics` does, with
+/// [`RetryMetrics`](super::RetryMetrics)).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum RetryEvent<'a> {
+    /// An attempt is being sent (the retry layer only).
+    Attempt {
+        /// Which attempt, 1 for the first.
+        attempt: u32,
+        /// Time left in the call's budget, with a [`Deadline`](crate::deadline::Deadline).
+        remaining: Option<Duration>,
+    },
+    /// An attempt ended, and what comes next is decided.
+    Outcome(AttemptOutcome<'a>),
+}
+
+/// How an attempt ended, and the decision that follows; see [`RetryEvent`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct AttemptOutcome<'a> {
+    /// Which attempt, 1 for the first.
+    pub attempt: u32,
+    /// The response's status, when the attempt got a response.
+    pub status: Option<StatusCode>,
+    /// The response's error code (`X-Amzn-ErrorType`), when it has one.
+    pub error_code: Option<ErrorCode<'a>>,
+    /// The attempt's error, when it got none.
+    pub error: Option<&'a (dyn StdError + 'static)>,
+    /// Why the outcome is retryable, if it is.
+    pub reason: Option<RetryReason>,
+    /// What comes next.
+    pub decision: Decision,
+    /// Time left in the call's budget, with a [`Deadline`](crate::deadline::Deadline).
+    pub remaining: Option<Duration>,
+    /// The request's `X-Amzn-SageMaker-Target-Model`, if it has one.
+    pub target_model: Option<&'a str>,
+    /// When this or an earlier attempt of the call got 429: the time since
+    /// the first 429 (on a success, the wait a cold start cost).
+    pub since_first_429: Option<Duration>,
+}
+
+impl<'a> AttemptOutcome<'a> {
+    pub(crate) fn new<R>(
+        attempt: u32,
+        outcome: &'a Result<http::Response<R>, tower::BoxError>,
+        reason: Option<RetryReason>,
+        decision: Decision,
+        deadline: Option<crate::deadline::Deadline>,
+        target_model: Option<&'a str>,
+        since_first_429: Option<Duration>,
+    ) -> Self {
+        let (status, error_code, error) = match outcome {
+            Ok(res) => (
+                Some(res.status()),
+                ErrorCode::from_headers(res.headers()),
+                None,
+            ),
+            Err(e) => (None, None, Some(&**e as &(dyn StdError + 'static))),
+        };
+        Self {
+            attempt,
+            status,
+            error_code,
+            error,
+            reason,
+            decision,
+            remaining: deadline.map(|d| d.remaining()),
+            target_model,
+            since_first_429,
+        }
+    }
+}
+
+/// What the retry layer does after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Decision {
+    /// Sleeps `delay`, then retries.
+    Retry {
+        /// The backoff before the next attempt.
+        delay: Duration,
+    },
+    /// Hands the outcome to the caller: a success, or a failure not retried.
+    Return,
+    /// Hands a retryable outcome to the caller: no retries are left.
+    RetriesExhausted,
+    /// Hands a retryable outcome to the caller: the backoff would end after
+    /// the deadline.
+    DeadlineWouldPass,
+    /// Fails the call with [`DeadlineExceeded`](crate::deadline::DeadlineExceeded).
+    DeadlineExceeded,
+}
+
+type Callback = dyn Fn(&RetryEvent<'_>) + Send + Sync;
+
+/// The callbacks of a layer or policy; cloning shares them.
+#[derive(Clone, Default)]
+pub(crate) struct Hooks(Option<Arc<Vec<Arc<Callback>>>>);
+
+impl Hooks {
+    pub(crate) fn add(&mut self, callback: Arc<Callback>) {
+        let list = self.0.get_or_insert_with(Default::default);
+        Arc::make_mut(list).push(callback);
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+
+    pub(crate) fn emit(&self, event: &RetryEvent<'_>) {
+        for callback in self.0.iter().flat_map(|list| list.iter()) {
+            callback(event);
+        }
+    }
+}
+
+impl fmt::Debug for Hooks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0.as_ref().map_or(0, |list| list.len());
+        write!(f, "{n} callback(s)")
+    }
+}
