@@ -65,6 +65,7 @@
 //! | [`collect_body`] | [`CollectBodyLayer`](collect_body::CollectBodyLayer): reads bodies inside the attempt, so a broken body is retried | `collect-body` (default) |
 //! | [`retry`] | [`ModelNotReadyRetryLayer`](retry::ModelNotReadyRetryLayer): botocore's legacy retries; [`RetryClassifier`](retry::RetryClassifier) (what is retried) and [`LegacyBackoff`](retry::LegacyBackoff) (how long to wait), which the `aws_sdk` module shares | `retry` (default; implies `deadline`, `read-timeout`, `collect-body`) |
 //! | `retry::LegacyRetryPolicy` | the same decisions as a `tower::retry::Policy`, for stacks built on `tower::retry::RetryLayer` | `retry-policy` |
+//! | `retry::RetryMetrics` | attempts, retries by reason, give-ups and cold-start waits, recorded with the `metrics` facade from the retry events | `metrics` |
 //! | [`sigv4`] | [`SigV4Layer`](sigv4::SigV4Layer): signs every attempt with `aws-sigv4` | `sigv4` |
 //! | [`aws_sdk`] | the AWS SDK for Rust: interceptors, a retry classifier, retry and timeout settings; with `aws-sdk-sagemakerruntime`, a config extension for its client | `aws-sdk`, `aws-sdk-sagemakerruntime` |
 //! | [`emulator`] | a local multi-model endpoint (cold starts, 429s, LRU eviction, SigV4 checks), in-process or over HTTP/1.1 | `emulator` |
@@ -95,8 +96,9 @@
 //! - `collect_body`: `CollectBodyLayer`, `CollectBody`, `BodyTooLarge`, `BodyReadFailed`,
 //!   `ResponseFuture`, `ResponseBody`;
 //! - `retry`: `ModelNotReadyRetryLayer`, `ModelNotReadyRetry`, `RetryClassifier`,
-//!   `RetryReason`, `LegacyBackoff`, `Attempts`, `AttemptTimedOut`, `ResponseFuture`, and with
-//!   `retry-policy`: `LegacyRetryPolicy`;
+//!   `RetryReason`, `LegacyBackoff`, `Attempts`, `AttemptTimedOut`, `ResponseFuture`,
+//!   `RetryEvent`, `AttemptOutcome`, `Decision`, with `retry-policy`: `LegacyRetryPolicy`,
+//!   with `metrics`: `RetryMetrics`;
 //! - `sigv4`: `SigV4Layer`, `SigV4`, `SigningError`, `ResponseFuture`;
 //! - `aws_sdk`: `TargetModelInterceptor`, `AttemptNumberInterceptor`,
 //!   `ModelNotReadyClassifier`, `legacy_retry_config`, `legacy_retry_config_with`,

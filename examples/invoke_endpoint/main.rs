@@ -48,7 +48,7 @@ use tower_sagemaker::sigv4::SigV4Layer;
 use tower_sagemaker::target_model::TargetModelLayer;
 
 use cli::{Args, Failure};
-use progress::{Progress, ReportAttempts};
+use progress::Progress;
 
 /// The stack, outermost first:
 ///
@@ -57,7 +57,7 @@ use progress::{Progress, ReportAttempts};
 /// InvokeHeadersLayer       sets the request's other SageMaker headers (--target-variant, ...)
 /// DeadlineLayer            one budget for the whole call, body included (--deadline)
 /// ModelNotReadyRetryLayer  botocore legacy retries (--max-retries)
-/// ReportAttempts           (this example) prints each attempt
+///   on_event               (this example) prints each attempt, from the layer's events
 /// CollectBodyLayer         reads the body inside the attempt: a broken body is retried
 /// ReadTimeoutLayer         bounds each wait for the head and each body frame (--cli-read-timeout)
 /// SigV4Layer               signs each attempt afresh, target-model header included
@@ -89,9 +89,9 @@ where
         .layer(
             ModelNotReadyRetryLayer::legacy()
                 .max_retries(args.max_retries)
-                .no_attempt_timeout(),
+                .no_attempt_timeout()
+                .on_event(progress.on_event()),
         )
-        .layer_fn(move |inner| ReportAttempts::new(inner, progress.clone()))
         .layer(CollectBodyLayer::new(MAX_PAYLOAD_BYTES))
         .layer(ReadTimeoutLayer::new(args.cli_read_timeout))
         .option_layer(signer)
@@ -105,7 +105,7 @@ async fn main() -> ExitCode {
         Err(code) => return code,
     };
     let start = Instant::now();
-    progress::init_tracing(start, args.debug);
+    progress::init_tracing(args.debug);
     match run(args, start).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => failure.report(),

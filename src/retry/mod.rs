@@ -44,6 +44,10 @@
 //!   in its extensions, and the call's [`Deadline`](crate::deadline::Deadline) when it
 //!   had one. The error type is [`tower::BoxError`]; reach the typed
 //!   errors with `downcast_ref`.
+//! - **Events**: [`on_event`](ModelNotReadyRetryLayer::on_event) callbacks get a
+//!   typed [`RetryEvent`] as each attempt starts and ends, with the decision
+//!   that follows: the stable way to observe retries (feature `metrics`
+//!   records them with [`RetryMetrics`]).
 //! - **Logs**: each retry emits a `tracing` event at `INFO` with the attempt
 //!   number, the status or error kind and the chosen delay; never a body nor
 //!   a header value.
@@ -109,6 +113,8 @@ mod future;
 #[cfg(feature = "hyper")]
 mod hyper_errors;
 mod layer;
+#[cfg(feature = "metrics")]
+mod metrics;
 #[cfg(feature = "retry-policy")]
 mod policy;
 mod template;
@@ -119,6 +125,8 @@ pub use self::error::AttemptTimedOut;
 pub use self::event::{AttemptOutcome, Decision, RetryEvent};
 pub use self::future::ResponseFuture;
 pub use self::layer::ModelNotReadyRetryLayer;
+#[cfg(feature = "metrics")]
+pub use self::metrics::RetryMetrics;
 #[cfg(feature = "retry-policy")]
 pub use self::policy::LegacyRetryPolicy;
 

@@ -1,0 +1,96 @@
+//! [`RetryMetrics`]: the retry layer's events, recorded with the `metrics` facade.
+
+use super::{Decision, RetryEvent};
+
+/// Records what the retry layer (or [`LegacyRetryPolicy`](super::LegacyRetryPolicy))
+/// does with the [`metrics`](https://docs.rs/metrics) facade (feature
+/// `metrics`): whatever recorder the application installed (Prometheus,
+/// StatsD, ...) receives them. Give it to
+/// [`on_event`](super::ModelNotReadyRetryLayer::on_event):
+///
+/// ```
+/// use tower_sagemaker::retry::{ModelNotReadyRetryLayer, RetryMetrics};
+///
+/// let metrics = RetryMetrics::new();
+/// let layer = ModelNotReadyRetryLayer::legacy().on_event(move |event| metrics.record(event));
+/// # let _ = layer;
+/// ```
+///
+/// | name | kind | labels | what |
+/// |---|---|---|---|
+/// | `tower_sagemaker_attempts_total` | counter | `outcome`: `success` (2xx), `error_status` (any other status), `error` (no response) | every attempt that ended |
+/// | `tower_sagemaker_retries_total` | counter | `reason`: [`RetryReason::as_str`](super::RetryReason::as_str) (`too_many_requests`, `server_error`, `transport`, ...) | every retry decided |
+/// | `tower_sagemaker_give_ups_total` | counter | `why`: `retries_exhausted`, `deadline_would_pass`, `deadline_exceeded` | calls that ended on a retryable failure |
+/// | `tower_sagemaker_cold_start_wait_seconds` | histogram | | for a call that got a 429 and then succeeded: the time from its first 429 to the success |
+///
+/// With [`model_label(true)`](Self::model_label) every metric also has a
+/// `model` label, the request's target model. Off by default: a client that
+/// talks to thousands of models would create thousands of series.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RetryMetrics {
+    model_label: bool,
+}
+
+impl RetryMetrics {
+    /// Records without a model label.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Whether to label every metric with the target model (default `false`).
+    pub fn model_label(mut self, on: bool) -> Self {
+        self.model_label = on;
+        self
+    }
+
+    /// Whether metrics carry the target model as a label.
+    pub fn get_model_label(&self) -> bool {
+        self.model_label
+    }
+
+    /// Records `event`.
+    pub fn record(&self, event: &RetryEvent<'_>) {
+        let RetryEvent::Outcome(outcome) = event else {
+            return;
+        };
+        let mut labels: Vec<(&'static str, String)> = Vec::with_capacity(2);
+        if self.model_label {
+            if let Some(model) = outcome.target_model {
+                labels.push(("model", model.to_owned()));
+            }
+        }
+        let with = |name: &'static str, value: &'static str| {
+            let mut all = labels.clone();
+            all.push((name, value.to_owned()));
+            all
+        };
+        let kind = match (outcome.status, outcome.error) {
+            (Some(status), _) if status.is_success() => "success",
+            (Some(_), _) => "error_status",
+            (None, _) => "error",
+        };
+        metrics::counter!("tower_sagemaker_attempts_total", &with("outcome", kind)).increment(1);
+        match outcome.decision {
+            Decision::Retry { .. } => {
+                let reason = outcome.reason.map_or("unknown", |r| r.as_str());
+                metrics::counter!("tower_sagemaker_retries_total", &with("reason", reason))
+                    .increment(1);
+            }
+            Decision::RetriesExhausted => give_up(&with("why", "retries_exhausted")),
+            Decision::DeadlineWouldPass => give_up(&with("why", "deadline_would_pass")),
+            Decision::DeadlineExceeded => give_up(&with("why", "deadline_exceeded")),
+            Decision::Return => {
+                if let (Some(status), Some(waited)) = (outcome.status, outcome.since_first_429) {
+                    if status.is_success() {
+                        metrics::histogram!("tower_sagemaker_cold_start_wait_seconds", &labels)
+                            .record(waited.as_secs_f64());
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn give_up(labels: &[(&'static str, String)]) {
+    metrics::counter!("tower_sagemaker_give_ups_total", labels).increment(1);
+}
