@@ -66,6 +66,7 @@
 //! | [`retry`] | [`ModelNotReadyRetryLayer`](retry::ModelNotReadyRetryLayer): botocore's legacy retries; [`RetryClassifier`](retry::RetryClassifier) (what is retried) and [`LegacyBackoff`](retry::LegacyBackoff) (how long to wait), which the `aws_sdk` module shares | `retry` (default; implies `deadline`, `read-timeout`, `collect-body`) |
 //! | `retry::LegacyRetryPolicy` | the same decisions as a `tower::retry::Policy`, for stacks built on `tower::retry::RetryLayer` | `retry-policy` |
 //! | `retry::RetryMetrics` | attempts, retries by reason, give-ups and cold-start waits, recorded with the `metrics` facade from the retry events | `metrics` |
+//! | [`reqwest`] | for reqwest-middleware stacks: a retry strategy and a retry policy making botocore's legacy decisions, and a target-model middleware | `reqwest` |
 //! | [`sigv4`] | [`SigV4Layer`](sigv4::SigV4Layer): signs every attempt with `aws-sigv4` | `sigv4` |
 //! | [`aws_sdk`] | the AWS SDK for Rust: interceptors, a retry classifier, retry and timeout settings; with `aws-sdk-sagemakerruntime`, a config extension for its client | `aws-sdk`, `aws-sdk-sagemakerruntime` |
 //! | [`emulator`] | a local multi-model endpoint (cold starts, 429s, LRU eviction, SigV4 checks), in-process or over HTTP/1.1 | `emulator` |
@@ -100,6 +101,7 @@
 //!   `RetryEvent`, `AttemptOutcome`, `Decision`, with `retry-policy`: `LegacyRetryPolicy`,
 //!   with `metrics`: `RetryMetrics`;
 //! - `sigv4`: `SigV4Layer`, `SigV4`, `SigningError`, `ResponseFuture`;
+//! - `reqwest`: `LegacyRetryableStrategy`, `LegacyBackoffPolicy`, `TargetModelMiddleware`;
 //! - `aws_sdk`: `TargetModelInterceptor`, `AttemptNumberInterceptor`,
 //!   `ModelNotReadyClassifier`, `legacy_retry_config`, `legacy_retry_config_with`,
 //!   `multi_model_timeout_config`, `timeout_config`, and with
@@ -139,6 +141,8 @@ pub mod invoke_headers;
 mod legacy;
 #[cfg(feature = "read-timeout")]
 pub mod read_timeout;
+#[cfg(feature = "reqwest")]
+pub mod reqwest;
 #[cfg(feature = "retry")]
 pub mod retry;
 #[cfg(feature = "sigv4")]

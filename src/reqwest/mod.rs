@@ -1,0 +1,274 @@
+//! For [reqwest](https://docs.rs/reqwest) users (feature `reqwest`):
+//! botocore's legacy retries and the target-model header in a
+//! `reqwest-middleware` stack.
+//!
+//! - [`LegacyRetryableStrategy`]: a `reqwest_retry::RetryableStrategy` that
+//!   classifies as botocore's legacy mode does, with the same
+//!   [`RetryClassifier`] as the tower layer;
+//! - [`LegacyBackoffPolicy`]: a `retry_policies::RetryPolicy` backed by
+//!   [`LegacyBackoff`] (full jitter, `max_retries`, an optional total budget);
+//! - [`TargetModelMiddleware`]: a `reqwest_middleware::Middleware` that sets
+//!   `X-Amzn-SageMaker-Target-Model` from a validated [`TargetModel`].
+//!
+//! Built for reqwest 0.13, reqwest-middleware 0.5, reqwest-retry 0.9 and
+//! retry-policies 0.5.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use reqwest_retry::RetryTransientMiddleware;
+//! use tower_sagemaker::reqwest::{LegacyBackoffPolicy, LegacyRetryableStrategy, TargetModelMiddleware};
+//! use tower_sagemaker::target_model::TargetModel;
+//!
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+//!     .with(TargetModelMiddleware::new(TargetModel::new("model-3.tar.gz")?))
+//!     .with(RetryTransientMiddleware::new_with_policy_and_strategy(
+//!         LegacyBackoffPolicy::legacy().total_budget(Duration::from_secs(360)),
+//!         LegacyRetryableStrategy::legacy(),
+//!     ))
+//!     .build();
+//! let res = client
+//!     .post("http://127.0.0.1:8080/endpoints/demo/invocations")
+//!     .header("content-type", "text/csv")
+//!     .body("1.0,2.0,5.0")
+//!     .send()
+//!     .await?;
+//! # let _ = res; Ok(())
+//! # }
+//! ```
+//!
+//! These give a reqwest client botocore's decisions. What they cannot do that
+//! the tower layers do: end a call at its deadline while an attempt is in
+//! flight (give the `reqwest::Client` a `timeout` for each attempt), and sign
+//! each attempt (a SigV4 middleware would have to run after the retry middleware).
+
+use std::time::{Duration, SystemTime};
+
+use http::Extensions;
+use reqwest_middleware::{Middleware, Next};
+use reqwest_retry::{Retryable, RetryableStrategy};
+use retry_policies::{RetryDecision, RetryPolicy};
+
+use crate::retry::{LegacyBackoff, RetryClassifier};
+use crate::sagemaker::internal::LEGACY_MAX_RETRIES;
+use crate::sagemaker::TARGET_MODEL_HEADER;
+use crate::target_model::TargetModel;
+
+/// Classifies responses and errors as botocore's legacy mode does, for
+/// `reqwest_retry::RetryTransientMiddleware`: what the [`RetryClassifier`]
+/// retries is `Transient`, any other failure `Fatal`, a success nothing.
+///
+/// Errors: those of reqwest itself are classified by the classifier (a
+/// connection reset, closed or refused anywhere in their sources is a
+/// transport error), and reqwest's timeouts are retried as botocore retries
+/// read timeouts. Errors of other middleware are `Fatal`.
+///
+/// ```
+/// use reqwest_retry::{Retryable, RetryableStrategy};
+/// use tower_sagemaker::reqwest::LegacyRetryableStrategy;
+///
+/// let answer = |status: u16| {
+///     let res = http::Response::builder().status(status).body("").unwrap();
+///     Ok(reqwest::Response::from(res))
+/// };
+/// let strategy = LegacyRetryableStrategy::legacy();
+/// assert!(strategy.handle(&answer(429)) == Some(Retryable::Transient)); // ModelNotReadyException
+/// assert!(strategy.handle(&answer(424)) == Some(Retryable::Fatal)); // ModelError
+/// assert!(strategy.handle(&answer(200)).is_none());
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct LegacyRetryableStrategy {
+    classifier: RetryClassifier,
+}
+
+impl LegacyRetryableStrategy {
+    /// botocore's legacy conditions ([`RetryClassifier::legacy`]).
+    pub fn legacy() -> Self {
+        Self::default()
+    }
+
+    /// Classifies with `classifier` instead.
+    pub fn classifier(mut self, classifier: RetryClassifier) -> Self {
+        self.classifier = classifier;
+        self
+    }
+
+    /// The classifier.
+    pub fn get_classifier(&self) -> &RetryClassifier {
+        &self.classifier
+    }
+}
+
+impl RetryableStrategy for LegacyRetryableStrategy {
+    fn handle(
+        &self,
+        res: &Result<::reqwest::Response, reqwest_middleware::Error>,
+    ) -> Option<Retryable> {
+        match res {
+            Ok(res) => {
+                let status = res.status();
+                match self.classifier.classify_response(status, res.headers()) {
+                    Some(_) => Some(Retryable::Transient),
+                    None if status.is_success() => None,
+                    None => Some(Retryable::Fatal),
+                }
+            }
+            Err(reqwest_middleware::Error::Reqwest(err)) => {
+                if err.is_timeout() || self.classifier.classify_error(err).is_some() {
+                    Some(Retryable::Transient)
+                } else {
+                    Some(Retryable::Fatal)
+                }
+            }
+            Err(_) => Some(Retryable::Fatal),
+        }
+    }
+}
+
+/// botocore's legacy backoff for `reqwest_retry`: before retry `k`, a
+/// uniform random delay in `[0, base * 2^(k-1))` ([`LegacyBackoff`]), at most
+/// `max_retries` retries, and, with a total budget, no retry whose delay
+/// would end after the budget (counted from the request's start).
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use retry_policies::{RetryDecision, RetryPolicy};
+/// use tower_sagemaker::reqwest::LegacyBackoffPolicy;
+///
+/// let policy = LegacyBackoffPolicy::legacy().max_retries(2);
+/// let started = SystemTime::now();
+/// // The second retry waits less than 2 s; there is no third.
+/// match policy.should_retry(started, 1) {
+///     RetryDecision::Retry { execute_after } => {
+///         assert!(execute_after < SystemTime::now() + Duration::from_secs(2))
+///     }
+///     RetryDecision::DoNotRetry => panic!("one retry is left"),
+/// }
+/// assert!(matches!(policy.should_retry(started, 2), RetryDecision::DoNotRetry));
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct LegacyBackoffPolicy {
+    max_retries: u32,
+    backoff: LegacyBackoff,
+    budget: Option<Duration>,
+}
+
+impl Default for LegacyBackoffPolicy {
+    fn default() -> Self {
+        Self::legacy()
+    }
+}
+
+impl LegacyBackoffPolicy {
+    /// 4 retries (5 attempts), base 1 s, no cap, no total budget.
+    pub fn legacy() -> Self {
+        Self {
+            max_retries: LEGACY_MAX_RETRIES,
+            backoff: LegacyBackoff::new(),
+            budget: None,
+        }
+    }
+
+    /// Retries after the first attempt, as botocore's `retries={'max_attempts': n}`.
+    pub fn max_retries(mut self, n: u32) -> Self {
+        self.max_retries = n;
+        self
+    }
+
+    /// Replaces the backoff.
+    pub fn backoff(mut self, backoff: LegacyBackoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// The ceiling of the first retry's delay (default 1 s); later ceilings double.
+    pub fn base_delay(mut self, base: Duration) -> Self {
+        self.backoff = self.backoff.base_delay(base);
+        self
+    }
+
+    /// No retry whose delay would end more than `budget` after the request
+    /// started (360 s for a multi-model endpoint's cold start).
+    pub fn total_budget(mut self, budget: Duration) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// The number of retries after the first attempt.
+    pub fn get_max_retries(&self) -> u32 {
+        self.max_retries
+    }
+
+    /// The backoff.
+    pub fn get_backoff(&self) -> LegacyBackoff {
+        self.backoff
+    }
+
+    /// The total budget, if any.
+    pub fn get_total_budget(&self) -> Option<Duration> {
+        self.budget
+    }
+}
+
+impl RetryPolicy for LegacyBackoffPolicy {
+    fn should_retry(&self, request_start_time: SystemTime, n_past_retries: u32) -> RetryDecision {
+        if n_past_retries >= self.max_retries {
+            return RetryDecision::DoNotRetry;
+        }
+        let delay = self.backoff.delay(n_past_retries.saturating_add(1));
+        let Some(execute_after) = SystemTime::now().checked_add(delay) else {
+            return RetryDecision::DoNotRetry;
+        };
+        if let Some(budget) = self.budget {
+            let end = request_start_time.checked_add(budget);
+            if end.is_none_or(|end| execute_after >= end) {
+                return RetryDecision::DoNotRetry;
+            }
+        }
+        RetryDecision::Retry { execute_after }
+    }
+}
+
+/// Sets `X-Amzn-SageMaker-Target-Model` on requests that have none: from a
+/// [`TargetModel`] in the request's middleware extensions
+/// (`RequestBuilder::with_extension`), else the middleware's default.
+#[derive(Debug, Clone)]
+pub struct TargetModelMiddleware {
+    model: Option<TargetModel>,
+}
+
+impl TargetModelMiddleware {
+    /// Sets `model` on requests without one of their own.
+    pub fn new(model: TargetModel) -> Self {
+        Self { model: Some(model) }
+    }
+
+    /// Sets only the model a request carries in its extensions.
+    pub fn per_request() -> Self {
+        Self { model: None }
+    }
+
+    /// The default model, if any.
+    pub fn get_model(&self) -> Option<&TargetModel> {
+        self.model.as_ref()
+    }
+}
+
+#[async_trait::async_trait]
+impl Middleware for TargetModelMiddleware {
+    async fn handle(
+        &self,
+        mut req: ::reqwest::Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<::reqwest::Response> {
+        let model = extensions.get::<TargetModel>().or(self.model.as_ref());
+        if let Some(model) = model {
+            if !req.headers().contains_key(TARGET_MODEL_HEADER) {
+                req.headers_mut()
+                    .insert(TARGET_MODEL_HEADER, model.header_value().clone());
+            }
+        }
+        next.run(req, extensions).await
+    }
+}
