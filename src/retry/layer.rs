@@ -19,6 +19,8 @@ pub struct ModelNotReadyRetryLayer {
 }
 
 impl ModelNotReadyRetryLayer {
+    shared_retry_settings!();
+
     /// botocore's legacy retry mode, with a 70 s per-attempt timeout.
     pub fn legacy() -> Self {
         Self {
@@ -33,13 +35,6 @@ impl ModelNotReadyRetryLayer {
         }
     }
 
-    /// Retries after the first attempt: botocore's
-    /// `retries={'max_attempts': n}` (so `n + 1` attempts). 0 turns retries off.
-    pub fn max_retries(mut self, n: u32) -> Self {
-        self.settings.max_retries = n;
-        self
-    }
-
     /// Timeout of each attempt (default 70 s). With a
     /// [`Deadline`](crate::deadline::Deadline) each attempt gets at most the time left.
     pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
@@ -51,50 +46,6 @@ impl ModelNotReadyRetryLayer {
     pub fn no_attempt_timeout(mut self) -> Self {
         self.settings.attempt_timeout = None;
         self
-    }
-
-    /// The ceiling of the first retry's delay (default 1 s); later ceilings double.
-    pub fn base_delay(mut self, base: Duration) -> Self {
-        self.settings.backoff = self.settings.backoff.base_delay(base);
-        self
-    }
-
-    /// Caps every backoff ceiling (botocore's legacy mode has no cap).
-    pub fn max_delay(mut self, max: Duration) -> Self {
-        self.settings.backoff = self.settings.backoff.max_delay(max);
-        self
-    }
-
-    /// Replaces the backoff.
-    pub fn backoff(mut self, backoff: LegacyBackoff) -> Self {
-        self.settings.backoff = backoff;
-        self
-    }
-
-    /// Replaces the classifier, to retry more statuses, codes or errors.
-    pub fn classifier(mut self, classifier: RetryClassifier) -> Self {
-        self.settings.classifier = classifier;
-        self
-    }
-
-    /// Whether to make the first retry at once, without a backoff, when the
-    /// first attempt's connection was reset or closed before any response
-    /// came (default `false`, as botocore).
-    ///
-    /// That is what a pooled keep-alive connection looks like when the
-    /// server closed it just before the client reused it: the request never
-    /// reached a server that would answer it, and a new connection will.
-    /// botocore sleeps its legacy backoff all the same (up to 1 s for the
-    /// first retry). Later retries, and every other failure (a refused
-    /// connection, a timeout, an error status), keep the legacy backoff.
-    pub fn reset_connection_at_once(mut self, at_once: bool) -> Self {
-        self.settings.reset_connection_at_once = at_once;
-        self
-    }
-
-    /// Whether the first retry after a reset connection is made at once.
-    pub fn get_reset_connection_at_once(&self) -> bool {
-        self.settings.reset_connection_at_once
     }
 
     /// Calls `callback` with a [`RetryEvent`](super::RetryEvent) as each
@@ -127,24 +78,9 @@ impl ModelNotReadyRetryLayer {
         self
     }
 
-    /// The number of retries after the first attempt.
-    pub fn get_max_retries(&self) -> u32 {
-        self.settings.max_retries
-    }
-
     /// The per-attempt timeout, if any.
     pub fn get_attempt_timeout(&self) -> Option<Duration> {
         self.settings.attempt_timeout
-    }
-
-    /// The backoff.
-    pub fn get_backoff(&self) -> LegacyBackoff {
-        self.settings.backoff
-    }
-
-    /// The classifier.
-    pub fn get_classifier(&self) -> &RetryClassifier {
-        &self.settings.classifier
     }
 }
 

@@ -105,6 +105,79 @@
 //! # }
 //! ```
 
+/// The settings the retry layer and the retry policy share, as the builder
+/// methods and getters of a type with a `settings: Settings` field: written
+/// once for both.
+macro_rules! shared_retry_settings {
+    () => {
+        /// Retries after the first attempt: botocore's
+        /// `retries={'max_attempts': n}` (so `n + 1` attempts). 0 turns retries off.
+        pub fn max_retries(mut self, n: u32) -> Self {
+            self.settings.max_retries = n;
+            self
+        }
+
+        /// The ceiling of the first retry's delay (default 1 s); later ceilings double.
+        pub fn base_delay(mut self, base: std::time::Duration) -> Self {
+            self.settings.backoff = self.settings.backoff.base_delay(base);
+            self
+        }
+
+        /// Caps every backoff ceiling (botocore's legacy mode has no cap).
+        pub fn max_delay(mut self, max: std::time::Duration) -> Self {
+            self.settings.backoff = self.settings.backoff.max_delay(max);
+            self
+        }
+
+        /// Replaces the backoff.
+        pub fn backoff(mut self, backoff: $crate::retry::LegacyBackoff) -> Self {
+            self.settings.backoff = backoff;
+            self
+        }
+
+        /// Replaces the classifier, to retry more statuses, codes or errors.
+        pub fn classifier(mut self, classifier: $crate::retry::RetryClassifier) -> Self {
+            self.settings.classifier = classifier;
+            self
+        }
+
+        /// Whether to make the first retry at once, without a backoff, when the
+        /// first attempt's connection was reset or closed before any response
+        /// came (default `false`, as botocore).
+        ///
+        /// That is what a pooled keep-alive connection looks like when the
+        /// server closed it just before the client reused it: the request never
+        /// reached a server that would answer it, and a new connection will.
+        /// botocore sleeps its legacy backoff all the same (up to 1 s for the
+        /// first retry). Later retries, and every other failure (a refused
+        /// connection, a timeout, an error status), keep the legacy backoff.
+        pub fn reset_connection_at_once(mut self, at_once: bool) -> Self {
+            self.settings.reset_connection_at_once = at_once;
+            self
+        }
+
+        /// The number of retries after the first attempt.
+        pub fn get_max_retries(&self) -> u32 {
+            self.settings.max_retries
+        }
+
+        /// The backoff.
+        pub fn get_backoff(&self) -> $crate::retry::LegacyBackoff {
+            self.settings.backoff
+        }
+
+        /// The classifier.
+        pub fn get_classifier(&self) -> &$crate::retry::RetryClassifier {
+            &self.settings.classifier
+        }
+
+        /// Whether the first retry after a reset connection is made at once.
+        pub fn get_reset_connection_at_once(&self) -> bool {
+            self.settings.reset_connection_at_once
+        }
+    };
+}
+
 mod backoff;
 mod classify;
 mod error;

@@ -1,7 +1,5 @@
 //! [`LegacyRetryPolicy`]: the retry layer's decisions as a `tower::retry::Policy`.
 
-use std::time::Duration;
-
 use tokio::time::Sleep;
 use tower::retry::Policy;
 use tower::BoxError;
@@ -89,6 +87,8 @@ impl Default for LegacyRetryPolicy {
 }
 
 impl LegacyRetryPolicy {
+    shared_retry_settings!();
+
     /// botocore's legacy mode: 4 retries (5 attempts), full-jitter backoff
     /// with base 1 s and no cap, [`RetryClassifier::legacy`].
     pub fn legacy() -> Self {
@@ -106,36 +106,6 @@ impl LegacyRetryPolicy {
         }
     }
 
-    /// Retries after the first attempt, as botocore's `retries={'max_attempts': n}`.
-    pub fn max_retries(mut self, n: u32) -> Self {
-        self.settings.max_retries = n;
-        self
-    }
-
-    /// Replaces the backoff.
-    pub fn backoff(mut self, backoff: LegacyBackoff) -> Self {
-        self.settings.backoff = backoff;
-        self
-    }
-
-    /// The ceiling of the first retry's delay (default 1 s); later ceilings double.
-    pub fn base_delay(mut self, base: Duration) -> Self {
-        self.settings.backoff = self.settings.backoff.base_delay(base);
-        self
-    }
-
-    /// Replaces the classifier.
-    pub fn classifier(mut self, classifier: RetryClassifier) -> Self {
-        self.settings.classifier = classifier;
-        self
-    }
-
-    /// As [`ModelNotReadyRetryLayer::reset_connection_at_once`](super::ModelNotReadyRetryLayer::reset_connection_at_once).
-    pub fn reset_connection_at_once(mut self, at_once: bool) -> Self {
-        self.settings.reset_connection_at_once = at_once;
-        self
-    }
-
     /// Calls `callback` with a [`RetryEvent::Outcome`] as each attempt ends
     /// (a policy does not see attempts start), as
     /// [`ModelNotReadyRetryLayer::on_event`](super::ModelNotReadyRetryLayer::on_event).
@@ -145,21 +115,6 @@ impl LegacyRetryPolicy {
     {
         self.settings.hooks.add(std::sync::Arc::new(callback));
         self
-    }
-
-    /// The number of retries after the first attempt.
-    pub fn get_max_retries(&self) -> u32 {
-        self.settings.max_retries
-    }
-
-    /// The backoff.
-    pub fn get_backoff(&self) -> LegacyBackoff {
-        self.settings.backoff
-    }
-
-    /// The classifier.
-    pub fn get_classifier(&self) -> &RetryClassifier {
-        &self.settings.classifier
     }
 }
 
