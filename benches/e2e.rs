@@ -1,0 +1,302 @@
+//! Whole calls over loopback TCP with real clients: `cargo bench --bench e2e`.
+//!
+//! Each round times a batch of calls of every row back to back (in reverse
+//! order every other round), so machine drift falls on all rows alike; the
+//! result is each row's ratio to the bare hyper-util client, the median of
+//! the round-by-round ratios. Calls per second are context only. The client
+//! runs on one thread (a current-thread runtime); each server on its own.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::time::{Duration, Instant, SystemTime};
+
+use aws_credential_types::Credentials;
+use aws_sdk_sagemakerruntime::config::{BehaviorVersion, Region};
+use aws_sdk_sagemakerruntime::primitives::Blob;
+use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+use aws_sigv4::sign::v4;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::server::conn::http1;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tower::{service_fn, BoxError, Service, ServiceBuilder, ServiceExt};
+use tower_sagemaker::aws_sdk::MultiModelEndpointExt;
+use tower_sagemaker::emulator::{Emulator, ModelSpec};
+use tower_sagemaker::sigv4::SigV4Layer;
+use tower_sagemaker::target_model::TargetModel;
+use tower_sagemaker::ServiceBuilderExt;
+
+const ROUNDS: usize = 9;
+const CALLS: u32 = 3_000;
+const MODEL: &str = "model-1.tar.gz";
+const ACCESS_KEY: &str = "AKIDBENCH";
+const SECRET_KEY: &str = "bench-secret";
+const REGION: &str = "us-east-1";
+
+type Req = http::Request<Full<Bytes>>;
+type CallFuture<'a> = Pin<Box<dyn Future<Output = ()> + 'a>>;
+
+/// A server on its own thread and runtime; its address.
+fn on_own_thread<F, Fut>(serve: F) -> SocketAddr
+where
+    F: FnOnce(std::sync::mpsc::Sender<SocketAddr>) -> Fut + Send + 'static,
+    Fut: Future<Output = ()>,
+{
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(serve(tx));
+    });
+    rx.recv().unwrap()
+}
+
+/// A minimal hyper HTTP/1.1 server: 200 `8.0` to every request.
+fn minimal_server() -> SocketAddr {
+    on_own_thread(|tx| async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        tx.send(listener.local_addr().unwrap()).unwrap();
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(|_req| async {
+                    Ok::<_, Infallible>(http::Response::new(Full::new(Bytes::from_static(b"8.0"))))
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    })
+}
+
+/// The emulator, served: a loaded model, no signature checks.
+fn emulator_server() -> SocketAddr {
+    on_own_thread(|tx| async move {
+        let emulator = Emulator::builder()
+            .model(MODEL, ModelSpec::new(Duration::ZERO))
+            .build();
+        let server = emulator.serve(([127, 0, 0, 1], 0).into()).await.unwrap();
+        tx.send(server.local_addr()).unwrap();
+        std::future::pending::<()>().await;
+    })
+}
+
+fn request(addr: SocketAddr) -> Req {
+    http::Request::post(format!("http://{addr}/endpoints/demo/invocations"))
+        .header("content-type", "text/csv")
+        .header("x-amzn-sagemaker-target-model", MODEL)
+        .body(Full::new(Bytes::from_static(b"1.0,2.0,5.0")))
+        .unwrap()
+}
+
+fn credentials() -> Credentials {
+    Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "bench")
+}
+
+/// A tower service's call, the body read.
+async fn tower_call<S, B>(svc: &mut S, req: Req)
+where
+    S: Service<Req, Response = http::Response<B>>,
+    S::Error: std::fmt::Debug,
+    B: http_body::Body,
+    B::Error: std::fmt::Debug,
+{
+    let res = svc.ready().await.unwrap().call(req).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(body, "8.0");
+}
+
+/// One row: a name and a way to make one call.
+struct Row<'a> {
+    name: &'static str,
+    call: Box<dyn FnMut() -> CallFuture<'a> + 'a>,
+    ns_per_call: Vec<f64>,
+}
+
+fn row<'a>(name: &'static str, call: impl FnMut() -> CallFuture<'a> + 'a) -> Row<'a> {
+    Row {
+        name,
+        call: Box::new(call),
+        ns_per_call: Vec::with_capacity(ROUNDS),
+    }
+}
+
+fn sdk_client(addr: SocketAddr, with_crate: bool) -> aws_sdk_sagemakerruntime::Client {
+    let mut config = aws_sdk_sagemakerruntime::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .endpoint_url(format!("http://{addr}"))
+        .credentials_provider(credentials());
+    if with_crate {
+        config = config.multi_model_endpoint(TargetModel::new(MODEL).unwrap());
+    }
+    aws_sdk_sagemakerruntime::Client::from_conf(config.build())
+}
+
+/// aws-sigv4 alone: the signature this crate's SigV4Layer makes, without the layer.
+fn sign_alone() {
+    let identity = credentials().into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(REGION)
+        .name("sagemaker")
+        .time(SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .unwrap()
+        .into();
+    let headers = [
+        ("content-type", "text/csv"),
+        ("x-amzn-sagemaker-target-model", MODEL),
+        ("host", "127.0.0.1:8080"),
+    ];
+    let signable = SignableRequest::new(
+        "POST",
+        "http://127.0.0.1:8080/endpoints/demo/invocations",
+        headers.into_iter(),
+        SignableBody::Bytes(b"1.0,2.0,5.0"),
+    )
+    .unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    std::hint::black_box(instructions);
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    let minimal = minimal_server();
+    let emulator = emulator_server();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let _guard = rt.enter();
+
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let bare = client.clone();
+    let stack = ServiceBuilder::new()
+        .multi_model_endpoint(TargetModel::new(MODEL).unwrap())
+        .service(client.clone());
+    let signed = ServiceBuilder::new()
+        .multi_model_endpoint(TargetModel::new(MODEL).unwrap())
+        .layer(SigV4Layer::new(credentials(), REGION))
+        .service(client.clone());
+    let signer_only = ServiceBuilder::new()
+        .layer(SigV4Layer::new(credentials(), REGION))
+        .service(service_fn(|_req: Req| async {
+            Ok::<_, BoxError>(http::Response::new(Full::new(Bytes::from_static(b"8.0"))))
+        }));
+    let sdk = sdk_client(minimal, false);
+    let sdk_with_crate = sdk_client(minimal, true);
+    let to_emulator = client.clone();
+
+    let sdk_call = |client: &aws_sdk_sagemakerruntime::Client| {
+        let client = client.clone();
+        Box::pin(async move {
+            let out = client
+                .invoke_endpoint()
+                .endpoint_name("demo")
+                .target_model(MODEL)
+                .content_type("text/csv")
+                .body(Blob::new(&b"1.0,2.0,5.0"[..]))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(out.body().map(|b| b.as_ref()), Some(&b"8.0"[..]));
+        }) as CallFuture<'static>
+    };
+
+    let mut rows = vec![
+        row("bare hyper-util client (the floor)", || {
+            let mut svc = bare.clone();
+            Box::pin(async move { tower_call(&mut svc, request(minimal)).await })
+        }),
+        row("recommended stack (`multi_model_endpoint`)", || {
+            let mut svc = stack.clone();
+            Box::pin(async move { tower_call(&mut svc, request(minimal)).await })
+        }),
+        row("recommended stack + `SigV4Layer`", || {
+            let mut svc = signed.clone();
+            Box::pin(async move { tower_call(&mut svc, request(minimal)).await })
+        }),
+        row("aws-sdk-sagemakerruntime alone", || sdk_call(&sdk)),
+        row("aws-sdk-sagemakerruntime + this crate's extension", || {
+            sdk_call(&sdk_with_crate)
+        }),
+        row("bare client against the emulator", || {
+            let mut svc = to_emulator.clone();
+            Box::pin(async move { tower_call(&mut svc, request(emulator)).await })
+        }),
+        row("`SigV4Layer` alone, no network", || {
+            let mut svc = signer_only.clone();
+            Box::pin(async move { tower_call(&mut svc, request(minimal)).await })
+        }),
+        row("aws-sigv4 `sign` alone, no network", || {
+            Box::pin(async { sign_alone() })
+        }),
+    ];
+
+    // Warm-up: connections, pools, caches.
+    for r in &mut rows {
+        let call = &mut r.call;
+        rt.block_on(async {
+            for _ in 0..200 {
+                call().await;
+            }
+        });
+    }
+    let started = Instant::now();
+    for round in 0..ROUNDS {
+        let order: Vec<usize> = if round % 2 == 0 {
+            (0..rows.len()).collect()
+        } else {
+            (0..rows.len()).rev().collect()
+        };
+        for i in order {
+            let call = &mut rows[i].call;
+            let ns = rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..CALLS {
+                    call().await;
+                }
+                start.elapsed().as_nanos() as f64 / f64::from(CALLS)
+            });
+            rows[i].ns_per_call.push(ns);
+        }
+    }
+
+    println!(
+        "{ROUNDS} rounds of {CALLS} calls per row, {:.0} s; ratio = time per call / the bare client's, median of round-by-round ratios\n",
+        started.elapsed().as_secs_f64()
+    );
+    println!("| row | ratio to the bare client | calls/s (median round) | µs per call |");
+    println!("|---|---:|---:|---:|");
+    let floor = rows[0].ns_per_call.clone();
+    for r in &rows {
+        let ratios = r
+            .ns_per_call
+            .iter()
+            .zip(&floor)
+            .map(|(ns, base)| ns / base)
+            .collect();
+        let ns = median(r.ns_per_call.clone());
+        println!(
+            "| {} | {:.2} | {:.0} | {:.1} |",
+            r.name,
+            median(ratios),
+            1e9 / ns,
+            ns / 1e3
+        );
+    }
+}
