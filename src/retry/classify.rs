@@ -7,11 +7,10 @@ use std::sync::Arc;
 
 use http::{HeaderMap, StatusCode};
 
-use super::AttemptTimedOut;
-use crate::collect_body::BodyReadFailed;
 use crate::error_code::ErrorCode;
 use crate::legacy::LegacyRetry;
-use crate::read_timeout::ReadTimedOut;
+
+use super::transport::legacy_error_reason;
 
 /// Why an attempt's outcome is retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +31,7 @@ pub enum RetryReason {
     Predicate,
     /// A transport error: connect failure, connection closed or reset, I/O error.
     Transport,
-    /// The attempt timed out ([`AttemptTimedOut`]).
+    /// The attempt timed out ([`AttemptTimedOut`](super::AttemptTimedOut)).
     AttemptTimeout,
     /// A read waited longer than the read timeout
     /// ([`ReadTimedOut`](crate::read_timeout::ReadTimedOut)).
@@ -75,7 +74,7 @@ type ErrorPredicate = dyn Fn(&(dyn StdError + 'static)) -> bool + Send + Sync;
 /// - transport errors (an [`std::io::Error`] anywhere in the source chain,
 ///   or, with feature `hyper`, a connection-level `hyper::Error`: closed,
 ///   incomplete message, canceled, timed out, body write aborted),
-///   [`AttemptTimedOut`], [`ReadTimedOut`](crate::read_timeout::ReadTimedOut)
+///   [`AttemptTimedOut`](super::AttemptTimedOut), [`ReadTimedOut`](crate::read_timeout::ReadTimedOut)
 ///   and [`BodyReadFailed`](crate::collect_body::BodyReadFailed).
 ///
 /// Not retried: 424 `ModelError`, 400 `ValidationError`, 530, other 4xx, other errors.
@@ -232,73 +231,10 @@ fn legacy_status_reason<'a>(
     })
 }
 
-/// Recognisers of transport errors (a connection that failed, closed or
-/// broke), by error type. `std::io::Error` is what every client built on std
-/// sockets reports; hyper reports its own connection-level errors.
-const TRANSPORT_ERRORS: &[fn(&(dyn StdError + 'static)) -> bool] = &[
-    |err| err.is::<std::io::Error>(),
-    #[cfg(feature = "hyper")]
-    super::hyper_errors::is_transport,
-];
-
-/// Recognisers of a connection the server reset or closed under a request
-/// before any response came: what a pooled keep-alive connection that the
-/// server closed just before reuse looks like (not a failure to connect).
-const RESET_CONNECTIONS: &[fn(&(dyn StdError + 'static)) -> bool] = &[
-    |err| {
-        err.downcast_ref::<std::io::Error>().is_some_and(|e| {
-            use std::io::ErrorKind::*;
-            matches!(
-                e.kind(),
-                ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof
-            )
-        })
-    },
-    #[cfg(feature = "hyper")]
-    super::hyper_errors::is_reset_connection,
-];
-
-/// Whether `error`, anywhere in its source chain, is a connection reset or
-/// closed under the request (see [`RESET_CONNECTIONS`]).
-pub(crate) fn is_reset_connection(error: &(dyn StdError + 'static)) -> bool {
-    let mut next = Some(error);
-    while let Some(err) = next {
-        if RESET_CONNECTIONS.iter().any(|is_reset| is_reset(err)) {
-            return true;
-        }
-        next = err.source();
-    }
-    false
-}
-
-/// botocore's legacy rule for an error: connection-level failures and timeouts,
-/// anywhere in the source chain.
-fn legacy_error_reason(error: &(dyn StdError + 'static)) -> Option<RetryReason> {
-    let mut next = Some(error);
-    while let Some(err) = next {
-        if err.is::<AttemptTimedOut>() {
-            return Some(RetryReason::AttemptTimeout);
-        }
-        if err.is::<ReadTimedOut>() {
-            return Some(RetryReason::ReadTimeout);
-        }
-        if err.is::<BodyReadFailed>() {
-            return Some(RetryReason::BodyRead);
-        }
-        if TRANSPORT_ERRORS
-            .iter()
-            .any(|is_transport| is_transport(err))
-        {
-            return Some(RetryReason::Transport);
-        }
-        next = err.source();
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::retry::AttemptTimedOut;
     use crate::sagemaker::ERROR_TYPE_HEADER;
 
     fn headers(code: &str) -> HeaderMap {

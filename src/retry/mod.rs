@@ -180,6 +180,7 @@ macro_rules! shared_retry_settings {
 
 mod backoff;
 mod classify;
+mod decide;
 mod error;
 mod event;
 mod future;
@@ -191,6 +192,7 @@ mod metrics;
 #[cfg(feature = "retry-policy")]
 mod policy;
 mod template;
+mod transport;
 
 pub use self::backoff::LegacyBackoff;
 pub use self::classify::{RetryClassifier, RetryReason};

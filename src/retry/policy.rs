@@ -4,8 +4,8 @@ use tokio::time::Sleep;
 use tower::retry::Policy;
 use tower::BoxError;
 
+use super::decide::decide;
 use super::event::{AttemptOutcome, Decision, RetryEvent};
-use super::future::decide;
 use super::{Attempts, LegacyBackoff, RetryClassifier, Settings};
 use crate::deadline::Deadline;
 use crate::sagemaker::internal::LEGACY_MAX_RETRIES;
