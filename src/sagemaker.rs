@@ -244,18 +244,7 @@ pub fn invocations_path(endpoint_name: &str) -> String {
 /// assert!(!is_valid_endpoint_name("-leading-hyphen"));
 /// ```
 pub fn is_valid_endpoint_name(name: &str) -> bool {
-    let bytes = name.as_bytes();
-    match (bytes.first(), bytes.last()) {
-        (Some(first), Some(last)) => {
-            bytes.len() <= MAX_ENDPOINT_NAME_LEN
-                && bytes
-                    .iter()
-                    .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
-                && *first != b'-'
-                && *last != b'-'
-        }
-        _ => false,
-    }
+    is_hyphenated_name(name, MAX_ENDPOINT_NAME_LEN)
 }
 
 /// Facts only the crate itself uses. Each is read by some features' modules

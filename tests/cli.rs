@@ -148,7 +148,6 @@ fn invoke_endpoint_usage_errors_exit_252_and_name_the_flag() {
             vec!["--body", "1", "--target-model", "", out],
             "--target-model",
         ),
-        (vec!["--body", "1", "--memory", "2", out], "--memory"),
         (vec!["--body", "fileb:///no/such/file", out], "--body"),
         (
             vec!["--body", "1", "--cli-read-timeout", "soon", out],

@@ -58,6 +58,21 @@ async fn the_request_beats_the_layer_and_a_header_already_set_beats_both() {
     assert_eq!(headers.get_all(TARGET_VARIANT_HEADER).iter().count(), 1);
     assert_eq!(headers[TARGET_VARIANT_HEADER], "red");
 
+    // The request's extension stays for the services beneath.
+    let beneath = service_fn(|req: Req| async move {
+        Ok::<_, BoxError>(req.extensions().get::<InvokeHeaders>().cloned())
+    });
+    let mut req = http::Request::new(Full::default());
+    let own = InvokeHeaders::new().with(variant("green"));
+    req.extensions_mut().insert(own.clone());
+    let seen = ServiceBuilder::new()
+        .layer(InvokeHeadersLayer::per_request())
+        .service(beneath)
+        .oneshot(req)
+        .await
+        .unwrap();
+    assert_eq!(seen, Some(own));
+
     // Per request only: nothing without an extension.
     let headers = sent(
         InvokeHeadersLayer::per_request(),

@@ -161,5 +161,20 @@ async fn a_request_picks_its_own_model() {
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(emulator.stats("other.tar.gz").unwrap().invocations, 1);
     assert_eq!(emulator.stats("m.tar.gz").unwrap().invocations, 0);
+
+    // A header of the request's own that the service would reject gives way
+    // to the middleware's model, as with TargetModelLayer.
+    let res = client(0, &attempts)
+        .post(format!(
+            "{}/endpoints/demo/invocations",
+            server.endpoint_url()
+        ))
+        .header("x-amzn-sagemaker-target-model", "caf\u{e9}")
+        .body("1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(emulator.stats("m.tar.gz").unwrap().invocations, 1);
     server.shutdown().await;
 }

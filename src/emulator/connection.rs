@@ -63,6 +63,11 @@ impl Connection {
 
     /// Bytes came in: on an idle connection, a request head begins.
     fn on_read(&self) {
+        // Most reads come while a request is in progress: look before taking
+        // the write lock.
+        if self.phase.borrow().0 != Phase::Idle {
+            return;
+        }
         self.phase.send_if_modified(|state| {
             let begins = state.0 == Phase::Idle;
             if begins {

@@ -12,7 +12,6 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
-use tokio::time::Instant;
 use tower_service::Service;
 
 use super::builder::Limits;
@@ -207,24 +206,21 @@ async fn watch_connection(conn: &Connection, limits: &Limits) -> Ending {
             Phase::Evicted => return Ending::Idle,
         };
         match limit {
-            Some((limit, ending)) => {
-                let until = since.checked_add(limit).unwrap_or_else(far_future);
+            // A limit too large for the clock never ends: wait for a change only.
+            Some((limit, ending)) if since.checked_add(limit).is_some() => {
+                let until = since + limit;
                 tokio::select! {
                     _ = tokio::time::sleep_until(until) => return ending,
                     changed = changes.changed() => if changed.is_err() { return Ending::Idle },
                 }
             }
-            None => {
+            _ => {
                 if changes.changed().await.is_err() {
                     return Ending::Idle;
                 }
             }
         }
     }
-}
-
-fn far_future() -> Instant {
-    Instant::now() + Duration::from_secs(86_400 * 365 * 30)
 }
 
 /// Resolves once shutdown is requested; never if the [`Server`] was dropped.

@@ -79,18 +79,19 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
-        let own = req.extensions_mut().remove::<InvokeHeaders>();
-        let headers = req.headers_mut();
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        // In parts, the extensions can be read while the headers are written.
+        let (mut parts, body) = req.into_parts();
+        let own = parts.extensions.get::<InvokeHeaders>();
         for header in own
-            .iter()
+            .into_iter()
             .flat_map(InvokeHeaders::iter)
             .chain(self.defaults.iter())
         {
-            if let Entry::Vacant(slot) = headers.entry(header.name()) {
+            if let Entry::Vacant(slot) = parts.headers.entry(header.name()) {
                 slot.insert(header.value().clone());
             }
         }
-        self.inner.call(req)
+        self.inner.call(http::Request::from_parts(parts, body))
     }
 }

@@ -51,7 +51,6 @@ use retry_policies::{RetryDecision, RetryPolicy};
 
 use crate::retry::{LegacyBackoff, RetryClassifier};
 use crate::sagemaker::internal::LEGACY_MAX_RETRIES;
-use crate::sagemaker::TARGET_MODEL_HEADER;
 use crate::target_model::TargetModel;
 
 /// Classifies responses and errors as botocore's legacy mode does, for
@@ -229,9 +228,11 @@ impl RetryPolicy for LegacyBackoffPolicy {
     }
 }
 
-/// Sets `X-Amzn-SageMaker-Target-Model` on requests that have none: from a
-/// [`TargetModel`] in the request's middleware extensions
-/// (`RequestBuilder::with_extension`), else the middleware's default.
+/// Sets `X-Amzn-SageMaker-Target-Model` on requests: from a [`TargetModel`]
+/// in the request's middleware extensions (`RequestBuilder::with_extension`),
+/// else the middleware's default. A header the request already has is kept
+/// unless `TargetModel::new` would reject it, as
+/// [`TargetModelLayer`](crate::target_model::TargetModelLayer) does.
 #[derive(Debug, Clone)]
 pub struct TargetModelMiddleware {
     model: Option<TargetModel>,
@@ -262,13 +263,11 @@ impl Middleware for TargetModelMiddleware {
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<::reqwest::Response> {
-        let model = extensions.get::<TargetModel>().or(self.model.as_ref());
-        if let Some(model) = model {
-            if !req.headers().contains_key(TARGET_MODEL_HEADER) {
-                req.headers_mut()
-                    .insert(TARGET_MODEL_HEADER, model.header_value().clone());
-            }
-        }
+        let model = extensions
+            .get::<TargetModel>()
+            .or(self.model.as_ref())
+            .map(|model| model.header_value().clone());
+        crate::target_model::set_header(req.headers_mut(), model);
         next.run(req, extensions).await
     }
 }

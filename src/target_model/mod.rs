@@ -36,6 +36,8 @@ mod service;
 
 pub use self::error::InvalidTargetModel;
 pub use self::layer::TargetModelLayer;
+#[cfg(feature = "reqwest")]
+pub(crate) use self::service::set_header;
 pub use self::service::TargetModelService;
 
 use std::fmt;

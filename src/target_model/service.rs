@@ -1,6 +1,6 @@
 use std::task::{Context, Poll};
 
-use http::header::{Entry, HeaderValue, OccupiedEntry};
+use http::header::{Entry, HeaderMap, HeaderValue, OccupiedEntry};
 use tower_service::Service;
 
 use super::TargetModel;
@@ -48,32 +48,39 @@ where
             .get::<TargetModel>()
             .or(self.model.as_ref())
             .map(|model| model.header_value().clone());
-        // One lookup: the common case, no header, inserts at once.
-        match req.headers_mut().entry(TARGET_MODEL_HEADER) {
-            Entry::Vacant(slot) => {
-                if let Some(value) = model {
-                    slot.insert(value);
-                }
+        set_header(req.headers_mut(), model);
+        self.inner.call(req)
+    }
+}
+
+/// Sets `X-Amzn-SageMaker-Target-Model` to `model` where `headers` have
+/// none, or only a value [`TargetModel::new`] would reject (with a warning
+/// either way). The one rule for every client this crate serves.
+pub(crate) fn set_header(headers: &mut HeaderMap, model: Option<HeaderValue>) {
+    // One lookup: the common case, no header, inserts at once.
+    match headers.entry(TARGET_MODEL_HEADER) {
+        Entry::Vacant(slot) => {
+            if let Some(value) = model {
+                slot.insert(value);
             }
-            Entry::Occupied(mut slot) => {
-                if let Err(why) = check_header(&slot) {
-                    match model {
-                        Some(value) => {
-                            tracing::warn!(
-                                reason = %why,
-                                "replacing the request's invalid X-Amzn-SageMaker-Target-Model header with its TargetModel"
-                            );
-                            slot.insert(value);
-                        }
-                        None => tracing::warn!(
+        }
+        Entry::Occupied(mut slot) => {
+            if let Err(why) = check_header(&slot) {
+                match model {
+                    Some(value) => {
+                        tracing::warn!(
                             reason = %why,
-                            "sending an invalid X-Amzn-SageMaker-Target-Model header: the endpoint will reject it"
-                        ),
+                            "replacing the request's invalid X-Amzn-SageMaker-Target-Model header with its TargetModel"
+                        );
+                        slot.insert(value);
                     }
+                    None => tracing::warn!(
+                        reason = %why,
+                        "sending an invalid X-Amzn-SageMaker-Target-Model header: the endpoint will reject it"
+                    ),
                 }
             }
         }
-        self.inner.call(req)
     }
 }
 
