@@ -13,6 +13,40 @@ use super::InvokeHeaders;
 ///
 /// Beneath [`SigV4Layer`](crate::sigv4) it would add headers after the
 /// signature: place it above, as [`TargetModelLayer`](crate::target_model::TargetModelLayer).
+///
+/// ```
+/// use bytes::Bytes;
+/// use http_body_util::Full;
+/// use tower::{service_fn, BoxError, ServiceBuilder, ServiceExt};
+/// use tower_sagemaker::invoke_headers::{InvokeHeader, InvokeHeaders, InvokeHeadersLayer};
+/// use tower_sagemaker::sagemaker::TARGET_VARIANT_HEADER;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), BoxError> {
+/// let echo = service_fn(|req: http::Request<Full<Bytes>>| async move {
+///     Ok::<_, BoxError>(req.headers().get(TARGET_VARIANT_HEADER).cloned())
+/// });
+/// // No defaults: only what each request asks for.
+/// let svc = ServiceBuilder::new()
+///     .layer(InvokeHeadersLayer::per_request())
+///     .service(echo);
+///
+/// let mut canary = http::Request::new(Full::default());
+/// canary
+///     .extensions_mut()
+///     .insert(InvokeHeaders::new().with(InvokeHeader::target_variant("canary")?));
+/// assert_eq!(svc.clone().oneshot(canary).await?.unwrap(), "canary");
+///
+/// // A header the request already has wins.
+/// let mut pinned = http::Request::new(Full::default());
+/// pinned.headers_mut().insert(TARGET_VARIANT_HEADER, "stable".parse()?);
+/// pinned
+///     .extensions_mut()
+///     .insert(InvokeHeaders::new().with(InvokeHeader::target_variant("canary")?));
+/// assert_eq!(svc.oneshot(pinned).await?.unwrap(), "stable");
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct InvokeHeadersLayer {
     defaults: InvokeHeaders,
@@ -47,6 +81,21 @@ impl<S> Layer<S> for InvokeHeadersLayer {
 }
 
 /// The service of [`InvokeHeadersLayer`].
+///
+/// ```
+/// use tower::{service_fn, BoxError};
+/// use tower_sagemaker::invoke_headers::{InvokeHeader, InvokeHeaders, InvokeHeadersService};
+///
+/// # fn main() -> Result<(), BoxError> {
+/// let client = service_fn(|_req: http::Request<()>| async { Ok::<_, BoxError>(()) });
+/// let svc = InvokeHeadersService::new(
+///     client,
+///     InvokeHeaders::new().with(InvokeHeader::target_variant("blue")?),
+/// );
+/// assert_eq!(svc.get_defaults().iter().count(), 1);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct InvokeHeadersService<S> {
     inner: S,

@@ -57,6 +57,25 @@ use crate::sagemaker::{
 /// One of `InvokeEndpoint`'s request headers with a value the service
 /// accepts. Custom attributes are marked sensitive: `Debug` and loggers
 /// that honour `HeaderValue::is_sensitive` do not show them.
+///
+/// ```
+/// use tower_sagemaker::invoke_headers::InvokeHeader;
+/// use tower_sagemaker::sagemaker::SESSION_ID_HEADER;
+///
+/// let session = InvokeHeader::session_id("NEW_SESSION").unwrap();
+/// assert_eq!(session.name(), SESSION_ID_HEADER);
+/// assert_eq!(session.value(), "NEW_SESSION");
+///
+/// // Refused as the service would refuse it (400 `ValidationError`).
+/// let err = InvokeHeader::inference_id(&"x".repeat(65)).unwrap_err();
+/// assert_eq!(err.header(), "X-Amzn-SageMaker-Inference-Id");
+/// assert!(err.to_string().contains("1 to 64"), "{err}");
+///
+/// // Custom attributes never show in Debug output.
+/// let secret = InvokeHeader::custom_attributes("token=hunter2").unwrap();
+/// assert!(secret.value().is_sensitive());
+/// assert!(!format!("{secret:?}").contains("hunter2"));
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct InvokeHeader {
     name: HeaderName,
@@ -136,6 +155,27 @@ impl fmt::Debug for InvokeHeader {
 
 /// The [`InvokeHeader`]s of one request (as a request extension) or a
 /// layer's defaults; at most one per header name.
+///
+/// ```
+/// use tower_sagemaker::invoke_headers::{InvokeHeader, InvokeHeaders};
+///
+/// # fn main() -> Result<(), tower_sagemaker::sagemaker::InvalidHeaderValue> {
+/// let headers: InvokeHeaders = [
+///     InvokeHeader::target_variant("blue")?,
+///     InvokeHeader::target_variant("green")?, // replaces `blue`
+///     InvokeHeader::inference_id("order-1234")?,
+/// ]
+/// .into_iter()
+/// .collect();
+/// let values: Vec<_> = headers.iter().map(|h| h.value().to_str().unwrap()).collect();
+/// assert_eq!(values, ["green", "order-1234"]);
+///
+/// // Per request: as an extension, read by `InvokeHeadersLayer`.
+/// let mut req = http::Request::new(());
+/// req.extensions_mut().insert(headers);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InvokeHeaders(Vec<InvokeHeader>);
 

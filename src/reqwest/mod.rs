@@ -233,6 +233,26 @@ impl RetryPolicy for LegacyBackoffPolicy {
 /// else the middleware's default. A header the request already has is kept
 /// unless `TargetModel::new` would reject it, as
 /// [`TargetModelLayer`](crate::target_model::TargetModelLayer) does.
+///
+/// ```no_run
+/// use tower_sagemaker::reqwest::TargetModelMiddleware;
+/// use tower_sagemaker::target_model::TargetModel;
+///
+/// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+/// // No default model: each request names its own.
+/// let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+///     .with(TargetModelMiddleware::per_request())
+///     .build();
+/// let res = client
+///     .post("http://127.0.0.1:8080/endpoints/demo/invocations")
+///     .with_extension(TargetModel::new("model-7.tar.gz")?)
+///     .header("content-type", "text/csv")
+///     .body("1.0,2.0")
+///     .send()
+///     .await?;
+/// # let _ = res; Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct TargetModelMiddleware {
     model: Option<TargetModel>,

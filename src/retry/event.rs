@@ -18,6 +18,60 @@ use crate::error_code::ErrorCode;
 /// A stable way to observe retries, where `tracing` lines are for people:
 /// print progress, count, or feed metrics (feature `metrics` does, with
 /// [`RetryMetrics`](super::RetryMetrics)).
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use bytes::Bytes;
+/// use http_body_util::Full;
+/// use tower::{service_fn, BoxError, ServiceBuilder, ServiceExt};
+/// use tower_sagemaker::retry::{Decision, ModelNotReadyRetryLayer, RetryEvent};
+/// use tower_sagemaker::sagemaker::ERROR_TYPE_HEADER;
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() -> Result<(), BoxError> {
+/// // An endpoint still loading its model on the first call.
+/// let calls = Arc::new(Mutex::new(0));
+/// let endpoint = service_fn(move |_req: http::Request<Full<Bytes>>| {
+///     let first = std::mem::replace(&mut *calls.lock().unwrap(), 1) == 0;
+///     async move {
+///         let res = if first {
+///             http::Response::builder()
+///                 .status(429)
+///                 .header(ERROR_TYPE_HEADER, "ModelNotReadyException")
+///         } else {
+///             http::Response::builder().status(200)
+///         };
+///         Ok::<_, BoxError>(res.body(())?)
+///     }
+/// });
+///
+/// let log = Arc::new(Mutex::new(Vec::new()));
+/// let into = log.clone();
+/// let layer = ModelNotReadyRetryLayer::legacy().on_event(move |event| {
+///     let line = match event {
+///         RetryEvent::Attempt { attempt, .. } => format!("attempt {attempt}"),
+///         RetryEvent::Outcome(o) => format!(
+///             "{:?} {:?} -> {}",
+///             o.status.map(|s| s.as_u16()),
+///             o.error_code.as_ref().map(|c| c.as_str()),
+///             if matches!(o.decision, Decision::Retry { .. }) { "retry" } else { "return" },
+///         ),
+///         _ => String::from("(a newer kind of event)"),
+///     };
+///     into.lock().unwrap().push(line);
+/// });
+/// let svc = ServiceBuilder::new().layer(layer).service(endpoint);
+/// svc.oneshot(http::Request::new(Full::new(Bytes::from("1,2")))).await?;
+///
+/// assert_eq!(*log.lock().unwrap(), [
+///     "attempt 1",
+///     "Some(429) Some(\"ModelNotReadyException\") -> retry",
+///     "attempt 2",
+///     "Some(200) None -> return",
+/// ]);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum RetryEvent<'a> {
@@ -32,7 +86,8 @@ pub enum RetryEvent<'a> {
     Outcome(AttemptOutcome<'a>),
 }
 
-/// How an attempt ended, and the decision that follows; see [`RetryEvent`].
+/// How an attempt ended, and the decision that follows; see [`RetryEvent`]
+/// for an example.
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct AttemptOutcome<'a> {
@@ -89,7 +144,9 @@ impl<'a> AttemptOutcome<'a> {
     }
 }
 
-/// What the retry layer does after an attempt.
+/// What the retry layer does after an attempt; see [`RetryEvent`] and
+/// [`ModelNotReadyRetryLayer::on_event`](super::ModelNotReadyRetryLayer::on_event)
+/// for examples.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Decision {

@@ -109,6 +109,19 @@ impl LegacyRetryPolicy {
     /// Calls `callback` with a [`RetryEvent::Outcome`] as each attempt ends
     /// (a policy does not see attempts start), as
     /// [`ModelNotReadyRetryLayer::on_event`](super::ModelNotReadyRetryLayer::on_event).
+    ///
+    /// ```
+    /// use tower_sagemaker::retry::{Decision, LegacyRetryPolicy, RetryEvent};
+    ///
+    /// let policy = LegacyRetryPolicy::legacy().on_event(|event| {
+    ///     if let RetryEvent::Outcome(outcome) = event {
+    ///         if outcome.decision == Decision::RetriesExhausted {
+    ///             eprintln!("gave up after {} attempts: {:?}", outcome.attempt, outcome.reason);
+    ///         }
+    ///     }
+    /// });
+    /// # let _ = tower::retry::RetryLayer::new(policy);
+    /// ```
     pub fn on_event<F>(mut self, callback: F) -> Self
     where
         F: Fn(&RetryEvent<'_>) + Send + Sync + 'static,
