@@ -234,6 +234,21 @@ pub fn invocations_path(endpoint_name: &str) -> String {
     format!("/endpoints/{endpoint_name}/invocations")
 }
 
+/// The endpoint name in an `InvokeEndpoint` path: the inverse of
+/// [`invocations_path`]; `None` for any other path.
+///
+/// ```
+/// use tower_sagemaker::sagemaker::parse_invocations_path;
+///
+/// assert_eq!(parse_invocations_path("/endpoints/demo/invocations"), Some("demo"));
+/// assert_eq!(parse_invocations_path("/endpoints/demo"), None);
+/// ```
+pub fn parse_invocations_path(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix("/endpoints/")?;
+    let (name, tail) = rest.split_once('/')?;
+    (tail == "invocations").then_some(name)
+}
+
 /// Whether `name` is a valid endpoint name: 1 to 63 characters matching
 /// `^[a-zA-Z0-9](-*[a-zA-Z0-9])*$`.
 ///

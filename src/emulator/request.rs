@@ -23,7 +23,7 @@ use super::service::Emulator;
 use crate::error_code::ErrorCode;
 use crate::sagemaker::internal::{DEFAULT_VARIANT_NAME, EMULATOR_ACCOUNT_ID};
 use crate::sagemaker::{
-    check_invoke_header, is_valid_endpoint_name, CUSTOM_ATTRIBUTES_HEADER,
+    check_invoke_header, is_valid_endpoint_name, parse_invocations_path, CUSTOM_ATTRIBUTES_HEADER,
     ENABLE_EXPLANATIONS_HEADER, INFERENCE_COMPONENT_HEADER, INFERENCE_ID_HEADER,
     INVOKED_PRODUCTION_VARIANT_HEADER, MAX_PAYLOAD_BYTES, SESSION_ID_HEADER,
     TARGET_CONTAINER_HOSTNAME_HEADER, TARGET_MODEL_HEADER, TARGET_VARIANT_HEADER,
@@ -85,7 +85,7 @@ impl Emulator {
     /// The endpoint and model a request names, or why it names none.
     fn route<'a>(&self, parts: &'a Parts) -> Result<Route<'a>, ErrorAnswer> {
         let path = parts.uri.path();
-        let Some(endpoint) = parse_path(path) else {
+        let Some(endpoint) = parse_invocations_path(path) else {
             return Err(ErrorAnswer::raw(
                 StatusCode::NOT_FOUND,
                 "UnknownOperationException",
@@ -341,11 +341,4 @@ fn check_invoke_headers(headers: &http::HeaderMap) -> Result<(), ErrorAnswer> {
         }
     }
     Ok(())
-}
-
-/// The endpoint name of `/endpoints/{name}/invocations`.
-fn parse_path(path: &str) -> Option<&str> {
-    let rest = path.strip_prefix("/endpoints/")?;
-    let (name, tail) = rest.split_once('/')?;
-    (tail == "invocations").then_some(name)
 }

@@ -164,6 +164,10 @@ pub enum Decision {
     DeadlineWouldPass,
     /// Fails the call with [`DeadlineExceeded`](crate::deadline::DeadlineExceeded).
     DeadlineExceeded,
+    /// The model is loading and another call probes it: waits for that
+    /// call's outcome, then retries at once when the model is ready
+    /// ([`ColdStarts`](super::ColdStarts)).
+    WaitForModel,
 }
 
 type Callback = dyn Fn(&RetryEvent<'_>) + Send + Sync;

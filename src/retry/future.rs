@@ -9,6 +9,7 @@ use tokio::time::Instant;
 use tower::BoxError;
 use tower_service::Service;
 
+use super::cold_starts::{is_model_not_ready, Ticket, Turn};
 use super::decide::decide;
 use super::event::{AttemptOutcome, Decision, Hooks, RetryEvent};
 use super::template::Template;
@@ -43,6 +44,11 @@ pin_project! {
         timer: Timer,
         // With observers: when this call first got a 429.
         first_429: Option<Instant>,
+        // With cold-start coalescing: the call's registration for its model.
+        cold: Option<Box<Ticket>>,
+        // Failed probes of other calls this call waited through: each counts
+        // as one of its attempts.
+        witnessed: u32,
     }
 }
 
@@ -51,6 +57,8 @@ pin_project! {
     enum State<F> {
         Attempt { #[pin] future: F },
         Backoff,
+        // Waits for another call's probe of the loading model.
+        WaitTurn { notified: Pin<Box<tokio::sync::futures::OwnedNotified>> },
         WaitReady,
         // The deadline had passed before the first attempt could start.
         Expired { deadline: Deadline },
@@ -59,17 +67,36 @@ pin_project! {
 
 impl<S, B, R> ResponseFuture<S, B>
 where
-    S: Service<http::Request<B>, Response = http::Response<R>>,
+    S: Service<http::Request<B>, Response = http::Response<R>> + Clone,
     B: Clone,
 {
     pub(super) fn start(mut service: S, mut req: http::Request<B>, settings: Settings) -> Self {
         let (deadline, kept) = take_deadline(req.extensions_mut());
         let template = Template::capture(&req);
+        let expired = deadline.filter(Deadline::is_expired);
+        let (cold, turn) = match (&settings.cold_starts, expired) {
+            (Some(cold), None) => match cold.join(&req) {
+                Some((ticket, turn)) => (Some(ticket), turn),
+                None => (None, Turn::Send),
+            },
+            _ => (None, Turn::Send),
+        };
+        // A call that could not retry after its first attempt has no attempt
+        // to spare for waiting.
+        let waits = turn == Turn::Wait && settings.max_retries > 0;
         // Never start an attempt after the deadline, also when no
         // `DeadlineLayer` above has checked it.
-        let state = match deadline.filter(Deadline::is_expired) {
-            Some(deadline) => State::Expired { deadline },
-            None => State::Attempt {
+        let state = match (expired, &cold) {
+            (Some(deadline), _) => State::Expired { deadline },
+            (None, Some(ticket)) if waits => {
+                // The ready service may hold capacity reserved for this call
+                // (a concurrency permit): a clone holds none while it waits.
+                service = service.clone();
+                State::WaitTurn {
+                    notified: ticket.notified(),
+                }
+            }
+            (None, _) => State::Attempt {
                 future: service.call(req),
             },
         };
@@ -85,11 +112,13 @@ where
             kept,
             settings,
             deadline,
-            attempts: 1,
+            attempts: if waits { 0 } else { 1 },
             wake_at: None,
             state,
             timer: Timer::default(),
             first_429: None,
+            cold,
+            witnessed: 0,
         }
     }
 }
@@ -142,7 +171,27 @@ where
 {
     type Output = Result<http::Response<R>, BoxError>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let poll = self.as_mut().poll_call(cx);
+        if poll.is_ready() {
+            // Leave the model's key now: a prober hands its role on even
+            // when the caller keeps the finished future.
+            *self.project().cold = None;
+        }
+        poll
+    }
+}
+
+impl<S, B, R> ResponseFuture<S, B>
+where
+    S: Service<http::Request<B>, Response = http::Response<R>>,
+    S::Error: Into<BoxError>,
+    B: Clone,
+{
+    fn poll_call(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<http::Response<R>, BoxError>> {
         let mut this = self.project();
         loop {
             match this.state.as_mut().project() {
@@ -203,8 +252,18 @@ where
                         }
                     };
                     let attempts = *this.attempts;
-                    let (decision, wake) =
-                        decide(this.settings, *this.deadline, attempts, &outcome, reason);
+                    let counted = attempts.saturating_add(*this.witnessed);
+                    let (mut decision, wake) =
+                        decide(this.settings, *this.deadline, counted, &outcome, reason);
+                    let mut waits = false;
+                    if let Some(ticket) = this.cold.as_mut() {
+                        let retries = matches!(decision, Decision::Retry { .. });
+                        let may_wait = retries && counted < this.settings.max_retries;
+                        if ticket.report(is_model_not_ready(&outcome), may_wait) == Turn::Wait {
+                            decision = Decision::WaitForModel;
+                            waits = true;
+                        }
+                    }
                     if !this.settings.hooks.is_empty() {
                         if matches!(&outcome, Ok(res) if res.status() == StatusCode::TOO_MANY_REQUESTS)
                         {
@@ -220,6 +279,16 @@ where
                             this.template,
                             this.first_429,
                         );
+                    }
+                    if let (true, Some(ticket)) = (waits, this.cold.as_ref()) {
+                        tracing::info!(
+                            attempt = attempts,
+                            "SageMaker model still loading: waiting for another call's probe"
+                        );
+                        this.state.set(State::WaitTurn {
+                            notified: ticket.notified(),
+                        });
+                        continue;
                     }
                     let Some(wake) = wake else {
                         finish(
@@ -240,6 +309,30 @@ where
                         return Poll::Ready(Err(d.exceeded().into()));
                     }
                     this.state.set(State::WaitReady);
+                }
+                StateProj::WaitTurn { notified } => {
+                    let Some(ticket) = this.cold.as_mut() else {
+                        this.state.set(State::WaitReady);
+                        continue;
+                    };
+                    let (turn, witnessed) = ticket.turn();
+                    *this.witnessed = this.witnessed.saturating_add(witnessed);
+                    // With one attempt left, the call makes it itself.
+                    let last =
+                        this.attempts.saturating_add(*this.witnessed) >= this.settings.max_retries;
+                    if turn == Turn::Send || last {
+                        this.state.set(State::WaitReady);
+                        continue;
+                    }
+                    if notified.as_mut().poll(cx).is_ready() {
+                        *notified = ticket.notified();
+                        continue;
+                    }
+                    if let Some(d) = this.deadline {
+                        ready!(this.timer.poll_until(d.instant(), cx));
+                        return Poll::Ready(Err(d.exceeded().into()));
+                    }
+                    return Poll::Pending;
                 }
                 StateProj::WaitReady => {
                     match this.service.poll_ready(cx) {

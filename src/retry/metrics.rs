@@ -19,7 +19,7 @@ use super::{Decision, RetryEvent};
 /// | name | kind | labels | what |
 /// |---|---|---|---|
 /// | `tower_sagemaker_attempts_total` | counter | `outcome`: `success` (2xx), `error_status` (any other status), `error` (no response) | every attempt that ended |
-/// | `tower_sagemaker_retries_total` | counter | `reason`: [`RetryReason::as_str`](super::RetryReason::as_str) (`too_many_requests`, `server_error`, `transport`, ...) | every retry decided |
+/// | `tower_sagemaker_retries_total` | counter | `reason`: [`RetryReason::as_str`](super::RetryReason::as_str) (`too_many_requests`, `server_error`, `transport`, ...) | every retry decided (waits for another call's probe included) |
 /// | `tower_sagemaker_give_ups_total` | counter | `why`: `retries_exhausted`, `deadline_would_pass`, `deadline_exceeded` | calls that ended on a retryable failure |
 /// | `tower_sagemaker_cold_start_wait_seconds` | histogram | | for a call that got a 429 and then succeeded: the time from its first 429 to the success |
 ///
@@ -71,7 +71,7 @@ impl RetryMetrics {
         };
         metrics::counter!("tower_sagemaker_attempts_total", &with("outcome", kind)).increment(1);
         match outcome.decision {
-            Decision::Retry { .. } => {
+            Decision::Retry { .. } | Decision::WaitForModel => {
                 let reason = outcome.reason.map_or("unknown", |r| r.as_str());
                 metrics::counter!("tower_sagemaker_retries_total", &with("reason", reason))
                     .increment(1);

@@ -180,6 +180,7 @@ macro_rules! shared_retry_settings {
 
 mod backoff;
 mod classify;
+mod cold_starts;
 mod decide;
 mod error;
 mod event;
@@ -196,6 +197,7 @@ mod transport;
 
 pub use self::backoff::LegacyBackoff;
 pub use self::classify::{RetryClassifier, RetryReason};
+pub use self::cold_starts::ColdStarts;
 pub use self::error::AttemptTimedOut;
 pub use self::event::{AttemptOutcome, Decision, RetryEvent};
 pub use self::future::ResponseFuture;
@@ -219,6 +221,7 @@ pub(crate) struct Settings {
     pub(crate) classifier: RetryClassifier,
     pub(crate) reset_connection_at_once: bool,
     pub(crate) hooks: event::Hooks,
+    pub(crate) cold_starts: Option<ColdStarts>,
 }
 
 /// How many attempts a call took: in the extensions of every response

@@ -100,6 +100,7 @@ impl LegacyRetryPolicy {
                 classifier: RetryClassifier::legacy(),
                 reset_connection_at_once: false,
                 hooks: Default::default(),
+                cold_starts: None,
             },
             attempts: 1,
             first_429: None,

@@ -1,0 +1,166 @@
+//! N callers on one cold model, with and without cold-start coalescing:
+//! `cargo bench --bench cold_starts`.
+//!
+//! Runs on tokio's paused clock against the in-process emulator (load 150 s,
+//! hold 60 s), so the minutes of a cold start take a moment and each run is
+//! exactly what the clock says. Every caller goes through
+//! `DeadlineLayer` (360 s) and `ModelNotReadyRetryLayer` (legacy, 5
+//! attempts), with or without `coalesce_cold_starts`. Each row is the
+//! worst of `RUNS` runs for requests and 429s, the median run for times.
+//! The program checks the targets and exits non-zero when one is missed.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use tokio::time::Instant;
+use tower::{service_fn, BoxError, ServiceBuilder, ServiceExt};
+use tower_sagemaker::deadline::DeadlineLayer;
+use tower_sagemaker::emulator::{Emulator, ModelSpec};
+use tower_sagemaker::retry::{ColdStarts, ModelNotReadyRetryLayer};
+
+const MODEL: &str = "model-1.tar.gz";
+const LOAD: Duration = Duration::from_secs(150);
+const LATENCY: Duration = Duration::from_millis(5);
+const RUNS: usize = 5;
+
+/// What one run of N callers measured.
+struct Run {
+    requests: u64,
+    not_ready: u64,
+    // Time from "model loaded" to each successful caller's answer.
+    after_load: Vec<Duration>,
+    failed: usize,
+}
+
+async fn run(callers: usize, coalesce: bool) -> Run {
+    let emulator = Emulator::builder()
+        .model(MODEL, ModelSpec::new(LOAD).latency(LATENCY))
+        .build();
+    let requests = Arc::new(AtomicU64::new(0));
+    let counted = requests.clone();
+    let served = emulator.clone();
+    let endpoint = service_fn(move |req: http::Request<Full<Bytes>>| {
+        counted.fetch_add(1, Ordering::Relaxed);
+        served.clone().oneshot(req)
+    });
+    let mut retry = ModelNotReadyRetryLayer::legacy();
+    if coalesce {
+        retry = retry.coalesce_cold_starts(ColdStarts::new());
+    }
+    let svc = ServiceBuilder::new()
+        .layer(DeadlineLayer::new(Duration::from_secs(360)))
+        .layer(retry)
+        .service(endpoint);
+
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..callers)
+        .map(|_| {
+            let svc = svc.clone();
+            tokio::spawn(async move {
+                let req = http::Request::post("/endpoints/demo/invocations")
+                    .header("x-amzn-sagemaker-target-model", MODEL)
+                    .header("content-type", "text/csv")
+                    .body(Full::new(Bytes::from_static(b"1,2")))
+                    .expect("request");
+                let res: Result<_, BoxError> = svc.oneshot(req).await;
+                (res.map(|r| r.status()), Instant::now())
+            })
+        })
+        .collect();
+    let mut after_load = Vec::with_capacity(callers);
+    let mut failed = 0;
+    for task in tasks {
+        match task.await.expect("caller task") {
+            (Ok(status), done) if status.is_success() => {
+                after_load.push(done.saturating_duration_since(start + LOAD));
+            }
+            _ => failed += 1,
+        }
+    }
+    after_load.sort();
+    Run {
+        requests: requests.load(Ordering::Relaxed),
+        not_ready: emulator.stats(MODEL).map_or(0, |s| s.not_ready),
+        after_load,
+        failed,
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .expect("runtime");
+    println!(
+        "N callers at once on one cold model: load {} s, hold 60 s, latency {} ms; \
+         requests and 429s: worst of {RUNS} runs; times after load: median run",
+        LOAD.as_secs(),
+        LATENCY.as_millis()
+    );
+    println!();
+    println!("| N | mode | requests | 429s | p50 after load | p99 after load | max after load | failed |");
+    println!("|---:|---|---:|---:|---:|---:|---:|---:|");
+    let mut missed = Vec::new();
+    for callers in [10, 100, 1_000] {
+        let mut p99 = [Duration::ZERO; 2];
+        let mut failed = [0; 2];
+        for (i, coalesce) in [false, true].into_iter().enumerate() {
+            let runs: Vec<Run> = (0..RUNS)
+                .map(|_| rt.block_on(run(callers, coalesce)))
+                .collect();
+            let requests = runs.iter().map(|r| r.requests).max().unwrap_or(0);
+            let not_ready = runs.iter().map(|r| r.not_ready).max().unwrap_or(0);
+            let median = |f: &dyn Fn(&Run) -> Duration| {
+                let mut v: Vec<Duration> = runs.iter().map(f).collect();
+                v.sort();
+                v[v.len() / 2]
+            };
+            let p50 = median(&|r| percentile(&r.after_load, 50.0));
+            p99[i] = median(&|r| percentile(&r.after_load, 99.0));
+            let max = median(&|r| r.after_load.last().copied().unwrap_or_default());
+            failed[i] = runs.iter().map(|r| r.failed).sum::<usize>();
+            println!(
+                "| {callers} | {} | {requests} | {not_ready} | {:.1} ms | {:.1} ms | {:.1} ms | {} |",
+                if coalesce { "coalesced" } else { "legacy" },
+                p50.as_secs_f64() * 1e3,
+                p99[i].as_secs_f64() * 1e3,
+                max.as_secs_f64() * 1e3,
+                failed[i],
+            );
+            if coalesce && requests > callers as u64 + 10 {
+                missed.push(format!("N = {callers}: {requests} requests > N + 10"));
+            }
+        }
+        if failed[1] > failed[0] {
+            missed.push(format!(
+                "N = {callers}: more callers failed with coalescing"
+            ));
+        }
+        if p99[1] > p99[0] + Duration::from_millis(10) {
+            missed.push(format!(
+                "N = {callers}: p99 after load more than 10 ms worse"
+            ));
+        }
+    }
+    println!();
+    if missed.is_empty() {
+        println!("targets met: requests <= N + 10, no more failures, p99 within +10 ms");
+    } else {
+        for m in &missed {
+            println!("target missed: {m}");
+        }
+        std::process::exit(1);
+    }
+}

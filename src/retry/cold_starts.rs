@@ -1,0 +1,395 @@
+//! [`ColdStarts`]: what the calls of one client learn about models that are
+//! loading, so that one call at a time asks the endpoint about each.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use http::{HeaderValue, Request};
+use tokio::sync::futures::OwnedNotified;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use crate::error_code::ErrorCode;
+use crate::sagemaker::{parse_invocations_path, TARGET_MODEL_HEADER};
+
+/// Cold-start coalescing: the calls that share one `ColdStarts` share what
+/// they learn about each model's readiness, so that while a model loads one
+/// call at a time asks the endpoint about it and the others wait.
+///
+/// Opt in with
+/// [`ModelNotReadyRetryLayer::coalesce_cold_starts`](super::ModelNotReadyRetryLayer::coalesce_cold_starts)
+/// or [`LegacyRetryPolicy::coalesce_cold_starts`](super::LegacyRetryPolicy::coalesce_cold_starts)
+/// (feature `retry-policy`).
+/// Clones share one state: a layer and every service it builds share it.
+///
+/// # What changes
+///
+/// Calls are grouped by *key*: the request's host, endpoint name and
+/// `X-Amzn-SageMaker-Target-Model` (what the endpoint loads). A request
+/// without the header is retried as without coalescing.
+///
+/// - **One probe at a time.** While a model is loading, one call (the
+///   *prober*) sends its retries as botocore's legacy mode does; the other
+///   calls for the key, and new ones, wait for the prober's outcome instead
+///   of sending.
+/// - **Unknown keys.** The first call for a key that no running call knows
+///   about goes out at once and is the prober; calls for the same key that
+///   arrive while its attempt is out wait for it (with the layer; a
+///   `tower::retry::Policy` is not asked before first attempts, so with the
+///   policy they go out). This is what keeps a burst of calls on a cold model
+///   from all being held by the endpoint; its cost is on warm models: calls
+///   that arrive together on a key no call is running for wait for the first
+///   one's answer. [`ColdStarts::with_ready_marks`] keeps keys known to be
+///   ready for a while after their last call, so that bursts after a quiet
+///   spell go out at once.
+/// - **Ready.** When a probe gets anything but 429 `ModelNotReadyException`
+///   (a success, another error, a timeout), the key is ready: every waiting
+///   call sends its own request at once, without sleeping a backoff.
+///   Responses are never shared.
+/// - **Bounds.** A waiting call ends at its own [`Deadline`](crate::deadline::Deadline)
+///   (with [`DeadlineExceeded`](crate::deadline::DeadlineExceeded)) and when
+///   dropped. Each failed probe it waits through counts as one of its
+///   attempts; when it has one attempt left it stops waiting and sends it,
+///   so a call never makes more attempts, nor waits longer in attempts, than
+///   without coalescing. [`Attempts`](super::Attempts) counts the requests
+///   the call itself sent.
+/// - **Probers come and go.** A prober that is dropped, runs out of retries
+///   or reaches its deadline hands the role to a waiting call, which sends
+///   at once.
+/// - **State.** A key is held while a call for it is running, sleeping or
+///   waiting (and, with [`with_ready_marks`](ColdStarts::with_ready_marks),
+///   while its ready mark lasts); then it is removed. A client talking to
+///   10,000 models holds nothing for the models it is not calling.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_sagemaker::retry::{ColdStarts, ModelNotReadyRetryLayer};
+///
+/// let layer = ModelNotReadyRetryLayer::legacy().coalesce_cold_starts(ColdStarts::new());
+/// // Calls for one model that arrive within a minute of each other's end go out at once.
+/// let warm = ColdStarts::with_ready_marks(Duration::from_secs(60));
+/// assert_eq!(warm.get_ready_marks(), Duration::from_secs(60));
+/// # let _ = layer;
+/// ```
+#[derive(Clone)]
+pub struct ColdStarts(Arc<Shared>);
+
+struct Shared {
+    keys: Mutex<Keys>,
+    ready_marks: Duration,
+}
+
+#[derive(Default)]
+struct Keys {
+    map: HashMap<Key, Entry>,
+    next_id: u64,
+    // Expired ready marks are swept when the map reaches this size.
+    sweep_at: usize,
+}
+
+/// What the endpoint loads: host, endpoint and target model.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key {
+    endpoint: String,
+    model: HeaderValue,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Readiness {
+    // No call has had an answer yet.
+    Unknown,
+    // The last probe got `ModelNotReadyException`.
+    Loading,
+    Ready,
+}
+
+struct Entry {
+    // Calls holding a ticket for the key.
+    calls: usize,
+    // The ticket of the call whose attempts ask the endpoint.
+    prober: Option<u64>,
+    readiness: Readiness,
+    // `ModelNotReadyException` answers to probes so far.
+    failed_probes: u64,
+    // Kept after the last call until then (with ready marks).
+    ready_until: Option<Instant>,
+    // Wakes the waiting calls when the key changes.
+    notify: Arc<Notify>,
+}
+
+impl Entry {
+    fn new(prober: u64) -> Self {
+        Self {
+            calls: 1,
+            prober: Some(prober),
+            readiness: Readiness::Unknown,
+            failed_probes: 0,
+            ready_until: None,
+            notify: Arc::new(Notify::new()),
+        }
+    }
+
+    fn is_marked_ready(&self, now: Instant) -> bool {
+        self.readiness == Readiness::Ready && self.ready_until.is_some_and(|t| t > now)
+    }
+}
+
+/// What a call does next for its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Turn {
+    /// Send an attempt now.
+    Send,
+    /// Wait: another call is probing.
+    Wait,
+}
+
+impl ColdStarts {
+    /// Coalescing state that keeps a key only while calls for it run.
+    pub fn new() -> Self {
+        Self::with_ready_marks(Duration::ZERO)
+    }
+
+    /// Coalescing state that also remembers a key is ready for `ttl` after
+    /// its last call ended: calls that arrive together within that time go
+    /// out at once instead of waiting for the first one's answer.
+    pub fn with_ready_marks(ttl: Duration) -> Self {
+        Self(Arc::new(Shared {
+            keys: Mutex::new(Keys::default()),
+            ready_marks: ttl,
+        }))
+    }
+
+    /// How long a key is remembered as ready after its last call.
+    pub fn get_ready_marks(&self) -> Duration {
+        self.0.ready_marks
+    }
+
+    /// The keys held now: one per model with calls running, sleeping or
+    /// waiting, plus unexpired ready marks.
+    pub fn len(&self) -> usize {
+        self.0.lock().map.len()
+    }
+
+    /// Whether no key is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Registers a call for `req`'s key and says whether it may send its
+    /// first attempt; `None` when the request has no target model.
+    pub(crate) fn join<B>(&self, req: &Request<B>) -> Option<(Box<Ticket>, Turn)> {
+        let key = Key::of(req)?;
+        let now = Instant::now();
+        let mut keys = self.0.lock();
+        keys.next_id += 1;
+        let id = keys.next_id;
+        keys.sweep(now);
+        let (turn, notify, seen) = match keys.map.get_mut(&key) {
+            Some(entry) if entry.calls > 0 || entry.is_marked_ready(now) => {
+                entry.calls += 1;
+                (
+                    take_turn(entry, id),
+                    entry.notify.clone(),
+                    entry.failed_probes,
+                )
+            }
+            _ => {
+                let entry = Entry::new(id);
+                let notify = entry.notify.clone();
+                keys.map.insert(key.clone(), entry);
+                (Turn::Send, notify, 0)
+            }
+        };
+        drop(keys);
+        let ticket = Ticket {
+            cold: self.clone(),
+            key,
+            id,
+            notify,
+            seen_failures: seen,
+        };
+        Some((Box::new(ticket), turn))
+    }
+}
+
+impl Default for ColdStarts {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for ColdStarts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ColdStarts")
+            .field("keys", &self.len())
+            .field("ready_marks", &self.0.ready_marks)
+            .finish()
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Keys> {
+        // The state stays consistent at every unlock: a panic elsewhere
+        // cannot leave it half-written.
+        self.keys.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Keys {
+    /// Removes expired ready marks, when the map has doubled since the last sweep.
+    fn sweep(&mut self, now: Instant) {
+        if self.map.len() < self.sweep_at {
+            return;
+        }
+        self.map
+            .retain(|_, e| e.calls > 0 || e.is_marked_ready(now));
+        self.sweep_at = (self.map.len() * 2).max(64);
+    }
+}
+
+/// A call's turn for a key it is registered for: send when the key is
+/// ready or nobody probes it (then the call probes it), wait otherwise.
+fn take_turn(entry: &mut Entry, id: u64) -> Turn {
+    match entry.prober {
+        Some(prober) if prober != id => Turn::Wait,
+        Some(_) => Turn::Send,
+        None if entry.readiness == Readiness::Ready => Turn::Send,
+        None => {
+            entry.prober = Some(id);
+            Turn::Send
+        }
+    }
+}
+
+impl Key {
+    fn of<B>(req: &Request<B>) -> Option<Self> {
+        let model = req.headers().get(TARGET_MODEL_HEADER)?.clone();
+        let host = match req.uri().authority() {
+            Some(authority) => authority.as_str(),
+            None => req
+                .headers()
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or(""),
+        };
+        let path = req.uri().path();
+        let endpoint = parse_invocations_path(path).unwrap_or(path);
+        Some(Self {
+            endpoint: format!("{host}/{endpoint}"),
+            model,
+        })
+    }
+}
+
+/// Whether a response is 429 `ModelNotReadyException`: the one answer that
+/// says the model is still loading.
+pub(crate) fn is_model_not_ready<R, E>(outcome: &Result<http::Response<R>, E>) -> bool {
+    matches!(outcome, Ok(res)
+        if res.status() == http::StatusCode::TOO_MANY_REQUESTS
+            && ErrorCode::from_headers(res.headers()) == Some(ErrorCode::MODEL_NOT_READY))
+}
+
+/// One call's registration for its key; dropping it leaves the key (and
+/// hands the prober role on).
+pub(crate) struct Ticket {
+    cold: ColdStarts,
+    key: Key,
+    id: u64,
+    notify: Arc<Notify>,
+    // The key's failed probes this call has counted.
+    seen_failures: u64,
+}
+
+impl Ticket {
+    fn with_entry<T>(&mut self, f: impl FnOnce(&mut Entry, u64) -> T) -> T {
+        let mut keys = self.cold.0.lock();
+        let entry = keys
+            .map
+            .get_mut(&self.key)
+            .expect("a key is held while a ticket for it lives");
+        f(entry, self.id)
+    }
+
+    /// The call's turn, and how many probes failed since it last looked: each
+    /// counts as one of its attempts.
+    pub(crate) fn turn(&mut self) -> (Turn, u32) {
+        let (turn, failures) =
+            self.with_entry(|entry, id| (take_turn(entry, id), entry.failed_probes));
+        let witnessed = failures.saturating_sub(self.seen_failures);
+        self.seen_failures = failures;
+        (turn, u32::try_from(witnessed).unwrap_or(u32::MAX))
+    }
+
+    /// Records how the call's attempt ended. Returns [`Turn::Wait`] when the
+    /// model is loading, another call probes it and `may_wait` allows the
+    /// call to wait for it rather than retry on its own.
+    pub(crate) fn report(&mut self, not_ready: bool, may_wait: bool) -> Turn {
+        let ready_marks = self.cold.0.ready_marks;
+        let (turn, failures) = self.with_entry(|entry, id| {
+            let probing = entry.prober == Some(id);
+            let turn = if not_ready {
+                entry.readiness = Readiness::Loading;
+                if probing {
+                    entry.failed_probes += 1;
+                    entry.notify.notify_waiters();
+                    Turn::Send
+                } else if entry.prober.is_none() || !may_wait {
+                    take_turn(entry, id);
+                    Turn::Send
+                } else {
+                    Turn::Wait
+                }
+            } else {
+                if probing {
+                    entry.readiness = Readiness::Ready;
+                    entry.prober = None;
+                    entry.ready_until = Instant::now().checked_add(ready_marks);
+                    entry.notify.notify_waiters();
+                }
+                Turn::Send
+            };
+            (turn, entry.failed_probes)
+        });
+        // A call that starts waiting counts the probes from now on.
+        self.seen_failures = failures;
+        turn
+    }
+
+    /// A wake-up for the next change of the key, registered before the
+    /// caller looks at its turn so that no change between the two is lost.
+    pub(crate) fn notified(&self) -> Pin<Box<OwnedNotified>> {
+        let mut notified = Box::pin(self.notify.clone().notified_owned());
+        notified.as_mut().enable();
+        notified
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        let mut keys = self.cold.0.lock();
+        let now = Instant::now();
+        let Some(entry) = keys.map.get_mut(&self.key) else {
+            return;
+        };
+        entry.calls -= 1;
+        if entry.prober == Some(self.id) {
+            entry.prober = None;
+            entry.notify.notify_waiters();
+        }
+        if entry.calls == 0 && !entry.is_marked_ready(now) {
+            keys.map.remove(&self.key);
+        }
+    }
+}
+
+impl fmt::Debug for Ticket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ticket")
+            .field("key", &self.key)
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
