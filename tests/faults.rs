@@ -20,7 +20,7 @@ use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
 use tower_sagemaker::collect_body::BodyReadFailed;
 use tower_sagemaker::deadline::DeadlineExceeded;
 use tower_sagemaker::read_timeout::ReadTimedOut;
-use tower_sagemaker::retry::{Attempts, ModelNotReadyRetryLayer};
+use tower_sagemaker::retry::{Attempts, ColdStarts, ModelNotReadyRetryLayer};
 use tower_sagemaker::sagemaker::MAX_PAYLOAD_BYTES;
 use tower_sagemaker::ServiceBuilderExt;
 
@@ -46,6 +46,9 @@ enum Act {
     /// The same, closing the connection after this many milliseconds, as an
     /// idle timeout does.
     AnswerThenCloseAfter(u64),
+    /// Hold the request this many milliseconds, then answer 429
+    /// `ModelNotReadyException`, as an endpoint loading the model does.
+    NotReadyAfter(u64),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -122,6 +125,13 @@ async fn serve(
                 let _ = write_ok(&mut stream).await;
                 tokio::time::sleep(Duration::from_millis(ms)).await;
                 return;
+            }
+            Some(Act::NotReadyAfter(ms)) => {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                let answer = "HTTP/1.1 429 Too Many Requests\r\nx-amzn-errortype: ModelNotReadyException:http://internal.amazon.com/coral/com.amazon.sagemaker/\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
+                if stream.write_all(answer.as_bytes()).await.is_err() {
+                    return;
+                }
             }
             Some(Act::StallHead) => {
                 std::future::pending::<()>().await;
@@ -575,4 +585,41 @@ async fn a_connection_closed_just_before_reuse_is_retried_at_once_when_asked() {
     assert_eq!(raced.len(), 3, "the race never happened in 100 calls");
     // With a 1 s base delay, a backoff would show; the retry went out at once.
     assert!(raced.iter().all(|d| *d < ms(200)), "{raced:?}");
+}
+
+#[tokio::test]
+async fn coalesced_callers_wait_out_a_loading_model_and_a_probe_cut_mid_body() {
+    // The first request is held and gets 429 `ModelNotReadyException`; the
+    // probe gets a 200 whose body is cut by a reset (the model is ready, the
+    // connection failed): the waiters then send, each its own request.
+    let n = 10;
+    let server = RawServer::start([Act::NotReadyAfter(100), RESET_200]).await;
+    let svc = ServiceBuilder::new()
+        .deadline(ms(2000))
+        .model_not_ready_retry(retries(4).coalesce_cold_starts(ColdStarts::new()))
+        .collect_body(MAX_PAYLOAD_BYTES)
+        .read_timeout(ms(500))
+        .service(client());
+    let calls = (0..n).map(|_| {
+        let mut req = request(&server);
+        req.headers_mut().insert(
+            "x-amzn-sagemaker-target-model",
+            http::HeaderValue::from_static("m"),
+        );
+        let svc = svc.clone();
+        async move {
+            let res = svc.oneshot(req).await.unwrap();
+            (
+                res.status().as_u16(),
+                read_all(res.into_body()).await.unwrap(),
+            )
+        }
+    });
+    let ends = within(ms(2000), futures_util::future::join_all(calls)).await;
+    assert!(
+        ends.iter().all(|(s, b)| *s == 200 && b == "8.0"),
+        "{ends:?}"
+    );
+    // The held request, the cut probe, its retry and one per waiter.
+    assert_eq!(server.requests(), 1 + 1 + 1 + (n - 1));
 }

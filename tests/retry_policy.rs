@@ -1,6 +1,7 @@
 //! `LegacyRetryPolicy` under `tower::retry::RetryLayer` and
-//! `ModelNotReadyRetryLayer` make the same decisions: one table of
-//! scenarios, run through both, on tokio's paused clock.
+//! `ModelNotReadyRetryLayer` (with and without cold-start coalescing, for a
+//! call alone on its model) make the same decisions: one table of
+//! scenarios, run through each, on tokio's paused clock.
 #![cfg(feature = "retry-policy")]
 
 mod common;
@@ -11,7 +12,7 @@ use common::*;
 use tower::retry::RetryLayer;
 use tower::{BoxError, ServiceBuilder, ServiceExt};
 use tower_sagemaker::deadline::{DeadlineExceeded, DeadlineLayer};
-use tower_sagemaker::retry::{Attempts, LegacyRetryPolicy, ModelNotReadyRetryLayer};
+use tower_sagemaker::retry::{Attempts, ColdStarts, LegacyRetryPolicy, ModelNotReadyRetryLayer};
 
 /// How a call ended: the final status, or the kind of error.
 #[derive(Debug, PartialEq, Eq)]
@@ -163,6 +164,33 @@ async fn through_layer(scenario: &Scenario) -> Run {
     (endpoint.call_count(), end(&result), attempts)
 }
 
+/// The layer with cold-start coalescing on, for a call alone on its model:
+/// nobody to coalesce with, so the legacy decisions.
+async fn through_coalescing_layer(scenario: &Scenario) -> Run {
+    let endpoint = Scripted::new(scenario.steps.clone());
+    let mut req = request("1,2");
+    req.headers_mut().insert(
+        tower_sagemaker::sagemaker::TARGET_MODEL_HEADER,
+        http::HeaderValue::from_static("m"),
+    );
+    let result = ServiceBuilder::new()
+        .layer(DeadlineLayer::new(scenario.budget))
+        .layer(
+            ModelNotReadyRetryLayer::legacy()
+                .max_retries(scenario.max_retries)
+                .no_attempt_timeout()
+                .coalesce_cold_starts(ColdStarts::new()),
+        )
+        .service(endpoint.clone())
+        .oneshot(req)
+        .await;
+    let attempts = result
+        .as_ref()
+        .ok()
+        .and_then(|r| r.extensions().get::<Attempts>().map(Attempts::count));
+    (endpoint.call_count(), end(&result), attempts)
+}
+
 async fn through_policy(scenario: &Scenario) -> Run {
     let endpoint = Scripted::new(scenario.steps.clone());
     let result = ServiceBuilder::new()
@@ -188,6 +216,8 @@ async fn the_policy_and_the_layer_decide_alike() {
             let layer = through_layer(&scenario).await;
             let policy = through_policy(&scenario).await;
             assert_eq!(layer, policy, "{}", scenario.name);
+            let coalescing = through_coalescing_layer(&scenario).await;
+            assert_eq!(layer, coalescing, "{}, coalescing", scenario.name);
             assert_eq!(
                 (layer.0, &layer.1),
                 (scenario.calls, &scenario.end),

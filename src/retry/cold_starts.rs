@@ -170,7 +170,9 @@ impl ColdStarts {
     /// The keys held now: one per model with calls running, sleeping or
     /// waiting, plus unexpired ready marks.
     pub fn len(&self) -> usize {
-        self.0.lock().map.len()
+        let mut keys = self.0.lock();
+        keys.sweep(Instant::now(), true);
+        keys.map.len()
     }
 
     /// Whether no key is held.
@@ -186,7 +188,7 @@ impl ColdStarts {
         let mut keys = self.0.lock();
         keys.next_id += 1;
         let id = keys.next_id;
-        keys.sweep(now);
+        keys.sweep(now, false);
         let (turn, notify, seen) = match keys.map.get_mut(&key) {
             Some(entry) if entry.calls > 0 || entry.is_marked_ready(now) => {
                 entry.calls += 1;
@@ -239,9 +241,10 @@ impl Shared {
 }
 
 impl Keys {
-    /// Removes expired ready marks, when the map has doubled since the last sweep.
-    fn sweep(&mut self, now: Instant) {
-        if self.map.len() < self.sweep_at {
+    /// Removes expired ready marks: when the map has doubled since the last
+    /// sweep (so sweeps cost O(1) per call over time), or `at_once`.
+    fn sweep(&mut self, now: Instant, at_once: bool) {
+        if self.map.len() < self.sweep_at && !at_once {
             return;
         }
         self.map
