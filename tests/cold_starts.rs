@@ -80,6 +80,25 @@ impl Endpoint {
     }
 }
 
+impl Endpoint {
+    /// A client: `DeadlineLayer(budget)` and tower's `RetryLayer` with `policy`.
+    #[cfg(feature = "retry-policy")]
+    fn client_with_policy(
+        &self,
+        policy: tower_sagemaker::retry::LegacyRetryPolicy,
+        budget: Duration,
+    ) -> Svc {
+        let inner = self.client(ModelNotReadyRetryLayer::legacy().max_retries(0), budget);
+        BoxCloneService::new(
+            ServiceBuilder::new()
+                .map_response(|res: http::Response<_>| res.map(drop))
+                .layer(DeadlineLayer::new(budget))
+                .layer(tower::retry::RetryLayer::new(policy))
+                .service(inner),
+        )
+    }
+}
+
 fn request(model: &str) -> Req {
     http::Request::post("/endpoints/demo/invocations")
         .header("x-amzn-sagemaker-target-model", model)
@@ -471,4 +490,57 @@ async fn over_loopback_tcp_the_served_emulator_gets_n_requests_and_the_probes() 
     // Held 150 ms twice before the load ends, then answered.
     assert_eq!(stats.not_ready, 2);
     server.shutdown().await;
+}
+
+#[cfg(feature = "retry-policy")]
+#[tokio::test(start_paused = true)]
+async fn the_policy_coalesces_from_the_first_429_on() {
+    use tower_sagemaker::retry::LegacyRetryPolicy;
+
+    let n = 20;
+    let mut requests = Vec::new();
+    for coalesce in [false, true] {
+        let endpoint = Endpoint::new(&[("m", cold(150))]);
+        let cold_starts = ColdStarts::new();
+        let mut policy = LegacyRetryPolicy::legacy();
+        if coalesce {
+            policy = policy.coalesce_cold_starts(cold_starts.clone());
+        }
+        let svc = endpoint.client_with_policy(policy, secs(360));
+        let ends = callers(&svc, "m", n).await;
+        assert!(ends.iter().all(|e| e.status == Some(200)), "{ends:?}");
+        assert!(ends.iter().all(|e| e.at == secs(150)), "{ends:?}");
+        assert!(cold_starts.is_empty());
+        requests.push(endpoint.requests("m"));
+    }
+    // Every first attempt goes out (a policy is asked only after one); then
+    // one probe at a time, and one request per waiter once it answers.
+    assert_eq!(requests, [3 * n, n + 2 + (n - 1)]);
+}
+
+#[cfg(feature = "retry-policy")]
+#[tokio::test(start_paused = true)]
+async fn with_the_policy_a_dropped_prober_hands_its_role_on() {
+    use tower_sagemaker::retry::LegacyRetryPolicy;
+
+    let endpoint = Endpoint::new(&[("m", cold(300))]);
+    let cold_starts = ColdStarts::new();
+    let svc = endpoint.client_with_policy(
+        LegacyRetryPolicy::legacy().coalesce_cold_starts(cold_starts.clone()),
+        secs(360),
+    );
+    let start = Instant::now();
+    let first = spawn_call(&svc, "m", start);
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    let others: Vec<_> = (0..4).map(|_| spawn_call(&svc, "m", start)).collect();
+    // All five are held and get 429 at 60 s; the first probes, the others wait.
+    tokio::time::sleep(secs(90)).await;
+    assert_eq!(endpoint.requests("m"), 5 + 1);
+    first.abort();
+    tokio::task::yield_now().await;
+    // A waiter took the role at once, at 90 s.
+    assert_eq!(endpoint.requests("m"), 5 + 1 + 1);
+    let ends = all(others).await;
+    assert!(ends.iter().all(|e| e.status == Some(200)), "{ends:?}");
+    assert!(cold_starts.is_empty());
 }

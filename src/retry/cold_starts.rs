@@ -3,8 +3,10 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use http::{HeaderValue, Request};
@@ -316,14 +318,13 @@ impl Ticket {
         f(entry, self.id)
     }
 
-    /// The call's turn, and how many probes failed since it last looked: each
-    /// counts as one of its attempts.
-    pub(crate) fn turn(&mut self) -> (Turn, u32) {
-        let (turn, failures) =
-            self.with_entry(|entry, id| (take_turn(entry, id), entry.failed_probes));
+    /// How many probes failed since the call last reported or caught up:
+    /// after a wait, the failures it waited through, each one of its attempts.
+    pub(crate) fn catch_up(&mut self) -> u32 {
+        let failures = self.with_entry(|entry, _| entry.failed_probes);
         let witnessed = failures.saturating_sub(self.seen_failures);
         self.seen_failures = failures;
-        (turn, u32::try_from(witnessed).unwrap_or(u32::MAX))
+        u32::try_from(witnessed).unwrap_or(u32::MAX)
     }
 
     /// Records how the call's attempt ended. Returns [`Turn::Wait`] when the
@@ -361,12 +362,66 @@ impl Ticket {
         turn
     }
 
-    /// A wake-up for the next change of the key, registered before the
-    /// caller looks at its turn so that no change between the two is lost.
-    pub(crate) fn notified(&self) -> Pin<Box<OwnedNotified>> {
-        let mut notified = Box::pin(self.notify.clone().notified_owned());
-        notified.as_mut().enable();
-        notified
+    /// The wait of a call that [`report`](Self::report)ed [`Turn::Wait`]:
+    /// it ends when the call's turn comes (the key is ready, or the prober
+    /// left and this call takes its role) or when `budget` more probes have
+    /// failed (the call then has one attempt left, and makes it).
+    pub(crate) fn watch(&self, budget: u32) -> Watch {
+        Watch {
+            cold: self.cold.clone(),
+            key: self.key.clone(),
+            id: self.id,
+            until_failures: self.seen_failures.saturating_add(u64::from(budget)),
+            notified: notified(&self.notify),
+            notify: self.notify.clone(),
+        }
+    }
+}
+
+/// A wake-up for the next change of a key, registered at once, before the
+/// caller looks at the key, so that no change between the two is lost.
+fn notified(notify: &Arc<Notify>) -> Pin<Box<OwnedNotified>> {
+    let mut notified = Box::pin(notify.clone().notified_owned());
+    notified.as_mut().enable();
+    notified
+}
+
+/// A call's wait for its turn on a loading model; see [`Ticket::watch`].
+pub(crate) struct Watch {
+    cold: ColdStarts,
+    key: Key,
+    id: u64,
+    until_failures: u64,
+    notified: Pin<Box<OwnedNotified>>,
+    notify: Arc<Notify>,
+}
+
+impl fmt::Debug for Watch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Watch")
+            .field("key", &self.key)
+            .field("until_failures", &self.until_failures)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Watch {
+    /// Ready when the call should send its next attempt.
+    pub(crate) fn poll_turn(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            let done = match self.cold.0.lock().map.get_mut(&self.key) {
+                Some(entry) => {
+                    take_turn(entry, self.id) == Turn::Send
+                        || entry.failed_probes >= self.until_failures
+                }
+                None => true,
+            };
+            if done {
+                return Poll::Ready(());
+            }
+            ready!(self.notified.as_mut().poll(cx));
+            self.notified = notified(&self.notify);
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 use tower::BoxError;
 use tower_service::Service;
 
-use super::cold_starts::{is_model_not_ready, Ticket, Turn};
+use super::cold_starts::{is_model_not_ready, Ticket, Turn, Watch};
 use super::decide::decide;
 use super::event::{AttemptOutcome, Decision, Hooks, RetryEvent};
 use super::template::Template;
@@ -58,7 +58,7 @@ pin_project! {
         Attempt { #[pin] future: F },
         Backoff,
         // Waits for another call's probe of the loading model.
-        WaitTurn { notified: Pin<Box<tokio::sync::futures::OwnedNotified>> },
+        WaitTurn { watch: Box<Watch> },
         WaitReady,
         // The deadline had passed before the first attempt could start.
         Expired { deadline: Deadline },
@@ -93,7 +93,7 @@ where
                 // (a concurrency permit): a clone holds none while it waits.
                 service = service.clone();
                 State::WaitTurn {
-                    notified: ticket.notified(),
+                    watch: Box::new(ticket.watch(settings.max_retries)),
                 }
             }
             (None, _) => State::Attempt {
@@ -285,8 +285,9 @@ where
                             attempt = attempts,
                             "SageMaker model still loading: waiting for another call's probe"
                         );
+                        let budget = this.settings.max_retries - counted;
                         this.state.set(State::WaitTurn {
-                            notified: ticket.notified(),
+                            watch: Box::new(ticket.watch(budget)),
                         });
                         continue;
                     }
@@ -310,29 +311,19 @@ where
                     }
                     this.state.set(State::WaitReady);
                 }
-                StateProj::WaitTurn { notified } => {
-                    let Some(ticket) = this.cold.as_mut() else {
-                        this.state.set(State::WaitReady);
-                        continue;
-                    };
-                    let (turn, witnessed) = ticket.turn();
-                    *this.witnessed = this.witnessed.saturating_add(witnessed);
-                    // With one attempt left, the call makes it itself.
-                    let last =
-                        this.attempts.saturating_add(*this.witnessed) >= this.settings.max_retries;
-                    if turn == Turn::Send || last {
-                        this.state.set(State::WaitReady);
-                        continue;
+                StateProj::WaitTurn { watch } => {
+                    if watch.poll_turn(cx).is_pending() {
+                        // The wait ends at the deadline too.
+                        if let Some(d) = this.deadline {
+                            ready!(this.timer.poll_until(d.instant(), cx));
+                            return Poll::Ready(Err(d.exceeded().into()));
+                        }
+                        return Poll::Pending;
                     }
-                    if notified.as_mut().poll(cx).is_ready() {
-                        *notified = ticket.notified();
-                        continue;
+                    if let Some(ticket) = this.cold.as_mut() {
+                        *this.witnessed = this.witnessed.saturating_add(ticket.catch_up());
                     }
-                    if let Some(d) = this.deadline {
-                        ready!(this.timer.poll_until(d.instant(), cx));
-                        return Poll::Ready(Err(d.exceeded().into()));
-                    }
-                    return Poll::Pending;
+                    this.state.set(State::WaitReady);
                 }
                 StateProj::WaitReady => {
                     match this.service.poll_ready(cx) {

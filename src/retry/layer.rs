@@ -79,27 +79,6 @@ impl ModelNotReadyRetryLayer {
         self
     }
 
-    /// Turns on cold-start coalescing with `cold_starts` as the shared
-    /// state: while a model loads, one call at a time asks the endpoint
-    /// about it and the others wait (see [`ColdStarts`](super::ColdStarts)).
-    /// Off by default: without it the layer behaves as botocore's legacy mode.
-    ///
-    /// ```
-    /// use tower_sagemaker::retry::{ColdStarts, ModelNotReadyRetryLayer};
-    ///
-    /// let layer = ModelNotReadyRetryLayer::legacy().coalesce_cold_starts(ColdStarts::new());
-    /// assert!(layer.get_cold_starts().is_some());
-    /// ```
-    pub fn coalesce_cold_starts(mut self, cold_starts: super::ColdStarts) -> Self {
-        self.settings.cold_starts = Some(cold_starts);
-        self
-    }
-
-    /// The cold-start coalescing state, when coalescing is on.
-    pub fn get_cold_starts(&self) -> Option<&super::ColdStarts> {
-        self.settings.cold_starts.as_ref()
-    }
-
     /// The per-attempt timeout, if any.
     pub fn get_attempt_timeout(&self) -> Option<Duration> {
         self.settings.attempt_timeout

@@ -156,6 +156,29 @@ macro_rules! shared_retry_settings {
             self
         }
 
+        /// Turns on cold-start coalescing with `cold_starts` as the shared
+        /// state: while a model loads, one call at a time asks the endpoint
+        /// about it and the others wait (see [`ColdStarts`](crate::retry::ColdStarts)).
+        /// Off by default: without it, botocore's legacy mode. Clones of the
+        /// layer or policy share the state; give two the same `ColdStarts` (a
+        /// clone) to have them coalesce together.
+        ///
+        /// ```
+        /// use tower_sagemaker::retry::{ColdStarts, ModelNotReadyRetryLayer};
+        ///
+        /// let layer = ModelNotReadyRetryLayer::legacy().coalesce_cold_starts(ColdStarts::new());
+        /// assert!(layer.get_cold_starts().is_some());
+        /// ```
+        pub fn coalesce_cold_starts(mut self, cold_starts: $crate::retry::ColdStarts) -> Self {
+            self.settings.cold_starts = Some(cold_starts);
+            self
+        }
+
+        /// The cold-start coalescing state, when coalescing is on.
+        pub fn get_cold_starts(&self) -> Option<&$crate::retry::ColdStarts> {
+            self.settings.cold_starts.as_ref()
+        }
+
         /// The number of retries after the first attempt.
         pub fn get_max_retries(&self) -> u32 {
             self.settings.max_retries

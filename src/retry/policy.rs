@@ -1,9 +1,15 @@
 //! [`LegacyRetryPolicy`]: the retry layer's decisions as a `tower::retry::Policy`.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use pin_project_lite::pin_project;
 use tokio::time::Sleep;
 use tower::retry::Policy;
 use tower::BoxError;
 
+use super::cold_starts::{is_model_not_ready, Ticket, Turn, Watch};
 use super::decide::decide;
 use super::event::{AttemptOutcome, Decision, RetryEvent};
 use super::{Attempts, LegacyBackoff, RetryClassifier, Settings};
@@ -31,7 +37,12 @@ use crate::sagemaker::internal::LEGACY_MAX_RETRIES;
 ///   ready**: `tower::retry::Retry` waits in `poll_ready` without a bound; keep
 ///   [`DeadlineLayer`](crate::deadline::DeadlineLayer) above it;
 /// - the opt-in that reads a retried error's body, the `Deadline` kept from
-///   services beneath, and the one-allocation request copies.
+///   services beneath, and the one-allocation request copies;
+/// - with [cold-start coalescing](Self::coalesce_cold_starts), **holding back
+///   first attempts**: a policy is asked only after an attempt, so every
+///   call's first attempt goes out, and calls start coalescing from their
+///   first 429 `ModelNotReadyException` on (about 2N requests for N callers
+///   on a cold model, where the layer makes about N).
 ///
 /// The error type of the stack beneath must be [`BoxError`] (as
 /// `tower::timeout::Timeout` makes it).
@@ -78,6 +89,67 @@ pub struct LegacyRetryPolicy {
     attempts: u32,
     // With observers: when this call first got a 429.
     first_429: Option<tokio::time::Instant>,
+    // With cold-start coalescing: the call's registration for its model,
+    // from its first `ModelNotReadyException` on.
+    ticket: CallTicket,
+    // Failed probes of other calls this call waited through.
+    witnessed: u32,
+}
+
+/// A call's [`Ticket`]. `tower::retry::Retry` clones the service's policy
+/// for each call: a clone starts a new call, unregistered.
+#[derive(Debug, Default)]
+struct CallTicket {
+    ticket: Option<Box<Ticket>>,
+    // Whether the call has just waited for another call's probe.
+    waited: bool,
+}
+
+impl Clone for CallTicket {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+pin_project! {
+    /// What [`LegacyRetryPolicy`] waits before a retry: the legacy backoff,
+    /// or, with cold-start coalescing, another call's probe of the loading
+    /// model (see [`ColdStarts`](super::ColdStarts)).
+    #[derive(Debug)]
+    pub struct RetryWait {
+        #[pin]
+        kind: WaitKind,
+    }
+}
+
+pin_project! {
+    #[project = WaitKindProj]
+    #[derive(Debug)]
+    enum WaitKind {
+        Backoff { #[pin] sleep: Sleep },
+        ForModel { watch: Box<Watch>, deadline: Option<Pin<Box<Sleep>>> },
+    }
+}
+
+impl Future for RetryWait {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        match self.project().kind.project() {
+            WaitKindProj::Backoff { sleep } => sleep.poll(cx),
+            WaitKindProj::ForModel { watch, deadline } => {
+                if watch.poll_turn(cx).is_ready() {
+                    return Poll::Ready(());
+                }
+                // At the deadline the retry goes out, to end at once as
+                // `DeadlineExceeded` (the policy never holds a call past it).
+                match deadline {
+                    Some(sleep) => sleep.as_mut().poll(cx),
+                    None => Poll::Pending,
+                }
+            }
+        }
+    }
 }
 
 impl Default for LegacyRetryPolicy {
@@ -104,6 +176,8 @@ impl LegacyRetryPolicy {
             },
             attempts: 1,
             first_429: None,
+            ticket: CallTicket::default(),
+            witnessed: 0,
         }
     }
 
@@ -166,14 +240,42 @@ impl LegacyRetryPolicy {
     }
 }
 
+impl LegacyRetryPolicy {
+    /// With cold-start coalescing: registers the call for its model from its
+    /// first `ModelNotReadyException` on and reports the outcome; the wait
+    /// for another call's probe when the call should wait for it.
+    fn coalesce<B, R>(
+        &mut self,
+        req: &http::Request<B>,
+        result: &Result<http::Response<R>, BoxError>,
+        counted: u32,
+        retries: bool,
+    ) -> Option<Watch> {
+        let cold = self.settings.cold_starts.as_ref()?;
+        let not_ready = is_model_not_ready(result);
+        if self.ticket.ticket.is_none() && not_ready {
+            self.ticket.ticket = cold.join(req).map(|(ticket, _)| ticket);
+        }
+        let ticket = self.ticket.ticket.as_mut()?;
+        let may_wait = retries && counted < self.settings.max_retries;
+        (ticket.report(not_ready, may_wait) == Turn::Wait)
+            .then(|| ticket.watch(self.settings.max_retries - counted))
+    }
+}
+
 impl<B: Clone, R> Policy<http::Request<B>, http::Response<R>, BoxError> for LegacyRetryPolicy {
-    type Future = Sleep;
+    type Future = RetryWait;
 
     fn retry(
         &mut self,
         req: &mut http::Request<B>,
         result: &mut Result<http::Response<R>, BoxError>,
-    ) -> Option<Sleep> {
+    ) -> Option<RetryWait> {
+        if std::mem::take(&mut self.ticket.waited) {
+            if let Some(ticket) = self.ticket.ticket.as_mut() {
+                self.witnessed = self.witnessed.saturating_add(ticket.catch_up());
+            }
+        }
         let deadline = req.extensions().get::<Deadline>().copied();
         let reason = match result {
             Ok(res) => self
@@ -189,20 +291,36 @@ impl<B: Clone, R> Policy<http::Request<B>, http::Response<R>, BoxError> for Lega
                 self.settings.classifier.classify_error(&**err)
             }
         };
-        let (decision, wake) = decide(&self.settings, deadline, self.attempts, result, reason);
+        let counted = self.attempts.saturating_add(self.witnessed);
+        let (mut decision, wake) = decide(&self.settings, deadline, counted, result, reason);
+        let retries = matches!(decision, Decision::Retry { .. });
+        let watch = self.coalesce(req, result, counted, retries);
+        if watch.is_some() {
+            decision = Decision::WaitForModel;
+        }
         self.observe(req, result, reason, decision, deadline);
-        match wake {
-            Some(wake) => {
-                self.attempts += 1;
-                Some(tokio::time::sleep_until(wake))
+        let kind = match (watch, wake) {
+            (Some(watch), _) => {
+                self.ticket.waited = true;
+                WaitKind::ForModel {
+                    watch: Box::new(watch),
+                    deadline: deadline.map(|d| Box::pin(tokio::time::sleep_until(d.instant()))),
+                }
             }
-            None => {
+            (None, Some(wake)) => WaitKind::Backoff {
+                sleep: tokio::time::sleep_until(wake),
+            },
+            (None, None) => {
                 if let Ok(res) = result {
                     res.extensions_mut().insert(Attempts(self.attempts));
                 }
-                None
+                // The call is over: a prober hands its role on now.
+                self.ticket.ticket = None;
+                return None;
             }
-        }
+        };
+        self.attempts += 1;
+        Some(RetryWait { kind })
     }
 
     fn clone_request(&mut self, req: &http::Request<B>) -> Option<http::Request<B>> {
