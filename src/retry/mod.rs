@@ -44,6 +44,12 @@
 //!   in its extensions, and the call's [`Deadline`](crate::deadline::Deadline) when it
 //!   had one. The error type is [`tower::BoxError`]; reach the typed
 //!   errors with `downcast_ref`.
+//! - **Cold-start coalescing** (opt-in,
+//!   [`coalesce_cold_starts`](ModelNotReadyRetryLayer::coalesce_cold_starts)):
+//!   while a model loads, one call at a time asks the endpoint about it and
+//!   the calls that share the layer wait for that call's answer, then send
+//!   at once: N callers on a cold model make about N requests rather than
+//!   one per caller per 60 s hold. See [`ColdStarts`].
 //! - **Events**: [`on_event`](ModelNotReadyRetryLayer::on_event) callbacks get a
 //!   typed [`RetryEvent`] as each attempt starts and ends, with the decision
 //!   that follows: the stable way to observe retries (feature `metrics`
