@@ -5,11 +5,14 @@
 #
 #   benches/instructions.sh            # all stacks
 #   benches/instructions.sh b c m      # some
+#   benches/instructions.sh s          # SigV4Layer alone (aws-sigv4's signing included)
+#
+# CALLGRIND_OUT=dir keeps each run's profile there, for callgrind_annotate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "needs valgrind (Debian: apt-get install valgrind)" >&2; exit 1; }
 
-bin=$(cargo bench --bench instructions --no-run --message-format=json 2>/dev/null |
+bin=$(cargo bench --bench instructions --features sigv4 --no-run --message-format=json 2>/dev/null |
   python3 -c 'import json,sys
 for line in sys.stdin:
     m = json.loads(line)
@@ -17,7 +20,9 @@ for line in sys.stdin:
         print(m["executable"])')
 
 count() {
-  valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" "$1" "$2" 2>&1 |
+  local out=/dev/null
+  [ -z "${CALLGRIND_OUT:-}" ] || { mkdir -p "$CALLGRIND_OUT"; out="$CALLGRIND_OUT/callgrind.$1.$2"; }
+  valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" "$1" "$2" 2>&1 |
     sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
 }
 

@@ -214,6 +214,7 @@ impl ColdStarts {
             id,
             notify,
             seen_failures: seen,
+            witnessed: 0,
         };
         Some((Box::new(ticket), turn))
     }
@@ -306,6 +307,8 @@ pub(crate) struct Ticket {
     notify: Arc<Notify>,
     // The key's failed probes this call has counted.
     seen_failures: u64,
+    // Those it waited through: each counts as one of its attempts.
+    witnessed: u32,
 }
 
 impl Ticket {
@@ -318,13 +321,20 @@ impl Ticket {
         f(entry, self.id)
     }
 
-    /// How many probes failed since the call last reported or caught up:
-    /// after a wait, the failures it waited through, each one of its attempts.
-    pub(crate) fn catch_up(&mut self) -> u32 {
+    /// After a wait: counts the probes that failed meanwhile, each as one of
+    /// the call's attempts.
+    pub(crate) fn catch_up(&mut self) {
         let failures = self.with_entry(|entry, _| entry.failed_probes);
         let witnessed = failures.saturating_sub(self.seen_failures);
         self.seen_failures = failures;
-        u32::try_from(witnessed).unwrap_or(u32::MAX)
+        self.witnessed = self
+            .witnessed
+            .saturating_add(u32::try_from(witnessed).unwrap_or(u32::MAX));
+    }
+
+    /// The failed probes of other calls this call waited through.
+    pub(crate) fn witnessed(&self) -> u32 {
+        self.witnessed
     }
 
     /// Records how the call's attempt ended. Returns [`Turn::Wait`] when the

@@ -46,9 +46,6 @@ pin_project! {
         first_429: Option<Instant>,
         // With cold-start coalescing: the call's registration for its model.
         cold: Option<Box<Ticket>>,
-        // Failed probes of other calls this call waited through: each counts
-        // as one of its attempts.
-        witnessed: u32,
     }
 }
 
@@ -118,7 +115,6 @@ where
             timer: Timer::default(),
             first_429: None,
             cold,
-            witnessed: 0,
         }
     }
 }
@@ -252,7 +248,10 @@ where
                         }
                     };
                     let attempts = *this.attempts;
-                    let counted = attempts.saturating_add(*this.witnessed);
+                    let counted = match this.cold.as_deref() {
+                        Some(ticket) => attempts.saturating_add(ticket.witnessed()),
+                        None => attempts,
+                    };
                     let (mut decision, wake) =
                         decide(this.settings, *this.deadline, counted, &outcome, reason);
                     let mut waits = false;
@@ -321,7 +320,7 @@ where
                         return Poll::Pending;
                     }
                     if let Some(ticket) = this.cold.as_mut() {
-                        *this.witnessed = this.witnessed.saturating_add(ticket.catch_up());
+                        ticket.catch_up();
                     }
                     this.state.set(State::WaitReady);
                 }

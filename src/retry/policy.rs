@@ -92,8 +92,6 @@ pub struct LegacyRetryPolicy {
     // With cold-start coalescing: the call's registration for its model,
     // from its first `ModelNotReadyException` on.
     ticket: CallTicket,
-    // Failed probes of other calls this call waited through.
-    witnessed: u32,
 }
 
 /// A call's [`Ticket`]. `tower::retry::Retry` clones the service's policy
@@ -177,7 +175,6 @@ impl LegacyRetryPolicy {
             attempts: 1,
             first_429: None,
             ticket: CallTicket::default(),
-            witnessed: 0,
         }
     }
 
@@ -273,7 +270,7 @@ impl<B: Clone, R> Policy<http::Request<B>, http::Response<R>, BoxError> for Lega
     ) -> Option<RetryWait> {
         if std::mem::take(&mut self.ticket.waited) {
             if let Some(ticket) = self.ticket.ticket.as_mut() {
-                self.witnessed = self.witnessed.saturating_add(ticket.catch_up());
+                ticket.catch_up();
             }
         }
         let deadline = req.extensions().get::<Deadline>().copied();
@@ -291,7 +288,8 @@ impl<B: Clone, R> Policy<http::Request<B>, http::Response<R>, BoxError> for Lega
                 self.settings.classifier.classify_error(&**err)
             }
         };
-        let counted = self.attempts.saturating_add(self.witnessed);
+        let witnessed = self.ticket.ticket.as_deref().map_or(0, Ticket::witnessed);
+        let counted = self.attempts.saturating_add(witnessed);
         let (mut decision, wake) = decide(&self.settings, deadline, counted, result, reason);
         let retries = matches!(decision, Decision::Retry { .. });
         let watch = self.coalesce(req, result, counted, retries);
