@@ -10,7 +10,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use tokio::time::Instant;
 use tower::util::BoxCloneService;
-use tower::{service_fn, BoxError, ServiceBuilder, ServiceExt};
+use tower::{service_fn, BoxError, Service, ServiceBuilder, ServiceExt};
 use tower_sagemaker::deadline::{DeadlineExceeded, DeadlineLayer};
 use tower_sagemaker::emulator::{Emulator, ModelSpec};
 use tower_sagemaker::retry::{Attempts, ColdStarts, Decision, ModelNotReadyRetryLayer, RetryEvent};
@@ -543,4 +543,87 @@ async fn with_the_policy_a_dropped_prober_hands_its_role_on() {
     let ends = all(others).await;
     assert!(ends.iter().all(|e| e.status == Some(200)), "{ends:?}");
     assert!(cold_starts.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_created_first_but_polled_last_holds_up_nobody() {
+    // As `while let Some(f) = futures.pop() { f.await }` does: the second
+    // future runs first. Calls join their model when they run.
+    let endpoint = Endpoint::new(&[("m", ModelSpec::new(Duration::ZERO))]);
+    let mut svc = endpoint.client(
+        ModelNotReadyRetryLayer::legacy().coalesce_cold_starts(ColdStarts::new()),
+        secs(360),
+    );
+    let first = svc.ready().await.unwrap().call(request("m"));
+    let second = svc.ready().await.unwrap().call(request("m"));
+    let res = tokio::time::timeout(secs(1), second)
+        .await
+        .expect("the second call does not wait for the first, unpolled");
+    assert_eq!(res.unwrap().status(), 200);
+    assert_eq!(first.await.unwrap().status(), 200);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_ready_mark_lasts_from_the_last_call_on() {
+    let spec = ModelSpec::new(Duration::ZERO).latency(Duration::from_millis(10));
+    let endpoint = Endpoint::new(&[("m", spec)]);
+    let svc = endpoint.client(
+        ModelNotReadyRetryLayer::legacy()
+            .coalesce_cold_starts(ColdStarts::with_ready_marks(secs(60))),
+        secs(360),
+    );
+    callers(&svc, "m", 1).await;
+    tokio::time::sleep(secs(50)).await;
+    callers(&svc, "m", 1).await;
+    // 70 s after the first call, 20 s after the last: still marked ready.
+    tokio::time::sleep(secs(20)).await;
+    let ends = callers(&svc, "m", 5).await;
+    assert!(
+        ends.iter().all(|e| e.at == Duration::from_millis(10)),
+        "{ends:?}"
+    );
+}
+
+#[cfg(feature = "retry-policy")]
+#[tokio::test(start_paused = true)]
+async fn with_the_policy_a_waiter_makes_no_attempt_after_its_deadline() {
+    use tower_sagemaker::deadline::Deadline;
+    use tower_sagemaker::retry::LegacyRetryPolicy;
+
+    let endpoint = Endpoint::new(&[("m", cold(300))]);
+    let cold_starts = ColdStarts::new();
+    let late = Arc::new(Mutex::new(Vec::new()));
+    let client = |budget: Duration| -> Svc {
+        let (emulator, late) = (endpoint.emulator.clone(), late.clone());
+        let inner = service_fn(move |req: Req| {
+            if req
+                .extensions()
+                .get::<Deadline>()
+                .is_some_and(Deadline::is_expired)
+            {
+                late.lock().unwrap().push(Instant::now());
+            }
+            let call = emulator.clone().oneshot(req);
+            async move { Ok::<_, BoxError>(call.await?.map(drop)) }
+        });
+        BoxCloneService::new(
+            ServiceBuilder::new()
+                .map_response(|res: http::Response<_>| res.map(drop))
+                .layer(DeadlineLayer::new(budget))
+                .layer(tower::retry::RetryLayer::new(
+                    LegacyRetryPolicy::legacy().coalesce_cold_starts(cold_starts.clone()),
+                ))
+                .service(inner),
+        )
+    };
+    let (patient, hurried) = (client(secs(360)), client(secs(100)));
+    let start = Instant::now();
+    let prober = spawn_call(&patient, "m", start);
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    // Held, 429 at 60 s, then waits for the prober's probe past its deadline.
+    let waiter = spawn_call(&hurried, "m", start).await.unwrap();
+    assert!(waiter.deadline_exceeded, "{waiter:?}");
+    assert_eq!(waiter.at, secs(100) + Duration::from_millis(1));
+    prober.abort();
+    assert!(late.lock().unwrap().is_empty(), "attempts after a deadline");
 }

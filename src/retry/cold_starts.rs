@@ -61,6 +61,10 @@ use crate::sagemaker::{parse_invocations_path, TARGET_MODEL_HEADER};
 /// - **Probers come and go.** A prober that is dropped, runs out of retries
 ///   or reaches its deadline hands the role to a waiting call, which sends
 ///   at once.
+/// - **Futures that stall.** A call joins its key when its future is first
+///   polled. A prober's future that is polled once and then neither polled
+///   nor dropped (left behind in a `select!`, say) holds up the calls
+///   waiting for it, up to their deadlines: drop futures you stop polling.
 /// - **State.** A key is held while a call for it is running, sleeping or
 ///   waiting (and, with [`with_ready_marks`](ColdStarts::with_ready_marks),
 ///   while its ready mark lasts); then it is removed. A client talking to
@@ -341,7 +345,6 @@ impl Ticket {
     /// model is loading, another call probes it and `may_wait` allows the
     /// call to wait for it rather than retry on its own.
     pub(crate) fn report(&mut self, not_ready: bool, may_wait: bool) -> Turn {
-        let ready_marks = self.cold.0.ready_marks;
         let (turn, failures) = self.with_entry(|entry, id| {
             let probing = entry.prober == Some(id);
             let turn = if not_ready {
@@ -360,7 +363,6 @@ impl Ticket {
                 if probing {
                     entry.readiness = Readiness::Ready;
                     entry.prober = None;
-                    entry.ready_until = Instant::now().checked_add(ready_marks);
                     entry.notify.notify_waiters();
                 }
                 Turn::Send
@@ -447,8 +449,14 @@ impl Drop for Ticket {
             entry.prober = None;
             entry.notify.notify_waiters();
         }
-        if entry.calls == 0 && !entry.is_marked_ready(now) {
-            keys.map.remove(&self.key);
+        if entry.calls == 0 {
+            // A ready mark lasts from the key's last call on.
+            if entry.readiness == Readiness::Ready {
+                entry.ready_until = now.checked_add(self.cold.0.ready_marks);
+            }
+            if !entry.is_marked_ready(now) {
+                keys.map.remove(&self.key);
+            }
         }
     }
 }

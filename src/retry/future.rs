@@ -54,6 +54,10 @@ pin_project! {
     enum State<F> {
         Attempt { #[pin] future: F },
         Backoff,
+        // With coalescing, before the first poll: the call joins its model's
+        // key when it runs, not when it is created, so a future created and
+        // not yet polled holds up no other call.
+        Join,
         // Waits for another call's probe of the loading model.
         WaitTurn { watch: Box<Watch> },
         WaitReady,
@@ -64,36 +68,20 @@ pin_project! {
 
 impl<S, B, R> ResponseFuture<S, B>
 where
-    S: Service<http::Request<B>, Response = http::Response<R>> + Clone,
+    S: Service<http::Request<B>, Response = http::Response<R>>,
     B: Clone,
 {
     pub(super) fn start(mut service: S, mut req: http::Request<B>, settings: Settings) -> Self {
         let (deadline, kept) = take_deadline(req.extensions_mut());
         let template = Template::capture(&req);
         let expired = deadline.filter(Deadline::is_expired);
-        let (cold, turn) = match (&settings.cold_starts, expired) {
-            (Some(cold), None) => match cold.join(&req) {
-                Some((ticket, turn)) => (Some(ticket), turn),
-                None => (None, Turn::Send),
-            },
-            _ => (None, Turn::Send),
-        };
-        // A call that could not retry after its first attempt has no attempt
-        // to spare for waiting.
-        let waits = turn == Turn::Wait && settings.max_retries > 0;
+        let joins = settings.cold_starts.is_some();
         // Never start an attempt after the deadline, also when no
         // `DeadlineLayer` above has checked it.
-        let state = match (expired, &cold) {
-            (Some(deadline), _) => State::Expired { deadline },
-            (None, Some(ticket)) if waits => {
-                // The ready service may hold capacity reserved for this call
-                // (a concurrency permit): a clone holds none while it waits.
-                service = service.clone();
-                State::WaitTurn {
-                    watch: Box::new(ticket.watch(settings.max_retries)),
-                }
-            }
-            (None, _) => State::Attempt {
+        let state = match expired {
+            Some(deadline) => State::Expired { deadline },
+            None if joins => State::Join,
+            None => State::Attempt {
                 future: service.call(req),
             },
         };
@@ -109,12 +97,12 @@ where
             kept,
             settings,
             deadline,
-            attempts: if waits { 0 } else { 1 },
+            attempts: if joins { 0 } else { 1 },
             wake_at: None,
             state,
             timer: Timer::default(),
             first_429: None,
-            cold,
+            cold: None,
         }
     }
 }
@@ -161,7 +149,7 @@ where
 
 impl<S, B, R> Future for ResponseFuture<S, B>
 where
-    S: Service<http::Request<B>, Response = http::Response<R>>,
+    S: Service<http::Request<B>, Response = http::Response<R>> + Clone,
     S::Error: Into<BoxError>,
     B: Clone,
 {
@@ -180,7 +168,7 @@ where
 
 impl<S, B, R> ResponseFuture<S, B>
 where
-    S: Service<http::Request<B>, Response = http::Response<R>>,
+    S: Service<http::Request<B>, Response = http::Response<R>> + Clone,
     S::Error: Into<BoxError>,
     B: Clone,
 {
@@ -309,6 +297,39 @@ where
                         return Poll::Ready(Err(d.exceeded().into()));
                     }
                     this.state.set(State::WaitReady);
+                }
+                StateProj::Join => {
+                    let req = this.template.request();
+                    let joined = match &this.settings.cold_starts {
+                        Some(cold) => cold.join(&req),
+                        None => None,
+                    };
+                    let Some((ticket, turn)) = joined else {
+                        this.state.set(State::WaitReady);
+                        continue;
+                    };
+                    // A call that could not retry after its first attempt
+                    // has no attempt to spare for waiting.
+                    if turn == Turn::Wait && this.settings.max_retries > 0 {
+                        // The ready service may hold capacity reserved for
+                        // this call (a concurrency permit): a clone holds
+                        // none while it waits.
+                        *this.service = this.service.clone();
+                        let watch = Box::new(ticket.watch(this.settings.max_retries));
+                        *this.cold = Some(ticket);
+                        this.state.set(State::WaitTurn { watch });
+                        continue;
+                    }
+                    *this.cold = Some(ticket);
+                    *this.attempts = 1;
+                    let future = this.service.call(req);
+                    this.state.set(State::Attempt { future });
+                    if !this.settings.hooks.is_empty() {
+                        this.settings.hooks.emit(&RetryEvent::Attempt {
+                            attempt: 1,
+                            remaining: this.deadline.map(|d| d.remaining()),
+                        });
+                    }
                 }
                 StateProj::WaitTurn { watch } => {
                     if watch.poll_turn(cx).is_pending() {

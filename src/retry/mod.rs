@@ -234,7 +234,7 @@ pub use self::layer::ModelNotReadyRetryLayer;
 #[cfg(feature = "metrics")]
 pub use self::metrics::RetryMetrics;
 #[cfg(feature = "retry-policy")]
-pub use self::policy::LegacyRetryPolicy;
+pub use self::policy::{LegacyRetryPolicy, RetryWait};
 
 use std::task::{Context, Poll};
 use std::time::Duration;

@@ -125,7 +125,9 @@ pin_project! {
     #[derive(Debug)]
     enum WaitKind {
         Backoff { #[pin] sleep: Sleep },
-        ForModel { watch: Box<Watch>, deadline: Option<Pin<Box<Sleep>>> },
+        // No deadline of its own: `DeadlineLayer` above ends the call at its
+        // deadline, and a retry that went out then would be an attempt after it.
+        ForModel { watch: Box<Watch> },
     }
 }
 
@@ -135,17 +137,7 @@ impl Future for RetryWait {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         match self.project().kind.project() {
             WaitKindProj::Backoff { sleep } => sleep.poll(cx),
-            WaitKindProj::ForModel { watch, deadline } => {
-                if watch.poll_turn(cx).is_ready() {
-                    return Poll::Ready(());
-                }
-                // At the deadline the retry goes out, to end at once as
-                // `DeadlineExceeded` (the policy never holds a call past it).
-                match deadline {
-                    Some(sleep) => sleep.as_mut().poll(cx),
-                    None => Poll::Pending,
-                }
-            }
+            WaitKindProj::ForModel { watch } => watch.poll_turn(cx),
         }
     }
 }
@@ -283,6 +275,7 @@ impl<B: Clone, R> Policy<http::Request<B>, http::Response<R>, BoxError> for Lega
                 if let Some(d) = deadline.filter(Deadline::is_expired) {
                     *result = Err(d.exceeded().into());
                     self.observe(req, result, None, Decision::DeadlineExceeded, deadline);
+                    self.ticket.ticket = None;
                     return None;
                 }
                 self.settings.classifier.classify_error(&**err)
@@ -302,7 +295,6 @@ impl<B: Clone, R> Policy<http::Request<B>, http::Response<R>, BoxError> for Lega
                 self.ticket.waited = true;
                 WaitKind::ForModel {
                     watch: Box::new(watch),
-                    deadline: deadline.map(|d| Box::pin(tokio::time::sleep_until(d.instant()))),
                 }
             }
             (None, Some(wake)) => WaitKind::Backoff {
