@@ -299,37 +299,30 @@ where
                     this.state.set(State::WaitReady);
                 }
                 StateProj::Join => {
-                    let req = this.template.request();
                     let joined = match &this.settings.cold_starts {
-                        Some(cold) => cold.join(&req),
+                        Some(cold) => {
+                            let template = &*this.template;
+                            cold.join(template.uri(), |name| template.header(name))
+                        }
                         None => None,
                     };
-                    let Some((ticket, turn)) = joined else {
-                        this.state.set(State::WaitReady);
-                        continue;
-                    };
-                    // A call that could not retry after its first attempt
-                    // has no attempt to spare for waiting.
-                    if turn == Turn::Wait && this.settings.max_retries > 0 {
-                        // The ready service may hold capacity reserved for
-                        // this call (a concurrency permit): a clone holds
-                        // none while it waits.
-                        *this.service = this.service.clone();
-                        let watch = Box::new(ticket.watch(this.settings.max_retries));
+                    if let Some((ticket, turn)) = joined {
+                        // A call that could not retry after its first
+                        // attempt has no attempt to spare for waiting.
+                        if turn == Turn::Wait && this.settings.max_retries > 0 {
+                            // The ready service may hold capacity reserved
+                            // for this call (a concurrency permit): a clone
+                            // holds none while it waits.
+                            *this.service = this.service.clone();
+                            let watch = Box::new(ticket.watch(this.settings.max_retries));
+                            *this.cold = Some(ticket);
+                            this.state.set(State::WaitTurn { watch });
+                            continue;
+                        }
                         *this.cold = Some(ticket);
-                        this.state.set(State::WaitTurn { watch });
-                        continue;
                     }
-                    *this.cold = Some(ticket);
-                    *this.attempts = 1;
-                    let future = this.service.call(req);
-                    this.state.set(State::Attempt { future });
-                    if !this.settings.hooks.is_empty() {
-                        this.settings.hooks.emit(&RetryEvent::Attempt {
-                            attempt: 1,
-                            remaining: this.deadline.map(|d| d.remaining()),
-                        });
-                    }
+                    // The first attempt goes out as retries do.
+                    this.state.set(State::WaitReady);
                 }
                 StateProj::WaitTurn { watch } => {
                     if watch.poll_turn(cx).is_pending() {

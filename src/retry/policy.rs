@@ -243,7 +243,8 @@ impl LegacyRetryPolicy {
         let cold = self.settings.cold_starts.as_ref()?;
         let not_ready = is_model_not_ready(result);
         if self.ticket.ticket.is_none() && not_ready {
-            self.ticket.ticket = cold.join(req).map(|(ticket, _)| ticket);
+            let joined = cold.join(req.uri(), |name| req.headers().get(name));
+            self.ticket.ticket = joined.map(|(ticket, _)| ticket);
         }
         let ticket = self.ticket.ticket.as_mut()?;
         let may_wait = retries && counted < self.settings.max_retries;

@@ -74,6 +74,11 @@ impl<B: Clone> Template<B> {
 }
 
 impl<B> Template<B> {
+    /// The request's URI.
+    pub(crate) fn uri(&self) -> &Uri {
+        &self.0.uri
+    }
+
     /// The request's first value of header `name`.
     pub(crate) fn header(&self, name: &HeaderName) -> Option<&HeaderValue> {
         self.0

@@ -1,0 +1,192 @@
+//! One call's part in coalescing: its [`Ticket`] for a key, and its
+//! [`Watch`] while it waits for another call's probe.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use tokio::sync::futures::OwnedNotified;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use super::{take_turn, ColdStarts, Entry, Key, Readiness, Turn};
+
+/// One call's registration for its key; dropping it leaves the key (and
+/// hands the prober role on).
+pub(crate) struct Ticket {
+    cold: ColdStarts,
+    key: Key,
+    id: u64,
+    // The key's failed probes this call has counted.
+    seen_failures: u64,
+    // Those it waited through: each counts as one of its attempts.
+    witnessed: u32,
+}
+
+impl Ticket {
+    pub(super) fn new(cold: ColdStarts, key: Key, id: u64, seen_failures: u64) -> Self {
+        Self {
+            cold,
+            key,
+            id,
+            seen_failures,
+            witnessed: 0,
+        }
+    }
+
+    fn with_entry<T>(&self, f: impl FnOnce(&mut Entry, u64) -> T) -> T {
+        let mut keys = self.cold.0.lock();
+        let entry = keys
+            .map
+            .get_mut(&self.key)
+            .expect("a key is held while a ticket for it lives");
+        f(entry, self.id)
+    }
+
+    /// After a wait: counts the probes that failed meanwhile, each as one of
+    /// the call's attempts.
+    pub(crate) fn catch_up(&mut self) {
+        let failures = self.with_entry(|entry, _| entry.failed_probes);
+        let witnessed = failures.saturating_sub(self.seen_failures);
+        self.seen_failures = failures;
+        self.witnessed = self
+            .witnessed
+            .saturating_add(u32::try_from(witnessed).unwrap_or(u32::MAX));
+    }
+
+    /// The failed probes of other calls this call waited through.
+    pub(crate) fn witnessed(&self) -> u32 {
+        self.witnessed
+    }
+
+    /// Records how the call's attempt ended. Returns [`Turn::Wait`] when the
+    /// model is loading, another call probes it and `may_wait` allows the
+    /// call to wait for it rather than retry on its own.
+    pub(crate) fn report(&mut self, not_ready: bool, may_wait: bool) -> Turn {
+        let (turn, failures) = self.with_entry(|entry, id| {
+            let probing = entry.prober == Some(id);
+            let turn = if not_ready {
+                entry.readiness = Readiness::Loading;
+                if probing {
+                    entry.failed_probes += 1;
+                    entry.notify.notify_waiters();
+                    Turn::Send
+                } else if entry.prober.is_none() || !may_wait {
+                    take_turn(entry, id);
+                    Turn::Send
+                } else {
+                    Turn::Wait
+                }
+            } else {
+                if probing {
+                    entry.readiness = Readiness::Ready;
+                    entry.prober = None;
+                    entry.notify.notify_waiters();
+                }
+                Turn::Send
+            };
+            (turn, entry.failed_probes)
+        });
+        // A call that starts waiting counts the probes from now on.
+        self.seen_failures = failures;
+        turn
+    }
+
+    /// The wait of a call that [`report`](Self::report)ed [`Turn::Wait`]:
+    /// it ends when the call's turn comes (the key is ready, or the prober
+    /// left and this call takes its role) or when `budget` more probes have
+    /// failed (the call then has one attempt left, and makes it).
+    pub(crate) fn watch(&self, budget: u32) -> Watch {
+        let notify = self.with_entry(|entry, _| entry.notify.clone());
+        Watch {
+            cold: self.cold.clone(),
+            key: self.key.clone(),
+            id: self.id,
+            until_failures: self.seen_failures.saturating_add(u64::from(budget)),
+            notified: notified(&notify),
+            notify,
+        }
+    }
+}
+
+/// A wake-up for the next change of a key, registered at once, before the
+/// caller looks at the key, so that no change between the two is lost.
+fn notified(notify: &Arc<Notify>) -> Pin<Box<OwnedNotified>> {
+    let mut notified = Box::pin(notify.clone().notified_owned());
+    notified.as_mut().enable();
+    notified
+}
+
+/// A call's wait for its turn on a loading model; see [`Ticket::watch`].
+pub(crate) struct Watch {
+    cold: ColdStarts,
+    key: Key,
+    id: u64,
+    until_failures: u64,
+    notified: Pin<Box<OwnedNotified>>,
+    notify: Arc<Notify>,
+}
+
+impl fmt::Debug for Watch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Watch")
+            .field("key", &self.key)
+            .field("until_failures", &self.until_failures)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Watch {
+    /// Ready when the call should send its next attempt.
+    pub(crate) fn poll_turn(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            let done = match self.cold.0.lock().map.get_mut(&self.key) {
+                Some(entry) => {
+                    take_turn(entry, self.id) == Turn::Send
+                        || entry.failed_probes >= self.until_failures
+                }
+                None => true,
+            };
+            if done {
+                return Poll::Ready(());
+            }
+            ready!(self.notified.as_mut().poll(cx));
+            self.notified = notified(&self.notify);
+        }
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        let mut keys = self.cold.0.lock();
+        let now = Instant::now();
+        let Some(entry) = keys.map.get_mut(&self.key) else {
+            return;
+        };
+        entry.calls -= 1;
+        if entry.prober == Some(self.id) {
+            entry.prober = None;
+            entry.notify.notify_waiters();
+        }
+        if entry.calls == 0 {
+            // A ready mark lasts from the key's last call on.
+            if entry.readiness == Readiness::Ready {
+                entry.ready_until = now.checked_add(self.cold.0.ready_marks);
+            }
+            if !entry.is_marked_ready(now) {
+                keys.map.remove(&self.key);
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Ticket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ticket")
+            .field("key", &self.key)
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
