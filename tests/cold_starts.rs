@@ -10,7 +10,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use tokio::time::Instant;
 use tower::util::BoxCloneService;
-use tower::{service_fn, BoxError, Service, ServiceBuilder, ServiceExt};
+use tower::{service_fn, BoxError, Layer, Service, ServiceBuilder, ServiceExt};
 use tower_sagemaker::deadline::{DeadlineExceeded, DeadlineLayer};
 use tower_sagemaker::emulator::{Emulator, ModelSpec};
 use tower_sagemaker::retry::{Attempts, ColdStarts, Decision, ModelNotReadyRetryLayer, RetryEvent};
@@ -19,6 +19,8 @@ type Req = http::Request<Full<Bytes>>;
 // Bodies are dropped: these tests look at statuses, times and extensions.
 type Res = http::Response<()>;
 type Svc = BoxCloneService<Req, Res, BoxError>;
+/// The endpoint beneath the retries.
+type Inner = BoxCloneService<Req, Res, BoxError>;
 
 fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
@@ -58,43 +60,35 @@ impl Endpoint {
         log.iter().map(|(t, _)| *t - start.unwrap()).collect()
     }
 
-    /// A client: `DeadlineLayer(budget)` and `retry` around the emulator.
-    fn client(&self, retry: ModelNotReadyRetryLayer, budget: Duration) -> Svc {
+    /// The emulator as a service that logs each request (bodies dropped).
+    fn service(&self) -> Inner {
         let emulator = self.emulator.clone();
         let log = self.log.clone();
-        let endpoint = service_fn(move |req: Req| {
+        BoxCloneService::new(service_fn(move |req: Req| {
             let model = req.headers()["x-amzn-sagemaker-target-model"]
                 .to_str()
                 .unwrap()
                 .to_owned();
             log.lock().unwrap().push((Instant::now(), model));
-            emulator.clone().oneshot(req)
-        });
+            let call = emulator.clone().oneshot(req);
+            async move { Ok::<_, BoxError>(call.await?.map(drop)) }
+        }))
+    }
+
+    /// A client: `DeadlineLayer(budget)`, then `retry` (a retry layer, or
+    /// tower's `RetryLayer` with a policy), around the emulator.
+    fn client<L>(&self, retry: L, budget: Duration) -> Svc
+    where
+        L: Layer<Inner>,
+        L::Service: Service<Req, Response = Res, Error = BoxError> + Clone + Send + 'static,
+        <L::Service as Service<Req>>::Future: Send + 'static,
+    {
         BoxCloneService::new(
             ServiceBuilder::new()
                 .map_response(|res: http::Response<_>| res.map(drop))
                 .layer(DeadlineLayer::new(budget))
                 .layer(retry)
-                .service(endpoint),
-        )
-    }
-}
-
-impl Endpoint {
-    /// A client: `DeadlineLayer(budget)` and tower's `RetryLayer` with `policy`.
-    #[cfg(feature = "retry-policy")]
-    fn client_with_policy(
-        &self,
-        policy: tower_sagemaker::retry::LegacyRetryPolicy,
-        budget: Duration,
-    ) -> Svc {
-        let inner = self.client(ModelNotReadyRetryLayer::legacy().max_retries(0), budget);
-        BoxCloneService::new(
-            ServiceBuilder::new()
-                .map_response(|res: http::Response<_>| res.map(drop))
-                .layer(DeadlineLayer::new(budget))
-                .layer(tower::retry::RetryLayer::new(policy))
-                .service(inner),
+                .service(self.service()),
         )
     }
 }
@@ -322,15 +316,11 @@ async fn waiters_hold_no_capacity_of_the_service_beneath() {
     // A concurrency limit of 2 beneath the retry layer: waiters that kept
     // the permit their ready service reserved would starve the prober.
     let endpoint = Endpoint::new(&[("m", cold(150))]);
-    let inner = endpoint.client(ModelNotReadyRetryLayer::legacy().max_retries(0), secs(360));
-    let svc: Svc = BoxCloneService::new(
-        ServiceBuilder::new()
-            .map_response(|res: http::Response<_>| res.map(drop))
-            .layer(DeadlineLayer::new(secs(360)))
-            .layer(ModelNotReadyRetryLayer::legacy().coalesce_cold_starts(ColdStarts::new()))
-            .concurrency_limit(2)
-            .service(inner),
-    );
+    let retry = ServiceBuilder::new()
+        .layer(ModelNotReadyRetryLayer::legacy().coalesce_cold_starts(ColdStarts::new()))
+        .concurrency_limit(2)
+        .into_inner();
+    let svc = endpoint.client(retry, secs(360));
     let ends = callers(&svc, "m", 6).await;
     assert!(ends.iter().all(|e| e.status == Some(200)), "{ends:?}");
     assert!(ends.iter().all(|e| e.at == secs(150)), "{ends:?}");
@@ -506,7 +496,7 @@ async fn the_policy_coalesces_from_the_first_429_on() {
         if coalesce {
             policy = policy.coalesce_cold_starts(cold_starts.clone());
         }
-        let svc = endpoint.client_with_policy(policy, secs(360));
+        let svc = endpoint.client(tower::retry::RetryLayer::new(policy), secs(360));
         let ends = callers(&svc, "m", n).await;
         assert!(ends.iter().all(|e| e.status == Some(200)), "{ends:?}");
         assert!(ends.iter().all(|e| e.at == secs(150)), "{ends:?}");
@@ -525,10 +515,8 @@ async fn with_the_policy_a_dropped_prober_hands_its_role_on() {
 
     let endpoint = Endpoint::new(&[("m", cold(300))]);
     let cold_starts = ColdStarts::new();
-    let svc = endpoint.client_with_policy(
-        LegacyRetryPolicy::legacy().coalesce_cold_starts(cold_starts.clone()),
-        secs(360),
-    );
+    let policy = LegacyRetryPolicy::legacy().coalesce_cold_starts(cold_starts.clone());
+    let svc = endpoint.client(tower::retry::RetryLayer::new(policy), secs(360));
     let start = Instant::now();
     let first = spawn_call(&svc, "m", start);
     tokio::time::sleep(Duration::from_millis(1)).await;

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use common::*;
 use tower::retry::RetryLayer;
+use tower::util::Either;
 use tower::{BoxError, ServiceBuilder, ServiceExt};
 use tower_sagemaker::deadline::{DeadlineExceeded, DeadlineLayer};
 use tower_sagemaker::retry::{Attempts, ColdStarts, LegacyRetryPolicy, ModelNotReadyRetryLayer};
@@ -145,29 +146,28 @@ fn scenarios() -> Vec<Scenario> {
 /// (calls made, how it ended, Attempts on the response)
 type Run = (usize, End, Option<u32>);
 
-async fn through_layer(scenario: &Scenario) -> Run {
-    let endpoint = Scripted::new(scenario.steps.clone());
-    let result = ServiceBuilder::new()
-        .layer(DeadlineLayer::new(scenario.budget))
-        .layer(
-            ModelNotReadyRetryLayer::legacy()
-                .max_retries(scenario.max_retries)
-                .no_attempt_timeout(),
-        )
-        .service(endpoint.clone())
-        .oneshot(request("1,2"))
-        .await;
-    let attempts = result
-        .as_ref()
-        .ok()
-        .and_then(|r| r.extensions().get::<Attempts>().map(Attempts::count));
-    (endpoint.call_count(), end(&result), attempts)
+/// What retries the scenario's calls.
+#[derive(Debug, Clone, Copy)]
+enum Retrier {
+    Layer,
+    /// The layer with cold-start coalescing on, for a call alone on its
+    /// model: nobody to coalesce with, so the legacy decisions.
+    CoalescingLayer,
+    Policy,
 }
 
-/// The layer with cold-start coalescing on, for a call alone on its model:
-/// nobody to coalesce with, so the legacy decisions.
-async fn through_coalescing_layer(scenario: &Scenario) -> Run {
+async fn through(scenario: &Scenario, retrier: Retrier) -> Run {
     let endpoint = Scripted::new(scenario.steps.clone());
+    let layer = ModelNotReadyRetryLayer::legacy()
+        .max_retries(scenario.max_retries)
+        .no_attempt_timeout();
+    let retry = match retrier {
+        Retrier::Layer => Either::Left(layer),
+        Retrier::CoalescingLayer => Either::Left(layer.coalesce_cold_starts(ColdStarts::new())),
+        Retrier::Policy => Either::Right(RetryLayer::new(
+            LegacyRetryPolicy::legacy().max_retries(scenario.max_retries),
+        )),
+    };
     let mut req = request("1,2");
     req.headers_mut().insert(
         tower_sagemaker::sagemaker::TARGET_MODEL_HEADER,
@@ -175,31 +175,9 @@ async fn through_coalescing_layer(scenario: &Scenario) -> Run {
     );
     let result = ServiceBuilder::new()
         .layer(DeadlineLayer::new(scenario.budget))
-        .layer(
-            ModelNotReadyRetryLayer::legacy()
-                .max_retries(scenario.max_retries)
-                .no_attempt_timeout()
-                .coalesce_cold_starts(ColdStarts::new()),
-        )
+        .layer(retry)
         .service(endpoint.clone())
         .oneshot(req)
-        .await;
-    let attempts = result
-        .as_ref()
-        .ok()
-        .and_then(|r| r.extensions().get::<Attempts>().map(Attempts::count));
-    (endpoint.call_count(), end(&result), attempts)
-}
-
-async fn through_policy(scenario: &Scenario) -> Run {
-    let endpoint = Scripted::new(scenario.steps.clone());
-    let result = ServiceBuilder::new()
-        .layer(DeadlineLayer::new(scenario.budget))
-        .layer(RetryLayer::new(
-            LegacyRetryPolicy::legacy().max_retries(scenario.max_retries),
-        ))
-        .service(endpoint.clone())
-        .oneshot(request("1,2"))
         .await;
     let attempts = result
         .as_ref()
@@ -213,10 +191,10 @@ async fn the_policy_and_the_layer_decide_alike() {
     for scenario in scenarios() {
         // Backoffs are random: each scenario runs several times.
         for _ in 0..5 {
-            let layer = through_layer(&scenario).await;
-            let policy = through_policy(&scenario).await;
+            let layer = through(&scenario, Retrier::Layer).await;
+            let policy = through(&scenario, Retrier::Policy).await;
             assert_eq!(layer, policy, "{}", scenario.name);
-            let coalescing = through_coalescing_layer(&scenario).await;
+            let coalescing = through(&scenario, Retrier::CoalescingLayer).await;
             assert_eq!(layer, coalescing, "{}, coalescing", scenario.name);
             assert_eq!(
                 (layer.0, &layer.1),
