@@ -18,7 +18,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::Full;
 use tokio::time::Instant;
-use tower::util::BoxCloneService;
+use tower::util::{BoxCloneService, Either};
 use tower::{service_fn, BoxError, ServiceBuilder, ServiceExt};
 use tower_sagemaker::deadline::DeadlineLayer;
 use tower_sagemaker::emulator::{Emulator, ModelSpec};
@@ -70,30 +70,20 @@ async fn run(callers: usize, mode: Mode) -> Run {
             Ok::<_, BoxError>(res.map(drop))
         }
     });
-    let budget = DeadlineLayer::new(Duration::from_secs(360));
-    let svc = match mode {
-        Mode::Legacy | Mode::Coalesced => {
-            let mut retry = ModelNotReadyRetryLayer::legacy();
-            if mode == Mode::Coalesced {
-                retry = retry.coalesce_cold_starts(ColdStarts::new());
-            }
-            let svc = ServiceBuilder::new()
-                .map_response(|res: http::Response<_>| res.map(drop))
-                .layer(budget)
-                .layer(retry)
-                .service(endpoint);
-            BoxCloneService::new(svc)
-        }
-        Mode::CoalescedPolicy => {
-            let policy = LegacyRetryPolicy::legacy().coalesce_cold_starts(ColdStarts::new());
-            let svc = ServiceBuilder::new()
-                .map_response(|res: http::Response<_>| res.map(drop))
-                .layer(budget)
-                .layer(tower::retry::RetryLayer::new(policy))
-                .service(endpoint);
-            BoxCloneService::new(svc)
-        }
+    let layer = ModelNotReadyRetryLayer::legacy();
+    let retry = match mode {
+        Mode::Legacy => Either::Left(layer),
+        Mode::Coalesced => Either::Left(layer.coalesce_cold_starts(ColdStarts::new())),
+        Mode::CoalescedPolicy => Either::Right(tower::retry::RetryLayer::new(
+            LegacyRetryPolicy::legacy().coalesce_cold_starts(ColdStarts::new()),
+        )),
     };
+    let svc = BoxCloneService::new(
+        ServiceBuilder::new()
+            .layer(DeadlineLayer::new(Duration::from_secs(360)))
+            .layer(retry)
+            .service(endpoint),
+    );
 
     let start = Instant::now();
     let tasks: Vec<_> = (0..callers)
