@@ -22,7 +22,9 @@ use tower::util::{BoxCloneService, Either};
 use tower::{service_fn, BoxError, ServiceBuilder, ServiceExt};
 use tower_sagemaker::deadline::DeadlineLayer;
 use tower_sagemaker::emulator::{Emulator, ModelSpec};
-use tower_sagemaker::retry::{ColdStarts, LegacyRetryPolicy, ModelNotReadyRetryLayer};
+use tower_sagemaker::retry::{
+    ColdStarts, LegacyRetries, LegacyRetryPolicy, ModelNotReadyRetryLayer,
+};
 
 const MODEL: &str = "model-1.tar.gz";
 const LOAD: Duration = Duration::from_secs(150);
@@ -75,7 +77,7 @@ async fn run(callers: usize, mode: Mode) -> Run {
         Mode::Legacy => Either::Left(layer),
         Mode::Coalesced => Either::Left(layer.coalesce_cold_starts(ColdStarts::new())),
         Mode::CoalescedPolicy => Either::Right(tower::retry::RetryLayer::new(
-            LegacyRetryPolicy::legacy().coalesce_cold_starts(ColdStarts::new()),
+            LegacyRetryPolicy::new(LegacyRetries::new().coalesce_cold_starts(ColdStarts::new())),
         )),
     };
     let svc = BoxCloneService::new(

@@ -30,6 +30,7 @@ use aws_sdk_sagemakerruntime::Client;
 use clap::Parser;
 use tower_sagemaker::aws_sdk::{MultiModelEndpoint, MultiModelEndpointExt};
 use tower_sagemaker::emulator::{Emulator, ModelSpec};
+use tower_sagemaker::retry::LegacyRetries;
 use tower_sagemaker::target_model::TargetModel;
 
 /// Invoke a (multi-model) SageMaker endpoint with the AWS SDK for Rust and
@@ -150,7 +151,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
         .multi_model_endpoint_with(
             MultiModelEndpoint::new()
                 .target_model(target_model.clone())
-                .max_retries(args.max_retries),
+                .retries(LegacyRetries::new().max_retries(args.max_retries)),
         )
         .build();
     let client = Client::from_conf(config);

@@ -20,7 +20,12 @@ mod sealed {
 
 /// The layers of [`ServiceBuilderExt::multi_model_endpoint`], outermost last
 /// as `ServiceBuilder` nests them.
-#[cfg(all(feature = "target-model", feature = "retry"))]
+#[cfg(all(
+    feature = "target-model",
+    feature = "deadline",
+    feature = "retry",
+    feature = "read-timeout"
+))]
 pub type MultiModelEndpointLayers<L> = tower::layer::util::Stack<
     ReadTimeoutLayer,
     tower::layer::util::Stack<
@@ -36,11 +41,11 @@ pub type MultiModelEndpointLayers<L> = tower::layer::util::Stack<
 /// recommended stack.
 ///
 /// ```
-/// # #[cfg(all(feature = "target-model", feature = "retry"))]
+/// # #[cfg(all(feature = "target-model", feature = "deadline", feature = "retry", feature = "read-timeout"))]
 /// # {
 /// use std::time::Duration;
 /// use tower::ServiceBuilder;
-/// use tower_sagemaker::retry::ModelNotReadyRetryLayer;
+/// use tower_sagemaker::retry::{LegacyRetries, ModelNotReadyRetryLayer};
 /// use tower_sagemaker::sagemaker::MAX_PAYLOAD_BYTES;
 /// use tower_sagemaker::target_model::TargetModel;
 /// use tower_sagemaker::ServiceBuilderExt;
@@ -52,7 +57,7 @@ pub type MultiModelEndpointLayers<L> = tower::layer::util::Stack<
 /// let stack = ServiceBuilder::new()
 ///     .target_model(model.clone())
 ///     .deadline(Duration::from_secs(360))
-///     .model_not_ready_retry(ModelNotReadyRetryLayer::legacy().max_retries(2))
+///     .model_not_ready_retry(ModelNotReadyRetryLayer::new(LegacyRetries::new().max_retries(2)))
 ///     .collect_body(MAX_PAYLOAD_BYTES)
 ///     .read_timeout(Duration::from_secs(70));
 ///
@@ -105,7 +110,12 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed + Sized {
     /// [`DeadlineLayer::default()`] (360 s, the body included),
     /// [`ModelNotReadyRetryLayer::legacy()`] (4 retries, 70 s per attempt) and
     /// [`ReadTimeoutLayer::default()`] (70 s for the head and for each body frame).
-    #[cfg(all(feature = "target-model", feature = "retry"))]
+    #[cfg(all(
+        feature = "target-model",
+        feature = "deadline",
+        feature = "retry",
+        feature = "read-timeout"
+    ))]
     fn multi_model_endpoint(
         self,
         model: TargetModel,
@@ -153,7 +163,12 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
         self.layer(CollectBodyLayer::new(limit))
     }
 
-    #[cfg(all(feature = "target-model", feature = "retry"))]
+    #[cfg(all(
+        feature = "target-model",
+        feature = "deadline",
+        feature = "retry",
+        feature = "read-timeout"
+    ))]
     fn multi_model_endpoint(
         self,
         model: TargetModel,

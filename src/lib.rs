@@ -131,13 +131,14 @@ pub mod sagemaker;
 pub mod aws_sdk;
 #[cfg(feature = "collect-body")]
 pub mod collect_body;
-#[cfg(feature = "deadline")]
+// The retry layer honours a `Deadline` without the deadline layer.
+#[cfg(any(feature = "deadline", feature = "retry"))]
 pub mod deadline;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 #[cfg(feature = "invoke-headers")]
 pub mod invoke_headers;
-#[cfg(feature = "collect-body")]
+#[cfg(any(feature = "collect-body", feature = "retry"))]
 mod legacy;
 #[cfg(feature = "read-timeout")]
 pub mod read_timeout;
@@ -149,10 +150,15 @@ pub mod retry;
 pub mod sigv4;
 #[cfg(feature = "target-model")]
 pub mod target_model;
-#[cfg(any(feature = "deadline", feature = "read-timeout"))]
+#[cfg(any(feature = "deadline", feature = "read-timeout", feature = "retry"))]
 mod timer;
 
-#[cfg(all(feature = "target-model", feature = "retry"))]
+#[cfg(all(
+    feature = "target-model",
+    feature = "deadline",
+    feature = "retry",
+    feature = "read-timeout"
+))]
 pub use crate::builder::MultiModelEndpointLayers;
 pub use crate::builder::ServiceBuilderExt;
 pub use crate::error_code::ErrorCode;

@@ -20,9 +20,9 @@ use aws_sdk_sagemakerruntime::operation::invoke_endpoint::{
 use aws_sdk_sagemakerruntime::primitives::Blob;
 use aws_sdk_sagemakerruntime::Client;
 use http::StatusCode;
-use tower_sagemaker::aws_sdk::{self, timeout_config, MultiModelEndpoint, MultiModelEndpointExt};
+use tower_sagemaker::aws_sdk::{MultiModelEndpoint, MultiModelEndpointExt};
 use tower_sagemaker::emulator::{Emulator, Fault, FaultScope, ModelSpec, Server};
-use tower_sagemaker::retry::LegacyBackoff;
+use tower_sagemaker::retry::LegacyRetries;
 use tower_sagemaker::target_model::TargetModel;
 
 const MODEL: &str = "m.tar.gz";
@@ -31,8 +31,10 @@ const SECRET: &str = "SECRET";
 const HOLD: Duration = Duration::from_millis(300);
 const LOAD: Duration = Duration::from_millis(1000);
 
-fn backoff() -> LegacyBackoff {
-    LegacyBackoff::new().base_delay(Duration::from_millis(50))
+fn retries(max_retries: u32) -> LegacyRetries {
+    LegacyRetries::new()
+        .max_retries(max_retries)
+        .base_delay(Duration::from_millis(50))
 }
 
 fn model() -> TargetModel {
@@ -123,9 +125,8 @@ fn with_crate(server: &Server, attempts: &Attempts, max_retries: u32) -> Client 
     let config = plain_config(server, attempts)
         .multi_model_endpoint_with(
             MultiModelEndpoint::new()
-                .max_retries(max_retries)
-                .target_model(model())
-                .backoff(backoff()),
+                .retries(retries(max_retries))
+                .target_model(model()),
         )
         .build();
     Client::from_conf(config)
@@ -202,7 +203,7 @@ async fn with_this_crate_the_call_rides_through_a_cold_start() {
     assert_eq!((stats.invocations, stats.loads), (1, 1));
     let slack = Duration::from_millis(40);
     for (i, gap) in attempts.gaps().into_iter().enumerate() {
-        let ceiling = backoff().ceiling(i as u32 + 1);
+        let ceiling = retries(0).get_backoff().ceiling(i as u32 + 1);
         assert!(
             gap < ceiling + slack,
             "sleep {} was {gap:?}, ceiling {ceiling:?}",
@@ -228,9 +229,8 @@ async fn a_config_override_rides_through_a_cold_start_for_one_call() {
         .customize()
         .config_override(
             MultiModelEndpoint::new()
-                .max_retries(8)
+                .retries(retries(8))
                 .target_model(model())
-                .backoff(backoff())
                 .config_override(),
         )
         .send()
@@ -335,8 +335,14 @@ async fn model_error_and_validation_error_are_not_retried() {
     assert_eq!(attempts.count(), 3);
     let gaps = attempts.gaps();
     let slack = Duration::from_millis(40);
-    assert!(gaps[0] < backoff().ceiling(1) + slack, "{gaps:?}");
-    assert!(gaps[1] < backoff().ceiling(2) + slack, "{gaps:?}");
+    assert!(
+        gaps[0] < retries(0).get_backoff().ceiling(1) + slack,
+        "{gaps:?}"
+    );
+    assert!(
+        gaps[1] < retries(0).get_backoff().ceiling(2) + slack,
+        "{gaps:?}"
+    );
     server.shutdown().await;
 }
 
@@ -373,9 +379,11 @@ async fn sigv4_accepts_the_sdk_requests_and_the_interceptor_header() {
         .endpoint_name("demo")
         .body(Blob::new("1.0"))
         .customize()
-        .config_override(aws_sdk::config_override(
-            TargetModel::new("other.tar.gz").unwrap(),
-        ))
+        .config_override(
+            MultiModelEndpoint::new()
+                .target_model(TargetModel::new("other.tar.gz").unwrap())
+                .config_override(),
+        )
         .send()
         .await
         .expect("override target model");
@@ -409,10 +417,9 @@ async fn operation_timeout_ends_a_call_to_a_model_that_never_loads() {
     let config = plain_config(&server, &attempts)
         .multi_model_endpoint_with(
             MultiModelEndpoint::new()
-                .max_retries(100)
+                .retries(retries(100))
                 .target_model(model())
-                .backoff(backoff())
-                .timeout_config(timeout_config(budget, Duration::from_secs(1))),
+                .timeouts(budget, Duration::from_secs(1)),
         )
         .build();
     let client = Client::from_conf(config);
@@ -437,13 +444,9 @@ async fn dropped_connections_and_attempt_timeouts_are_retried() {
     let config = plain_config(&server, &attempts)
         .multi_model_endpoint_with(
             MultiModelEndpoint::new()
-                .max_retries(4)
+                .retries(retries(4))
                 .target_model(model())
-                .backoff(backoff())
-                .timeout_config(timeout_config(
-                    Duration::from_secs(10),
-                    Duration::from_millis(500),
-                )),
+                .timeouts(Duration::from_secs(10), Duration::from_millis(500)),
         )
         .build();
     let client = Client::from_conf(config);

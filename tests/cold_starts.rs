@@ -13,7 +13,9 @@ use tower::util::BoxCloneService;
 use tower::{service_fn, BoxError, Layer, Service, ServiceBuilder, ServiceExt};
 use tower_sagemaker::deadline::{DeadlineExceeded, DeadlineLayer};
 use tower_sagemaker::emulator::{Emulator, ModelSpec};
-use tower_sagemaker::retry::{Attempts, ColdStarts, Decision, ModelNotReadyRetryLayer, RetryEvent};
+use tower_sagemaker::retry::{
+    Attempts, ColdStarts, Decision, LegacyRetries, ModelNotReadyRetryLayer, RetryEvent,
+};
 
 type Req = http::Request<Full<Bytes>>;
 // Bodies are dropped: these tests look at statuses, times and extensions.
@@ -151,7 +153,9 @@ async fn n_callers_on_a_cold_model_send_n_requests_and_a_probe_at_a_time() {
     let endpoint = Endpoint::new(&[("m", cold(150))]);
     let cold_starts = ColdStarts::new();
     let svc = endpoint.client(
-        ModelNotReadyRetryLayer::legacy().coalesce_cold_starts(cold_starts.clone()),
+        ModelNotReadyRetryLayer::new(
+            LegacyRetries::new().coalesce_cold_starts(cold_starts.clone()),
+        ),
         secs(360),
     );
     let ends = callers(&svc, "m", n).await;
@@ -190,7 +194,9 @@ async fn a_dropped_prober_hands_its_role_to_a_waiter_at_once() {
     let endpoint = Endpoint::new(&[("m", cold(150))]);
     let cold_starts = ColdStarts::new();
     let svc = endpoint.client(
-        ModelNotReadyRetryLayer::legacy().coalesce_cold_starts(cold_starts.clone()),
+        ModelNotReadyRetryLayer::new(
+            LegacyRetries::new().coalesce_cold_starts(cold_starts.clone()),
+        ),
         secs(360),
     );
     let start = Instant::now();
@@ -214,7 +220,9 @@ async fn a_dropped_prober_hands_its_role_to_a_waiter_at_once() {
 async fn a_waiter_whose_deadline_ends_before_the_load_fails_alone_and_sent_nothing() {
     let endpoint = Endpoint::new(&[("m", cold(150))]);
     let cold_starts = ColdStarts::new();
-    let retry = ModelNotReadyRetryLayer::legacy().coalesce_cold_starts(cold_starts.clone());
+    let retry = ModelNotReadyRetryLayer::new(
+        LegacyRetries::new().coalesce_cold_starts(cold_starts.clone()),
+    );
     let patient = endpoint.client(retry.clone(), secs(360));
     let hurried = endpoint.client(retry, secs(30));
     let start = Instant::now();
@@ -242,11 +250,11 @@ async fn a_model_that_fails_to_load_fails_every_caller_as_without_coalescing() {
     let mut runs = Vec::new();
     for coalesce in [false, true] {
         let endpoint = Endpoint::new(&[("m", spec.clone())]);
-        let mut retry = ModelNotReadyRetryLayer::legacy();
+        let mut retries = LegacyRetries::new();
         if coalesce {
-            retry = retry.coalesce_cold_starts(ColdStarts::new());
+            retries = retries.coalesce_cold_starts(ColdStarts::new());
         }
-        let svc = endpoint.client(retry, secs(360));
+        let svc = endpoint.client(ModelNotReadyRetryLayer::new(retries), secs(360));
         let ends = callers(&svc, "m", n).await;
         // 424 `ModelError` is not retried: each caller gets it.
         assert!(ends.iter().all(|e| e.status == Some(424)), "{ends:?}");
@@ -263,7 +271,9 @@ async fn two_models_loading_at_once_are_coalesced_apart() {
     let endpoint = Endpoint::new(&[("a", cold(150)), ("b", cold(90))]);
     let cold_starts = ColdStarts::new();
     let svc = endpoint.client(
-        ModelNotReadyRetryLayer::legacy().coalesce_cold_starts(cold_starts.clone()),
+        ModelNotReadyRetryLayer::new(
+            LegacyRetries::new().coalesce_cold_starts(cold_starts.clone()),
+        ),
         secs(360),
     );
     let start = Instant::now();
@@ -288,11 +298,11 @@ async fn waiting_counts_the_probes_against_the_callers_attempts() {
     let n = 10;
     for coalesce in [false, true] {
         let endpoint = Endpoint::new(&[("m", cold(300))]);
-        let mut retry = ModelNotReadyRetryLayer::legacy().max_retries(2);
+        let mut retries = LegacyRetries::new().max_retries(2);
         if coalesce {
-            retry = retry.coalesce_cold_starts(ColdStarts::new());
+            retries = retries.coalesce_cold_starts(ColdStarts::new());
         }
-        let svc = endpoint.client(retry, secs(360));
+        let svc = endpoint.client(ModelNotReadyRetryLayer::new(retries), secs(360));
         let ends = callers(&svc, "m", n).await;
         assert!(ends.iter().all(|e| e.status == Some(429)), "{ends:?}");
         assert!(ends.iter().all(|e| e.attempts <= Some(3)), "{ends:?}");
@@ -317,7 +327,9 @@ async fn waiters_hold_no_capacity_of_the_service_beneath() {
     // the permit their ready service reserved would starve the prober.
     let endpoint = Endpoint::new(&[("m", cold(150))]);
     let retry = ServiceBuilder::new()
-        .layer(ModelNotReadyRetryLayer::legacy().coalesce_cold_starts(ColdStarts::new()))
+        .layer(ModelNotReadyRetryLayer::new(
+            LegacyRetries::new().coalesce_cold_starts(ColdStarts::new()),
+        ))
         .concurrency_limit(2)
         .into_inner();
     let svc = endpoint.client(retry, secs(360));
@@ -338,7 +350,9 @@ async fn calls_together_on_a_warm_model_wait_for_the_first_unless_marked_ready()
     ] {
         let endpoint = Endpoint::new(&[("m", spec.clone())]);
         let svc = endpoint.client(
-            ModelNotReadyRetryLayer::legacy().coalesce_cold_starts(cold_starts.clone()),
+            ModelNotReadyRetryLayer::new(
+                LegacyRetries::new().coalesce_cold_starts(cold_starts.clone()),
+            ),
             secs(360),
         );
         // The first burst on a key nobody knows: the others wait for the first's answer.
@@ -367,7 +381,9 @@ async fn state_is_held_only_for_models_with_calls() {
         (ColdStarts::with_ready_marks(secs(10)), 1_000),
     ] {
         let svc = endpoint.client(
-            ModelNotReadyRetryLayer::legacy().coalesce_cold_starts(cold_starts.clone()),
+            ModelNotReadyRetryLayer::new(
+                LegacyRetries::new().coalesce_cold_starts(cold_starts.clone()),
+            ),
             secs(360),
         );
         let start = Instant::now();
@@ -397,13 +413,15 @@ async fn a_ready_model_evicted_under_running_calls_gets_one_prober_again() {
     };
     let decisions = Arc::new(Mutex::new(Vec::new()));
     let seen = decisions.clone();
-    let retry = ModelNotReadyRetryLayer::legacy()
-        .coalesce_cold_starts(ColdStarts::with_ready_marks(secs(3_600)))
-        .on_event(move |event| {
-            if let RetryEvent::Outcome(o) = event {
-                seen.lock().unwrap().push(o.decision);
-            }
-        });
+    let retry = ModelNotReadyRetryLayer::new(
+        LegacyRetries::new()
+            .coalesce_cold_starts(ColdStarts::with_ready_marks(secs(3_600)))
+            .on_event(move |event| {
+                if let RetryEvent::Outcome(o) = event {
+                    seen.lock().unwrap().push(o.decision);
+                }
+            }),
+    );
     let svc = endpoint.client(retry, secs(360));
     for model in ["a", "b"] {
         let ends = callers(&svc, model, 1).await;
@@ -450,11 +468,11 @@ async fn over_loopback_tcp_the_served_emulator_gets_n_requests_and_the_probes() 
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     let svc = ServiceBuilder::new()
         .layer(DeadlineLayer::new(secs(5)))
-        .layer(
-            ModelNotReadyRetryLayer::legacy()
+        .layer(ModelNotReadyRetryLayer::new(
+            LegacyRetries::new()
                 .base_delay(Duration::from_millis(10))
                 .coalesce_cold_starts(ColdStarts::new()),
-        )
+        ))
         .service(client);
     let url = format!("{}/endpoints/demo/invocations", server.endpoint_url());
     let calls = (0..n).map(|_| {
@@ -492,10 +510,11 @@ async fn the_policy_coalesces_from_the_first_429_on() {
     for coalesce in [false, true] {
         let endpoint = Endpoint::new(&[("m", cold(150))]);
         let cold_starts = ColdStarts::new();
-        let mut policy = LegacyRetryPolicy::legacy();
+        let mut retries = LegacyRetries::new();
         if coalesce {
-            policy = policy.coalesce_cold_starts(cold_starts.clone());
+            retries = retries.coalesce_cold_starts(cold_starts.clone());
         }
+        let policy = LegacyRetryPolicy::new(retries);
         let svc = endpoint.client(tower::retry::RetryLayer::new(policy), secs(360));
         let ends = callers(&svc, "m", n).await;
         assert!(ends.iter().all(|e| e.status == Some(200)), "{ends:?}");
@@ -515,7 +534,8 @@ async fn with_the_policy_a_dropped_prober_hands_its_role_on() {
 
     let endpoint = Endpoint::new(&[("m", cold(300))]);
     let cold_starts = ColdStarts::new();
-    let policy = LegacyRetryPolicy::legacy().coalesce_cold_starts(cold_starts.clone());
+    let policy =
+        LegacyRetryPolicy::new(LegacyRetries::new().coalesce_cold_starts(cold_starts.clone()));
     let svc = endpoint.client(tower::retry::RetryLayer::new(policy), secs(360));
     let start = Instant::now();
     let first = spawn_call(&svc, "m", start);
@@ -539,7 +559,7 @@ async fn a_call_created_first_but_polled_last_holds_up_nobody() {
     // future runs first. Calls join their model when they run.
     let endpoint = Endpoint::new(&[("m", ModelSpec::new(Duration::ZERO))]);
     let mut svc = endpoint.client(
-        ModelNotReadyRetryLayer::legacy().coalesce_cold_starts(ColdStarts::new()),
+        ModelNotReadyRetryLayer::new(LegacyRetries::new().coalesce_cold_starts(ColdStarts::new())),
         secs(360),
     );
     let first = svc.ready().await.unwrap().call(request("m"));
@@ -556,8 +576,9 @@ async fn a_ready_mark_lasts_from_the_last_call_on() {
     let spec = ModelSpec::new(Duration::ZERO).latency(Duration::from_millis(10));
     let endpoint = Endpoint::new(&[("m", spec)]);
     let svc = endpoint.client(
-        ModelNotReadyRetryLayer::legacy()
-            .coalesce_cold_starts(ColdStarts::with_ready_marks(secs(60))),
+        ModelNotReadyRetryLayer::new(
+            LegacyRetries::new().coalesce_cold_starts(ColdStarts::with_ready_marks(secs(60))),
+        ),
         secs(360),
     );
     callers(&svc, "m", 1).await;
@@ -598,9 +619,9 @@ async fn with_the_policy_a_waiter_makes_no_attempt_after_its_deadline() {
             ServiceBuilder::new()
                 .map_response(|res: http::Response<_>| res.map(drop))
                 .layer(DeadlineLayer::new(budget))
-                .layer(tower::retry::RetryLayer::new(
-                    LegacyRetryPolicy::legacy().coalesce_cold_starts(cold_starts.clone()),
-                ))
+                .layer(tower::retry::RetryLayer::new(LegacyRetryPolicy::new(
+                    LegacyRetries::new().coalesce_cold_starts(cold_starts.clone()),
+                )))
                 .service(inner),
         )
     };

@@ -11,7 +11,7 @@ use http_body_util::Full;
 use tokio::time::Instant;
 use tower::{BoxError, ServiceBuilder, ServiceExt};
 use tower_sagemaker::deadline::{Deadline, DeadlineExceeded, DeadlineLayer, ResponseBody};
-use tower_sagemaker::retry::{Attempts, ModelNotReadyRetryLayer};
+use tower_sagemaker::retry::{Attempts, LegacyRetries, ModelNotReadyRetryLayer};
 
 fn exceeded(err: &BoxError) -> DeadlineExceeded {
     *err.downcast_ref::<DeadlineExceeded>()
@@ -192,7 +192,7 @@ async fn total_time_never_exceeds_the_budget() {
             let start = Instant::now();
             let out = stack(
                 budget,
-                ModelNotReadyRetryLayer::legacy().max_retries(50),
+                ModelNotReadyRetryLayer::new(LegacyRetries::new().max_retries(50)),
                 &endpoint,
             )
             .oneshot(request("x"))
@@ -317,7 +317,9 @@ async fn a_busy_service_cannot_hold_a_retry_past_the_deadline() {
         .insert(Deadline::after(Duration::from_secs(10)));
     let start = Instant::now();
     let call = ServiceBuilder::new()
-        .layer(ModelNotReadyRetryLayer::legacy().base_delay(Duration::from_millis(1)))
+        .layer(ModelNotReadyRetryLayer::new(
+            LegacyRetries::new().base_delay(Duration::from_millis(1)),
+        ))
         .service(busy)
         .oneshot(req);
     let err = tokio::time::timeout(Duration::from_secs(3600), call)
@@ -339,7 +341,8 @@ async fn a_backoff_that_would_end_after_the_deadline_stops_at_once_with_the_last
         ),
         respond(200),
     ]);
-    let layer = ModelNotReadyRetryLayer::legacy().base_delay(Duration::from_secs(100));
+    let layer =
+        ModelNotReadyRetryLayer::new(LegacyRetries::new().base_delay(Duration::from_secs(100)));
     let start = Instant::now();
     let res = stack(Duration::from_secs(10), layer, &endpoint)
         .oneshot(request("x"))
@@ -382,7 +385,7 @@ async fn dropping_the_call_mid_backoff_under_a_deadline_stops_everything() {
     let endpoint = Scripted::new(std::iter::repeat_n(respond(503), 10));
     let svc = stack(
         Duration::from_secs(360),
-        ModelNotReadyRetryLayer::legacy().base_delay(Duration::from_secs(50)),
+        ModelNotReadyRetryLayer::new(LegacyRetries::new().base_delay(Duration::from_secs(50))),
         &endpoint,
     );
     let handle = tokio::spawn(svc.oneshot(request("x")));
@@ -435,7 +438,9 @@ async fn the_deadline_stops_at_the_retry_layer_and_comes_back_on_the_response() 
         }
         let res = ServiceBuilder::new()
             .layer(DeadlineLayer::new(Duration::from_secs(30)))
-            .layer(ModelNotReadyRetryLayer::legacy().max_retries(2))
+            .layer(ModelNotReadyRetryLayer::new(
+                LegacyRetries::new().max_retries(2),
+            ))
             .service(recording_endpoint(&[429, 503], seen.clone()))
             .oneshot(req)
             .await
@@ -475,7 +480,9 @@ async fn extensions_in_every_combination() {
                         req.extensions_mut().insert(Deadline::after(budget));
                     }
                     let res = ServiceBuilder::new()
-                        .layer(ModelNotReadyRetryLayer::legacy().max_retries(max_retries))
+                        .layer(ModelNotReadyRetryLayer::new(
+                            LegacyRetries::new().max_retries(max_retries),
+                        ))
                         .service(endpoint)
                         .oneshot(req)
                         .await

@@ -10,7 +10,7 @@ use tower::{service_fn, BoxError, ServiceBuilder, ServiceExt};
 use tower_sagemaker::collect_body::CollectBodyLayer;
 use tower_sagemaker::deadline::DeadlineLayer;
 use tower_sagemaker::read_timeout::ReadTimeoutLayer;
-use tower_sagemaker::retry::ModelNotReadyRetryLayer;
+use tower_sagemaker::retry::{LegacyRetries, ModelNotReadyRetryLayer};
 use tower_sagemaker::target_model::TargetModel;
 
 /// `Debug` of the boxed error holds its `Display` and names its type.
@@ -44,8 +44,7 @@ async fn public_errors_show_their_message_in_debug() {
 
     let err = ServiceBuilder::new()
         .layer(
-            ModelNotReadyRetryLayer::legacy()
-                .max_retries(0)
+            ModelNotReadyRetryLayer::new(LegacyRetries::new().max_retries(0))
                 .attempt_timeout(Duration::from_secs(1)),
         )
         .service(hang)

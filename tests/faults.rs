@@ -20,7 +20,7 @@ use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
 use tower_sagemaker::collect_body::BodyReadFailed;
 use tower_sagemaker::deadline::DeadlineExceeded;
 use tower_sagemaker::read_timeout::ReadTimedOut;
-use tower_sagemaker::retry::{Attempts, ColdStarts, ModelNotReadyRetryLayer};
+use tower_sagemaker::retry::{Attempts, ColdStarts, LegacyRetries, ModelNotReadyRetryLayer};
 use tower_sagemaker::sagemaker::MAX_PAYLOAD_BYTES;
 use tower_sagemaker::ServiceBuilderExt;
 
@@ -222,10 +222,19 @@ fn request(server: &RawServer) -> http::Request<Full<Bytes>> {
 /// Fast legacy retries: base delay 10 ms, no per-attempt timeout (the read
 /// timeout and the deadline bound the waits).
 fn retries(max_retries: u32) -> ModelNotReadyRetryLayer {
-    ModelNotReadyRetryLayer::legacy()
+    layer(legacy(max_retries))
+}
+
+/// The legacy retries with 10 ms backoff.
+fn legacy(max_retries: u32) -> LegacyRetries {
+    LegacyRetries::new()
         .max_retries(max_retries)
         .base_delay(Duration::from_millis(10))
-        .no_attempt_timeout()
+}
+
+/// A retry layer with `retries` and no attempt timeout.
+fn layer(retries: LegacyRetries) -> ModelNotReadyRetryLayer {
+    ModelNotReadyRetryLayer::new(retries).no_attempt_timeout()
 }
 
 type Req = http::Request<Full<Bytes>>;
@@ -553,11 +562,11 @@ async fn a_connection_closed_just_before_reuse_is_retried_at_once_when_asked() {
     let server = RawServer::start([Act::AnswerThenCloseAfter(20); 200]).await;
     let mut svc = ServiceBuilder::new()
         .deadline(ms(2000))
-        .model_not_ready_retry(
-            retries(2)
+        .model_not_ready_retry(layer(
+            legacy(2)
                 .base_delay(ms(1000))
                 .reset_connection_at_once(true),
-        )
+        ))
         .collect_body(MAX_PAYLOAD_BYTES)
         .read_timeout(ms(500))
         .service(client());
@@ -596,7 +605,7 @@ async fn coalesced_callers_wait_out_a_loading_model_and_a_probe_cut_mid_body() {
     let server = RawServer::start([Act::NotReadyAfter(100), RESET_200]).await;
     let svc = ServiceBuilder::new()
         .deadline(ms(2000))
-        .model_not_ready_retry(retries(4).coalesce_cold_starts(ColdStarts::new()))
+        .model_not_ready_retry(layer(legacy(4).coalesce_cold_starts(ColdStarts::new())))
         .collect_body(MAX_PAYLOAD_BYTES)
         .read_timeout(ms(500))
         .service(client());

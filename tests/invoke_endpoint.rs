@@ -25,7 +25,7 @@ use tower_sagemaker::collect_body::CollectBodyLayer;
 use tower_sagemaker::deadline::{DeadlineExceeded, DeadlineLayer};
 use tower_sagemaker::emulator::{Emulator, EmulatorBuilder, Fault, FaultScope, ModelSpec, Server};
 use tower_sagemaker::read_timeout::ReadTimeoutLayer;
-use tower_sagemaker::retry::{Attempts, ModelNotReadyRetryLayer};
+use tower_sagemaker::retry::{Attempts, LegacyRetries, ModelNotReadyRetryLayer};
 use tower_sagemaker::sagemaker::{MAX_PAYLOAD_BYTES, TARGET_MODEL_HEADER};
 use tower_sagemaker::sigv4::SigV4Layer;
 use tower_sagemaker::target_model::{TargetModel, TargetModelLayer};
@@ -83,10 +83,12 @@ fn stack(deadline: Duration, max_retries: u32, secret: &str) -> Svc {
         .layer(TargetModelLayer::per_request())
         .layer(DeadlineLayer::new(deadline))
         .layer(
-            ModelNotReadyRetryLayer::legacy()
-                .max_retries(max_retries)
-                .attempt_timeout(Duration::from_secs(5))
-                .base_delay(Duration::from_millis(20)),
+            ModelNotReadyRetryLayer::new(
+                LegacyRetries::new()
+                    .max_retries(max_retries)
+                    .base_delay(Duration::from_millis(20)),
+            )
+            .attempt_timeout(Duration::from_secs(5)),
         )
         .layer(CollectBodyLayer::new(MAX_PAYLOAD_BYTES))
         .layer(ReadTimeoutLayer::new(Duration::from_secs(5)))
@@ -291,7 +293,9 @@ async fn the_target_model_header_is_signed_and_tampering_is_rejected() {
     let svc = ServiceBuilder::new()
         .layer(TargetModelLayer::new(TargetModel::new("m.tar.gz").unwrap()))
         .layer(DeadlineLayer::new(Duration::from_secs(10)))
-        .layer(ModelNotReadyRetryLayer::legacy().base_delay(ms(20)))
+        .layer(ModelNotReadyRetryLayer::new(
+            LegacyRetries::new().base_delay(ms(20)),
+        ))
         .layer(SigV4Layer::new(credentials(SECRET_KEY), REGION))
         .map_request(signed_headers_probe(seen.clone()))
         .map_request(|mut req: http::Request<Full<Bytes>>| {
@@ -326,7 +330,9 @@ async fn signing_outside_the_target_model_layer_fails_verification() {
     // emulator's verification rejects the call.
     let svc = ServiceBuilder::new()
         .layer(DeadlineLayer::new(Duration::from_secs(10)))
-        .layer(ModelNotReadyRetryLayer::legacy().base_delay(ms(20)))
+        .layer(ModelNotReadyRetryLayer::new(
+            LegacyRetries::new().base_delay(ms(20)),
+        ))
         .layer(SigV4Layer::new(credentials(SECRET_KEY), REGION))
         .layer(TargetModelLayer::new(TargetModel::new("m.tar.gz").unwrap()))
         .map_request(signed_headers_probe(seen.clone()))

@@ -13,6 +13,7 @@ use tower_sagemaker::emulator::{Emulator, EmulatorBuilder, Fault, FaultScope, Mo
 use tower_sagemaker::reqwest::{
     LegacyBackoffPolicy, LegacyRetryableStrategy, TargetModelMiddleware,
 };
+use tower_sagemaker::retry::LegacyRetries;
 use tower_sagemaker::target_model::TargetModel;
 
 /// Counts the attempts that reach the network (it runs after the retries).
@@ -40,15 +41,16 @@ async fn serve(builder: EmulatorBuilder) -> (Emulator, Server) {
 
 fn client(max_retries: u32, attempts: &CountAttempts) -> ClientWithMiddleware {
     let http = reqwest::Client::builder().build().unwrap();
+    let retries = LegacyRetries::new()
+        .max_retries(max_retries)
+        .base_delay(Duration::from_millis(20));
     reqwest_middleware::ClientBuilder::new(http)
         .with(TargetModelMiddleware::new(
             TargetModel::new("m.tar.gz").unwrap(),
         ))
         .with(RetryTransientMiddleware::new_with_policy_and_strategy(
-            LegacyBackoffPolicy::legacy()
-                .max_retries(max_retries)
-                .base_delay(Duration::from_millis(20)),
-            LegacyRetryableStrategy::legacy(),
+            LegacyBackoffPolicy::new(&retries),
+            LegacyRetryableStrategy::new(&retries),
         ))
         .with(attempts.clone())
         .build()

@@ -9,7 +9,7 @@ use common::*;
 use tokio::time::Instant;
 use tower::{BoxError, ServiceBuilder, ServiceExt};
 use tower_sagemaker::deadline::DeadlineLayer;
-use tower_sagemaker::retry::{AttemptTimedOut, Attempts, ModelNotReadyRetryLayer};
+use tower_sagemaker::retry::{AttemptTimedOut, Attempts, LegacyRetries, ModelNotReadyRetryLayer};
 use tower_sagemaker::retry::{RetryClassifier, RetryReason};
 
 fn attempts<B>(res: &http::Response<B>) -> u32 {
@@ -145,8 +145,7 @@ async fn per_attempt_timeout_is_retried() {
 #[tokio::test(start_paused = true)]
 async fn last_attempt_timing_out_returns_attempt_timed_out() {
     let endpoint = Scripted::new([Step::Hang, Step::Hang, Step::Hang]);
-    let layer = ModelNotReadyRetryLayer::legacy()
-        .max_retries(2)
+    let layer = ModelNotReadyRetryLayer::new(LegacyRetries::new().max_retries(2))
         .attempt_timeout(Duration::from_secs(5));
     let err = run(layer, &endpoint).await.unwrap_err();
     let timed_out = err
@@ -163,9 +162,12 @@ async fn exhaustion_returns_the_last_response_with_its_body() {
         error_code(429, "ModelNotReadyException"),
         10,
     ));
-    let res = run(ModelNotReadyRetryLayer::legacy().max_retries(2), &endpoint)
-        .await
-        .unwrap();
+    let res = run(
+        ModelNotReadyRetryLayer::new(LegacyRetries::new().max_retries(2)),
+        &endpoint,
+    )
+    .await
+    .unwrap();
     assert_eq!(res.status(), 429);
     assert_eq!(res.headers()["x-amzn-errortype"], "ModelNotReadyException");
     assert_eq!(attempts(&res), 3);
@@ -183,9 +185,12 @@ async fn exhaustion_on_errors_returns_the_last_error() {
         Step::Io(std::io::ErrorKind::ConnectionRefused),
         10,
     ));
-    let err = run(ModelNotReadyRetryLayer::legacy().max_retries(3), &endpoint)
-        .await
-        .unwrap_err();
+    let err = run(
+        ModelNotReadyRetryLayer::new(LegacyRetries::new().max_retries(3)),
+        &endpoint,
+    )
+    .await
+    .unwrap_err();
     let io = err.downcast_ref::<std::io::Error>().expect("the io error");
     assert_eq!(io.kind(), std::io::ErrorKind::ConnectionRefused);
     assert_eq!(endpoint.call_count(), 4);
@@ -199,9 +204,12 @@ async fn default_is_five_attempts_and_zero_retries_is_one() {
         .unwrap();
     assert_eq!(attempts(&res), 5);
     let endpoint = Scripted::new(std::iter::repeat_n(respond(503), 10));
-    let res = run(ModelNotReadyRetryLayer::legacy().max_retries(0), &endpoint)
-        .await
-        .unwrap();
+    let res = run(
+        ModelNotReadyRetryLayer::new(LegacyRetries::new().max_retries(0)),
+        &endpoint,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         (res.status().as_u16(), attempts(&res), endpoint.call_count()),
         (503, 1, 1)
@@ -273,10 +281,12 @@ async fn backoff_is_full_jitter_within_bounds_and_spread() {
 
 #[tokio::test(start_paused = true)]
 async fn base_and_max_delay_are_configurable() {
-    let layer = ModelNotReadyRetryLayer::legacy()
-        .max_retries(6)
-        .base_delay(Duration::from_millis(100))
-        .max_delay(Duration::from_millis(300));
+    let layer = ModelNotReadyRetryLayer::new(
+        LegacyRetries::new()
+            .max_retries(6)
+            .base_delay(Duration::from_millis(100))
+            .max_delay(Duration::from_millis(300)),
+    );
     for _ in 0..50 {
         let s = sleeps(layer.clone(), 6).await;
         assert_eq!(s.len(), 6, "six retries, six sleeps");
@@ -293,7 +303,7 @@ async fn classifier_can_add_statuses_codes_and_predicates() {
         .retry_status(http::StatusCode::from_u16(530).unwrap())
         .retry_error_code("ModelError")
         .retry_error_if(|e| e.to_string().contains("flaky"));
-    let layer = ModelNotReadyRetryLayer::legacy().classifier(classifier);
+    let layer = ModelNotReadyRetryLayer::new(LegacyRetries::new().classifier(classifier));
     let endpoint = Scripted::new([
         error_code(530, "InternalDependencyException"),
         error_code(424, "ModelError"),
@@ -333,7 +343,9 @@ async fn developer_guide_cold_start_scenario() {
         });
         let svc = ServiceBuilder::new()
             .layer(DeadlineLayer::default())
-            .layer(ModelNotReadyRetryLayer::legacy().max_retries(2))
+            .layer(ModelNotReadyRetryLayer::new(
+                LegacyRetries::new().max_retries(2),
+            ))
             .service(endpoint);
         let res = svc.oneshot(request("1,2")).await.unwrap();
         assert_eq!(res.status(), 200);
@@ -349,7 +361,9 @@ async fn developer_guide_cold_start_scenario() {
 async fn dropping_the_future_mid_backoff_makes_no_further_attempt() {
     let endpoint = Scripted::new([respond(429), respond(429)]);
     let svc = ServiceBuilder::new()
-        .layer(ModelNotReadyRetryLayer::legacy().base_delay(Duration::from_secs(100)))
+        .layer(ModelNotReadyRetryLayer::new(
+            LegacyRetries::new().base_delay(Duration::from_secs(100)),
+        ))
         .service(endpoint.clone());
     let fut = svc.oneshot(request("x"));
     // The first attempt answers at once; the backoff then lasts up to 100 s.
@@ -373,7 +387,8 @@ async fn dropping_the_future_mid_backoff_makes_no_further_attempt() {
 /// Gaps between attempts for `steps` then success, with the opt-in on or off.
 async fn gaps(steps: Vec<Step>, at_once: bool) -> Vec<Duration> {
     let endpoint = Scripted::new(steps);
-    let layer = ModelNotReadyRetryLayer::legacy().reset_connection_at_once(at_once);
+    let layer =
+        ModelNotReadyRetryLayer::new(LegacyRetries::new().reset_connection_at_once(at_once));
     run(layer, &endpoint).await.unwrap();
     let calls = endpoint.calls();
     calls.windows(2).map(|w| w[1].at - w[0].at).collect()

@@ -12,7 +12,7 @@ use tower::retry::RetryLayer;
 use tower::{ServiceBuilder, ServiceExt};
 use tower_sagemaker::deadline::DeadlineLayer;
 use tower_sagemaker::retry::{
-    Decision, LegacyRetryPolicy, ModelNotReadyRetryLayer, RetryEvent, RetryReason,
+    Decision, LegacyRetries, LegacyRetryPolicy, ModelNotReadyRetryLayer, RetryEvent, RetryReason,
 };
 use tower_sagemaker::ErrorCode;
 
@@ -109,9 +109,8 @@ async fn a_cold_start_is_reported_attempt_by_attempt() {
     ]);
     let res = ServiceBuilder::new()
         .layer(
-            ModelNotReadyRetryLayer::legacy()
-                .no_attempt_timeout()
-                .on_event(record),
+            ModelNotReadyRetryLayer::new(LegacyRetries::new().on_event(record))
+                .no_attempt_timeout(),
         )
         .service(endpoint)
         .oneshot(model_request())
@@ -137,7 +136,7 @@ async fn a_cold_start_is_reported_attempt_by_attempt() {
     };
     assert_eq!(*status, Some(429));
     assert_eq!(code.as_deref(), Some(ErrorCode::MODEL_NOT_READY.as_str()));
-    assert_eq!(*reason, Some(RetryReason::TooManyRequests));
+    assert_eq!(*reason, Some(RetryReason::ModelNotReady));
     assert!(matches!(decision, Decision::Retry { delay } if *delay < Duration::from_secs(1)));
     assert_eq!(target_model.as_deref(), Some("m.tar.gz"));
     assert_eq!(*since_first_429, Some(Duration::ZERO));
@@ -165,11 +164,9 @@ async fn giving_up_says_why() {
     // Retries run out.
     let (seen, record) = recorder();
     let _ = ServiceBuilder::new()
-        .layer(
-            ModelNotReadyRetryLayer::legacy()
-                .max_retries(1)
-                .on_event(record),
-        )
+        .layer(ModelNotReadyRetryLayer::new(
+            LegacyRetries::new().max_retries(1).on_event(record),
+        ))
         .service(Scripted::new([respond(503), respond(503)]))
         .oneshot(request("1"))
         .await;
@@ -200,7 +197,9 @@ async fn giving_up_says_why() {
     let (seen, record) = recorder();
     let _ = ServiceBuilder::new()
         .layer(DeadlineLayer::new(Duration::from_secs(10)))
-        .layer(ModelNotReadyRetryLayer::legacy().on_event(record))
+        .layer(ModelNotReadyRetryLayer::new(
+            LegacyRetries::new().on_event(record),
+        ))
         .service(Scripted::new([Step::After(
             Duration::from_secs(10) - Duration::from_millis(1),
             Box::new(respond(503)),
@@ -217,7 +216,9 @@ async fn giving_up_says_why() {
     // An error past the deadline.
     let (seen, record) = recorder();
     let _ = ServiceBuilder::new()
-        .layer(ModelNotReadyRetryLayer::legacy().on_event(record))
+        .layer(ModelNotReadyRetryLayer::new(
+            LegacyRetries::new().on_event(record),
+        ))
         .service(Scripted::new([Step::Hang]))
         .oneshot({
             let mut req = request("1");
@@ -243,15 +244,17 @@ async fn the_policy_reports_the_same_outcomes() {
     };
     let (by_layer, record) = recorder();
     let _ = ServiceBuilder::new()
-        .layer(ModelNotReadyRetryLayer::legacy().on_event(record))
+        .layer(ModelNotReadyRetryLayer::new(
+            LegacyRetries::new().on_event(record),
+        ))
         .service(Scripted::new(steps()))
         .oneshot(model_request())
         .await;
     let (by_policy, record) = recorder();
     let _ = ServiceBuilder::new()
-        .layer(RetryLayer::new(
-            LegacyRetryPolicy::legacy().on_event(record),
-        ))
+        .layer(RetryLayer::new(LegacyRetryPolicy::new(
+            LegacyRetries::new().on_event(record),
+        )))
         .service(Scripted::new(steps()))
         .oneshot(model_request())
         .await;
@@ -261,7 +264,7 @@ async fn the_policy_reports_the_same_outcomes() {
     assert_eq!(
         decisions(&by_layer),
         [
-            (1, Some(429), Some(RetryReason::TooManyRequests), "retry"),
+            (1, Some(429), Some(RetryReason::ModelNotReady), "retry"),
             (2, None, Some(RetryReason::Transport), "retry"),
             (3, Some(424), None, "return"),
         ]

@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::*;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use tower::{ServiceBuilder, ServiceExt};
-use tower_sagemaker::retry::{ModelNotReadyRetryLayer, RetryMetrics};
+use tower_sagemaker::retry::{LegacyRetries, ModelNotReadyRetryLayer, RetryMetrics};
 
 /// Runs `steps` through the layer with `metrics` recording; what was
 /// recorded, as `name{label=value,...}` -> value (counters) or seconds
@@ -28,11 +28,11 @@ fn recorded(steps: Vec<Step>, max_retries: u32, metrics: RetryMetrics) -> BTreeM
             req.headers_mut()
                 .insert("x-amzn-sagemaker-target-model", "m.tar.gz".parse().unwrap());
             let _ = ServiceBuilder::new()
-                .layer(
-                    ModelNotReadyRetryLayer::legacy()
+                .layer(ModelNotReadyRetryLayer::new(
+                    LegacyRetries::new()
                         .max_retries(max_retries)
                         .on_event(move |e| metrics.record(e)),
-                )
+                ))
                 .service(Scripted::new(steps))
                 .oneshot(req)
                 .await;
@@ -82,7 +82,7 @@ fn a_cold_start_records_attempts_retries_and_its_wait() {
         "{m:#?}"
     );
     assert_eq!(
-        m["tower_sagemaker_retries_total{reason=too_many_requests}"], 2.0,
+        m["tower_sagemaker_retries_total{reason=model_not_ready}"], 2.0,
         "{m:#?}"
     );
     let waited = m["tower_sagemaker_cold_start_wait_seconds{}"];

@@ -13,7 +13,9 @@ use tower::retry::RetryLayer;
 use tower::util::Either;
 use tower::{BoxError, ServiceBuilder, ServiceExt};
 use tower_sagemaker::deadline::{DeadlineExceeded, DeadlineLayer};
-use tower_sagemaker::retry::{Attempts, ColdStarts, LegacyRetryPolicy, ModelNotReadyRetryLayer};
+use tower_sagemaker::retry::{
+    Attempts, ColdStarts, LegacyRetries, LegacyRetryPolicy, ModelNotReadyRetryLayer,
+};
 
 /// How a call ended: the final status, or the kind of error.
 #[derive(Debug, PartialEq, Eq)]
@@ -158,15 +160,14 @@ enum Retrier {
 
 async fn through(scenario: &Scenario, retrier: Retrier) -> Run {
     let endpoint = Scripted::new(scenario.steps.clone());
-    let layer = ModelNotReadyRetryLayer::legacy()
-        .max_retries(scenario.max_retries)
-        .no_attempt_timeout();
+    let retries = LegacyRetries::new().max_retries(scenario.max_retries);
+    let layer = |retries| ModelNotReadyRetryLayer::new(retries).no_attempt_timeout();
     let retry = match retrier {
-        Retrier::Layer => Either::Left(layer),
-        Retrier::CoalescingLayer => Either::Left(layer.coalesce_cold_starts(ColdStarts::new())),
-        Retrier::Policy => Either::Right(RetryLayer::new(
-            LegacyRetryPolicy::legacy().max_retries(scenario.max_retries),
-        )),
+        Retrier::Layer => Either::Left(layer(retries)),
+        Retrier::CoalescingLayer => {
+            Either::Left(layer(retries.coalesce_cold_starts(ColdStarts::new())))
+        }
+        Retrier::Policy => Either::Right(RetryLayer::new(LegacyRetryPolicy::new(retries))),
     };
     let mut req = request("1,2");
     req.headers_mut().insert(

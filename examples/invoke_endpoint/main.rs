@@ -42,7 +42,7 @@ use tower_sagemaker::collect_body::CollectBodyLayer;
 use tower_sagemaker::deadline::DeadlineLayer;
 use tower_sagemaker::invoke_headers::InvokeHeadersLayer;
 use tower_sagemaker::read_timeout::ReadTimeoutLayer;
-use tower_sagemaker::retry::ModelNotReadyRetryLayer;
+use tower_sagemaker::retry::{LegacyRetries, ModelNotReadyRetryLayer};
 use tower_sagemaker::sagemaker::MAX_PAYLOAD_BYTES;
 use tower_sagemaker::sigv4::SigV4Layer;
 use tower_sagemaker::target_model::TargetModelLayer;
@@ -87,10 +87,12 @@ where
         .layer(DeadlineLayer::new(args.deadline))
         // As the AWS CLI: no bound on a whole attempt, only on each wait for bytes.
         .layer(
-            ModelNotReadyRetryLayer::legacy()
-                .max_retries(args.max_retries)
-                .no_attempt_timeout()
-                .on_event(progress.on_event()),
+            ModelNotReadyRetryLayer::new(
+                LegacyRetries::new()
+                    .max_retries(args.max_retries)
+                    .on_event(progress.on_event()),
+            )
+            .no_attempt_timeout(),
         )
         .layer(CollectBodyLayer::new(MAX_PAYLOAD_BYTES))
         .layer(ReadTimeoutLayer::new(args.cli_read_timeout))

@@ -10,17 +10,16 @@ use aws_smithy_types::retry::ErrorKind;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
 use super::interceptor::AttemptNumber;
-use crate::error_code::ErrorCode;
-use crate::retry::{LegacyBackoff, RetryClassifier, RetryReason};
-use crate::sagemaker::ERROR_TYPE_HEADER;
+use crate::retry::{LegacyBackoff, LegacyRetries, RetryClassifier, RetryReason};
 
 /// An SDK retry classifier that retries what botocore's legacy mode retries,
 /// `ModelNotReadyException` first, with [`LegacyBackoff`] delays.
 ///
-/// It decides from the HTTP response's status and headers with a
-/// [`RetryClassifier`] ([`RetryClassifier::legacy`] by default), and from
-/// transport failures: a connector I/O error or timeout, or an attempt timeout
-/// (`operation_attempt_timeout`). Retryable outcomes get
+/// It decides from the HTTP response's status and headers with the
+/// [`RetryClassifier`] of its [`LegacyRetries`] ([`RetryClassifier::legacy`]
+/// by default), and from transport failures: a connector I/O error or
+/// timeout, or an attempt timeout (`operation_attempt_timeout`). Retryable
+/// outcomes get
 /// `RetryAction::retryable_error_with_explicit_delay(kind, backoff.delay(k))`,
 /// `k` being the attempt that failed, when [`AttemptNumberInterceptor`](super::AttemptNumberInterceptor) is
 /// registered; everything else gets `RetryAction::NoActionIndicated`. See the
@@ -32,11 +31,13 @@ use crate::sagemaker::ERROR_TYPE_HEADER;
 /// ```
 /// use std::time::Duration;
 /// use tower_sagemaker::aws_sdk::ModelNotReadyClassifier;
-/// use tower_sagemaker::retry::{LegacyBackoff, RetryClassifier};
+/// use tower_sagemaker::retry::{LegacyRetries, RetryClassifier};
 ///
-/// let classifier = ModelNotReadyClassifier::new()
-///     .backoff(LegacyBackoff::new().max_delay(Duration::from_secs(10)))
-///     .classifier(RetryClassifier::legacy().retry_error_code("ModelError"));
+/// let classifier = ModelNotReadyClassifier::new(
+///     &LegacyRetries::new()
+///         .max_delay(Duration::from_secs(10))
+///         .classifier(RetryClassifier::legacy().retry_error_code("ModelError")),
+/// );
 /// // aws_sdk_sagemakerruntime::config::Builder::from(&sdk_config)
 /// //     .retry_classifier(classifier)
 /// //     .interceptor(tower_sagemaker::aws_sdk::AttemptNumberInterceptor::new())
@@ -49,21 +50,18 @@ pub struct ModelNotReadyClassifier {
 }
 
 impl ModelNotReadyClassifier {
+    /// The classifier and backoff of `retries` (its other settings are the
+    /// SDK's to apply: see [`legacy_retry_config`](super::legacy_retry_config)).
+    pub fn new(retries: &LegacyRetries) -> Self {
+        Self {
+            classifier: retries.get_classifier().clone(),
+            backoff: retries.get_backoff(),
+        }
+    }
+
     /// botocore's legacy conditions and backoff (base 1 s, no cap).
-    pub fn new() -> Self {
+    pub fn legacy() -> Self {
         Self::default()
-    }
-
-    /// Sets the backoff the delays are drawn from.
-    pub fn backoff(mut self, backoff: LegacyBackoff) -> Self {
-        self.backoff = backoff;
-        self
-    }
-
-    /// Sets which responses and errors are retried.
-    pub fn classifier(mut self, classifier: RetryClassifier) -> Self {
-        self.classifier = classifier;
-        self
     }
 
     /// The backoff the delays are drawn from.
@@ -145,19 +143,9 @@ impl ModelNotReadyClassifier {
 /// token cost and whether the connection is dropped (transient errors).
 fn error_kind(reason: RetryReason, ctx: &InterceptorContext) -> ErrorKind {
     match reason {
-        RetryReason::TooManyRequests => {
-            let code = ctx
-                .response()
-                .and_then(|r| r.headers().get(ERROR_TYPE_HEADER.as_str()))
-                .and_then(ErrorCode::parse);
-            if code == Some(ErrorCode::MODEL_NOT_READY) {
-                // The endpoint is loading the model: not a rate limit on the caller.
-                ErrorKind::ServerError
-            } else {
-                ErrorKind::ThrottlingError
-            }
-        }
-        RetryReason::Throttling => ErrorKind::ThrottlingError,
+        // The endpoint is loading the model: not a rate limit on the caller.
+        RetryReason::ModelNotReady => ErrorKind::ServerError,
+        RetryReason::TooManyRequests | RetryReason::Throttling => ErrorKind::ThrottlingError,
         RetryReason::Transport | RetryReason::AttemptTimeout => ErrorKind::TransientError,
         _ if ctx.response().is_none() => ErrorKind::TransientError,
         _ => ErrorKind::ServerError,
@@ -262,8 +250,9 @@ mod tests {
 
     #[test]
     fn model_not_ready_is_retried_with_the_legacy_delay() {
-        let backoff = LegacyBackoff::new().base_delay(Duration::from_millis(100));
-        let c = ModelNotReadyClassifier::new().backoff(backoff);
+        let retries = LegacyRetries::new().base_delay(Duration::from_millis(100));
+        let backoff = retries.get_backoff();
+        let c = ModelNotReadyClassifier::new(&retries);
         for k in 1..=5 {
             let ctx = failed_with_response(429, Some("ModelNotReadyException"), Some(k));
             for _ in 0..50 {
@@ -286,7 +275,7 @@ mod tests {
 
     #[test]
     fn without_an_attempt_number_the_sdk_computes_the_delay() {
-        let c = ModelNotReadyClassifier::new();
+        let c = ModelNotReadyClassifier::legacy();
         let ctx = failed_with_response(429, Some("ModelNotReadyException"), None);
         let action = c.classify_retry(&ctx);
         assert!(action.should_retry());
@@ -295,7 +284,7 @@ mod tests {
 
     #[test]
     fn legacy_statuses_and_non_retryable_errors() {
-        let c = ModelNotReadyClassifier::new();
+        let c = ModelNotReadyClassifier::legacy();
         for s in [500, 502, 503, 504, 509] {
             assert!(
                 c.classify_retry(&failed_with_response(s, None, Some(1)))
@@ -333,8 +322,10 @@ mod tests {
 
     #[test]
     fn configured_classifier_is_used() {
-        let c = ModelNotReadyClassifier::new()
-            .classifier(RetryClassifier::legacy().retry_error_code("ModelError"));
+        let c = ModelNotReadyClassifier::new(
+            &LegacyRetries::new()
+                .classifier(RetryClassifier::legacy().retry_error_code("ModelError")),
+        );
         assert!(c
             .classify_retry(&failed_with_response(424, Some("ModelError"), Some(2)))
             .should_retry());
@@ -342,7 +333,7 @@ mod tests {
 
     #[test]
     fn previous_kind_is_kept() {
-        let c = ModelNotReadyClassifier::new();
+        let c = ModelNotReadyClassifier::legacy();
         let ctx = failed_with_response(503, None, Some(1));
         let action = c.classify_retry_v2(&ctx, &RetryAction::transient_error());
         assert_eq!(kind_of(&action), Some(ErrorKind::TransientError));
@@ -353,7 +344,7 @@ mod tests {
 
     #[test]
     fn transport_errors() {
-        let c = ModelNotReadyClassifier::new();
+        let c = ModelNotReadyClassifier::legacy();
         let io = failed_with(OrchestratorError::connector(ConnectorError::io(
             "reset".into(),
         )));
@@ -378,7 +369,7 @@ mod tests {
 
     #[test]
     fn runs_after_the_sdk_defaults() {
-        let p = ModelNotReadyClassifier::new().priority();
+        let p = ModelNotReadyClassifier::legacy().priority();
         assert!(p > RetryClassifierPriority::transient_error_classifier());
         assert!(p > RetryClassifierPriority::modeled_as_retryable_classifier());
         assert!(p > RetryClassifierPriority::http_status_code_classifier());

@@ -5,34 +5,15 @@ use std::time::Duration;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 
-use crate::retry::LegacyBackoff;
+use crate::retry::LegacyRetries;
 use crate::sagemaker::{MAX_LOAD_TIME, RECOMMENDED_ATTEMPT_TIMEOUT};
 
-/// A standard-mode [`RetryConfig`] for botocore's legacy semantics with the
-/// default [`LegacyBackoff`]: `max_retries` retries after the first attempt
+/// A standard-mode [`RetryConfig`] for botocore's legacy semantics:
+/// `retries.get_max_retries()` retries after the first attempt
 /// (`max_attempts = max_retries + 1`, as botocore counts `max_attempts` in
-/// legacy mode), initial backoff 1 s, and a `max_backoff` that does not cut
-/// the delay of the last retry. See [`legacy_retry_config_with`].
-///
-/// ```
-/// use std::time::Duration;
-/// use tower_sagemaker::aws_sdk::legacy_retry_config;
-///
-/// let config = legacy_retry_config(4);
-/// assert_eq!(config.max_attempts(), 5);
-/// assert_eq!(config.initial_backoff(), Duration::from_secs(1));
-/// assert_eq!(config.max_backoff(), Duration::from_secs(8));
-/// ```
-pub fn legacy_retry_config(max_retries: u32) -> RetryConfig {
-    legacy_retry_config_with(max_retries, LegacyBackoff::new())
-}
-
-/// The largest `max_backoff` [`legacy_retry_config_with`] sets.
-const MAX_BACKOFF_LIMIT: Duration = MAX_LOAD_TIME;
-
-/// Like [`legacy_retry_config`] for a given backoff: initial backoff
-/// `backoff.get_base_delay()`, `max_backoff` the ceiling of retry `max_retries` (at
-/// least the base), so the SDK neither cuts [`ModelNotReadyClassifier`](super::ModelNotReadyClassifier)'s
+/// legacy mode), initial backoff the backoff's base, and a `max_backoff`
+/// that is the ceiling of the last retry (at least the base), so the SDK
+/// neither cuts [`ModelNotReadyClassifier`](super::ModelNotReadyClassifier)'s
 /// explicit delays nor computes different ones when it uses its own formula.
 ///
 /// `max_backoff` is at most [`MAX_LOAD_TIME`] (360 s; reached from the 10th
@@ -43,7 +24,20 @@ const MAX_BACKOFF_LIMIT: Duration = MAX_LOAD_TIME;
 ///
 /// The retry quota is the client's retry partition, not part of
 /// [`RetryConfig`]; see the [module docs](super#the-retry-quota).
-pub fn legacy_retry_config_with(max_retries: u32, backoff: LegacyBackoff) -> RetryConfig {
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_sagemaker::aws_sdk::legacy_retry_config;
+/// use tower_sagemaker::retry::LegacyRetries;
+///
+/// let config = legacy_retry_config(&LegacyRetries::new());
+/// assert_eq!(config.max_attempts(), 5);
+/// assert_eq!(config.initial_backoff(), Duration::from_secs(1));
+/// assert_eq!(config.max_backoff(), Duration::from_secs(8));
+/// ```
+pub fn legacy_retry_config(retries: &LegacyRetries) -> RetryConfig {
+    let max_retries = retries.get_max_retries();
+    let backoff = retries.get_backoff();
     RetryConfig::standard()
         .with_max_attempts(max_retries.saturating_add(1))
         .with_initial_backoff(backoff.get_base_delay())
@@ -54,6 +48,9 @@ pub fn legacy_retry_config_with(max_retries: u32, backoff: LegacyBackoff) -> Ret
                 .min(MAX_BACKOFF_LIMIT),
         )
 }
+
+/// The largest `max_backoff` [`legacy_retry_config`] sets.
+const MAX_BACKOFF_LIMIT: Duration = MAX_LOAD_TIME;
 
 /// The [`TimeoutConfig`] for multi-model endpoints: the whole call (all
 /// attempts and sleeps) within [`MAX_LOAD_TIME`] (360 s), each attempt within
@@ -71,22 +68,13 @@ pub fn legacy_retry_config_with(max_retries: u32, backoff: LegacyBackoff) -> Ret
 /// assert_eq!(config.read_timeout(), Some(Duration::from_secs(70)));
 /// ```
 pub fn multi_model_timeout_config() -> TimeoutConfig {
-    timeout_config(MAX_LOAD_TIME, RECOMMENDED_ATTEMPT_TIMEOUT)
+    timeouts(MAX_LOAD_TIME, RECOMMENDED_ATTEMPT_TIMEOUT)
 }
 
 /// A [`TimeoutConfig`] with `operation_timeout` (the budget of the whole call,
 /// final when it fires), and `operation_attempt_timeout` and `read_timeout`
 /// (per attempt, retried when they fire) both `attempt`.
-///
-/// ```
-/// use std::time::Duration;
-/// use tower_sagemaker::aws_sdk::timeout_config;
-///
-/// let config = timeout_config(Duration::from_secs(30), Duration::from_secs(10));
-/// assert_eq!(config.operation_timeout(), Some(Duration::from_secs(30)));
-/// assert_eq!(config.read_timeout(), Some(Duration::from_secs(10)));
-/// ```
-pub fn timeout_config(operation: Duration, attempt: Duration) -> TimeoutConfig {
+pub(super) fn timeouts(operation: Duration, attempt: Duration) -> TimeoutConfig {
     TimeoutConfig::builder()
         .operation_timeout(operation)
         .operation_attempt_timeout(attempt)
@@ -100,25 +88,25 @@ mod tests {
 
     #[test]
     fn configs() {
-        let c = legacy_retry_config(0);
-        assert_eq!(c.max_attempts(), 1);
-        let c = legacy_retry_config_with(
-            3,
-            LegacyBackoff::new().base_delay(Duration::from_millis(50)),
-        );
-        assert_eq!(c.max_attempts(), 4);
-        assert_eq!(c.initial_backoff(), Duration::from_millis(50));
-        assert_eq!(c.max_backoff(), Duration::from_millis(200));
-        let c = legacy_retry_config(u32::MAX);
-        assert_eq!(c.max_attempts(), u32::MAX);
-        assert_eq!(c.max_backoff(), MAX_LOAD_TIME);
-        assert_eq!(
-            legacy_retry_config(9).max_backoff(),
-            Duration::from_secs(256)
-        );
-        assert_eq!(legacy_retry_config(10).max_backoff(), MAX_LOAD_TIME);
+        let c = |n| legacy_retry_config(&LegacyRetries::new().max_retries(n));
+        assert_eq!(c(0).max_attempts(), 1);
+        let short = LegacyRetries::new()
+            .max_retries(3)
+            .base_delay(Duration::from_millis(50));
+        let c3 = legacy_retry_config(&short);
+        assert_eq!(c3.max_attempts(), 4);
+        assert_eq!(c3.initial_backoff(), Duration::from_millis(50));
+        assert_eq!(c3.max_backoff(), Duration::from_millis(200));
+        assert_eq!(c(u32::MAX).max_attempts(), u32::MAX);
+        assert_eq!(c(u32::MAX).max_backoff(), MAX_LOAD_TIME);
+        assert_eq!(c(9).max_backoff(), Duration::from_secs(256));
+        assert_eq!(c(10).max_backoff(), MAX_LOAD_TIME);
         let t = multi_model_timeout_config();
         assert_eq!(t.operation_timeout(), Some(MAX_LOAD_TIME));
         assert_eq!(t.connect_timeout(), None);
+        let t = timeouts(Duration::from_secs(30), Duration::from_secs(10));
+        assert_eq!(t.operation_timeout(), Some(Duration::from_secs(30)));
+        assert_eq!(t.operation_attempt_timeout(), Some(Duration::from_secs(10)));
+        assert_eq!(t.read_timeout(), Some(Duration::from_secs(10)));
     }
 }

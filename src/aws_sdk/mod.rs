@@ -15,7 +15,7 @@
 //!   retry and timeout settings for a 360 s cold start;
 //! - with feature `aws-sdk-sagemakerruntime`, `MultiModelEndpointExt` applies
 //!   all of it to an `aws_sdk_sagemakerruntime::config::Builder`, and
-//!   `config_override` does the same for one call.
+//!   `MultiModelEndpoint::config_override` does the same for one call.
 //!
 //! ```no_run
 //! # #[cfg(feature = "aws-sdk-sagemakerruntime")]
@@ -79,7 +79,7 @@
 //! timeouts), it indicates a retry without a delay and the SDK computes
 //! `rand * min(initial_backoff * 2^(k-1), max_backoff)`: the same full-jitter
 //! formula, equal to [`LegacyBackoff`](crate::retry::LegacyBackoff) when `initial_backoff` is its base, as
-//! [`legacy_retry_config_with`] sets it.
+//! [`legacy_retry_config`] sets it.
 //!
 //! # The retry quota
 //!
@@ -99,9 +99,7 @@ mod interceptor;
 mod sagemakerruntime;
 
 pub use self::classifier::ModelNotReadyClassifier;
-pub use self::config::{
-    legacy_retry_config, legacy_retry_config_with, multi_model_timeout_config, timeout_config,
-};
+pub use self::config::{legacy_retry_config, multi_model_timeout_config};
 pub use self::interceptor::{AttemptNumberInterceptor, TargetModelInterceptor};
 #[cfg(feature = "aws-sdk-sagemakerruntime")]
-pub use self::sagemakerruntime::{config_override, MultiModelEndpoint, MultiModelEndpointExt};
+pub use self::sagemakerruntime::{MultiModelEndpoint, MultiModelEndpointExt};

@@ -1,15 +1,17 @@
 //! The `aws-sdk-sagemakerruntime` config extension.
 
+use std::time::Duration;
+
 use aws_sdk_sagemakerruntime::config::retry::{RetryPartition, TokenBucket};
 use aws_sdk_sagemakerruntime::config::timeout::TimeoutConfig;
 use aws_sdk_sagemakerruntime::config::Builder;
 
+use super::config::timeouts;
 use super::{
-    legacy_retry_config_with, multi_model_timeout_config, AttemptNumberInterceptor,
+    legacy_retry_config, multi_model_timeout_config, AttemptNumberInterceptor,
     ModelNotReadyClassifier, TargetModelInterceptor,
 };
-use crate::retry::{LegacyBackoff, RetryClassifier};
-use crate::sagemaker::internal::LEGACY_MAX_RETRIES;
+use crate::retry::LegacyRetries;
 use crate::target_model::TargetModel;
 
 /// The retry partition of clients without a retry quota.
@@ -21,22 +23,21 @@ const UNLIMITED_PARTITION: &str = "tower-sagemaker-legacy";
 ///
 /// Applied, they register [`TargetModelInterceptor`] (with a target
 /// model), [`ModelNotReadyClassifier`] and [`AttemptNumberInterceptor`],
-/// and set [`legacy_retry_config_with`], [`multi_model_timeout_config`]
-/// (merged with the builder's other timeouts) and, unless
-/// [`retry_quota(true)`](Self::retry_quota), an unlimited retry token
-/// bucket.
+/// and set [`legacy_retry_config`], the timeouts (by default
+/// [`multi_model_timeout_config`], merged with the builder's other timeouts)
+/// and, unless [`retry_quota(true)`](Self::retry_quota), an unlimited retry
+/// token bucket.
 ///
 /// ```
 /// use std::time::Duration;
-/// use tower_sagemaker::aws_sdk::{timeout_config, MultiModelEndpoint, MultiModelEndpointExt};
-/// use tower_sagemaker::retry::LegacyBackoff;
+/// use tower_sagemaker::aws_sdk::{MultiModelEndpoint, MultiModelEndpointExt};
+/// use tower_sagemaker::retry::LegacyRetries;
 /// use tower_sagemaker::target_model::TargetModel;
 ///
 /// let settings = MultiModelEndpoint::new()
 ///     .target_model(TargetModel::new("model-3.tar.gz")?)
-///     .max_retries(4)
-///     .backoff(LegacyBackoff::new().max_delay(Duration::from_secs(5)))
-///     .timeout_config(timeout_config(Duration::from_secs(120), Duration::from_secs(65)));
+///     .retries(LegacyRetries::new().max_retries(4).max_delay(Duration::from_secs(5)))
+///     .timeouts(Duration::from_secs(120), Duration::from_secs(65));
 /// let config = aws_sdk_sagemakerruntime::Config::builder()
 ///     .multi_model_endpoint_with(settings)
 ///     .build();
@@ -46,23 +47,19 @@ const UNLIMITED_PARTITION: &str = "tower-sagemaker-legacy";
 #[derive(Debug, Clone)]
 pub struct MultiModelEndpoint {
     target_model: Option<TargetModel>,
-    max_retries: u32,
-    backoff: LegacyBackoff,
-    classifier: RetryClassifier,
+    retries: LegacyRetries,
     timeout_config: TimeoutConfig,
     retry_quota: bool,
 }
 
 impl MultiModelEndpoint {
-    /// botocore's legacy mode (4 retries after the first attempt, its
-    /// conditions and backoff), the multi-model timeouts, no target model,
-    /// no retry quota.
+    /// botocore's legacy mode ([`LegacyRetries::new`]: 4 retries after the
+    /// first attempt, its conditions and backoff), the multi-model timeouts,
+    /// no target model, no retry quota.
     pub fn new() -> Self {
         Self {
             target_model: None,
-            max_retries: LEGACY_MAX_RETRIES,
-            backoff: LegacyBackoff::new(),
-            classifier: RetryClassifier::legacy(),
+            retries: LegacyRetries::new(),
             timeout_config: multi_model_timeout_config(),
             retry_quota: false,
         }
@@ -74,29 +71,34 @@ impl MultiModelEndpoint {
         self
     }
 
-    /// Sets the number of retries after the first attempt, as botocore's
-    /// `retries={'max_attempts': n}` (so `n + 1` attempts). 0 turns retries off.
-    pub fn max_retries(mut self, n: u32) -> Self {
-        self.max_retries = n;
+    /// Sets the retries: their number, backoff (also the SDK's initial and
+    /// maximum backoff) and classifier. The SDK makes the retries itself, so
+    /// the settings of [`LegacyRetries`] that need the crate's own retry
+    /// loop (cold-start coalescing, event callbacks, an immediate retry
+    /// after a reset connection) do not apply to SDK calls; applying
+    /// settings that have them logs a warning.
+    pub fn retries(mut self, retries: LegacyRetries) -> Self {
+        self.retries = retries;
         self
     }
 
-    /// Sets the backoff (also the SDK's initial and maximum backoff).
-    pub fn backoff(mut self, backoff: LegacyBackoff) -> Self {
-        self.backoff = backoff;
+    /// Sets the budget of the whole call (`operation_timeout`, final when it
+    /// fires) and of each attempt (`operation_attempt_timeout` and
+    /// `read_timeout`, retried when they fire). Defaults: 360 s and 70 s.
+    pub fn timeouts(mut self, operation: Duration, attempt: Duration) -> Self {
+        self.timeout_config = timeouts(operation, attempt);
         self
     }
 
-    /// Sets which responses and errors are retried.
-    pub fn classifier(mut self, classifier: RetryClassifier) -> Self {
-        self.classifier = classifier;
-        self
-    }
-
-    /// Sets the timeouts (see [`timeout_config`](super::timeout_config)).
+    /// Sets every timeout from `timeout_config` (for a connect timeout, say).
     pub fn timeout_config(mut self, timeout_config: TimeoutConfig) -> Self {
         self.timeout_config = timeout_config;
         self
+    }
+
+    /// The retry settings.
+    pub fn get_retries(&self) -> &LegacyRetries {
+        &self.retries
     }
 
     /// Whether to keep the SDK's retry token bucket (`true`) or to give
@@ -112,14 +114,20 @@ impl MultiModelEndpoint {
         if let Some(model) = self.target_model {
             builder = builder.interceptor(TargetModelInterceptor::new(model));
         }
+        let retries = &self.retries;
+        if retries.get_cold_starts().is_some()
+            || retries.has_event_callbacks()
+            || retries.get_reset_connection_at_once()
+        {
+            tracing::warn!(
+                "LegacyRetries for an AWS SDK client: cold-start coalescing, event callbacks and \
+                 reset_connection_at_once apply to the crate's tower retriers only"
+            );
+        }
         builder = builder
             .interceptor(AttemptNumberInterceptor::new())
-            .retry_classifier(
-                ModelNotReadyClassifier::new()
-                    .backoff(self.backoff)
-                    .classifier(self.classifier),
-            )
-            .retry_config(legacy_retry_config_with(self.max_retries, self.backoff))
+            .retry_classifier(ModelNotReadyClassifier::new(retries))
+            .retry_config(legacy_retry_config(retries))
             .timeout_config(self.timeout_config);
         if !self.retry_quota {
             builder = builder.retry_partition(
@@ -186,30 +194,4 @@ impl MultiModelEndpointExt for Builder {
     fn multi_model_endpoint_with(self, settings: MultiModelEndpoint) -> Self {
         settings.apply(self)
     }
-}
-
-/// A config override for one call with `target_model` and the rest of
-/// [`MultiModelEndpoint::new`]: for `.customize().config_override(..)`.
-///
-/// ```no_run
-/// # async fn example(client: aws_sdk_sagemakerruntime::Client) -> Result<(), Box<dyn std::error::Error>> {
-/// use aws_sdk_sagemakerruntime::primitives::Blob;
-/// use tower_sagemaker::aws_sdk;
-/// use tower_sagemaker::target_model::TargetModel;
-///
-/// let out = client
-///     .invoke_endpoint()
-///     .endpoint_name("demo")
-///     .body(Blob::new("1.0"))
-///     .customize()
-///     .config_override(aws_sdk::config_override(TargetModel::new("model-7.tar.gz")?))
-///     .send()
-///     .await?;
-/// # let _ = out; Ok(())
-/// # }
-/// ```
-pub fn config_override(target_model: TargetModel) -> Builder {
-    MultiModelEndpoint::new()
-        .target_model(target_model)
-        .config_override()
 }

@@ -28,12 +28,14 @@
 //! | the whole call | `DeadlineLayer` | nothing (attempts times waits) |
 //!
 //! ```
+//! # #[cfg(feature = "deadline")]
+//! # mod example {
 //! use std::time::Duration;
 //! use tower::{service_fn, BoxError, ServiceBuilder, ServiceExt};
 //! use tower_sagemaker::deadline::{Deadline, DeadlineExceeded, DeadlineLayer};
 //!
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
-//! # async fn main() {
+//! # pub async fn main() {
 //! let slow = service_fn(|req: http::Request<()>| async move {
 //!     // Layers below can see how much time is left.
 //!     let left = req.extensions().get::<Deadline>().unwrap().remaining();
@@ -49,18 +51,33 @@
 //! let exceeded = err.downcast_ref::<DeadlineExceeded>().unwrap();
 //! assert_eq!(exceeded.budget(), Duration::from_secs(5));
 //! # }
+//! # }
+//! # #[cfg(feature = "deadline")]
+//! # fn main() { example::main() }
+//! # #[cfg(not(feature = "deadline"))]
+//! # fn main() {}
 //! ```
 
+// The `Deadline` value and its error are also there for the retry layer
+// alone (feature `retry`); the layer that sets it needs feature `deadline`.
+#[cfg(feature = "deadline")]
 mod body;
 mod error;
+#[cfg(feature = "deadline")]
 mod future;
+#[cfg(feature = "deadline")]
 mod layer;
+#[cfg(feature = "deadline")]
 mod service;
 
+#[cfg(feature = "deadline")]
 pub use self::body::ResponseBody;
 pub use self::error::DeadlineExceeded;
+#[cfg(feature = "deadline")]
 pub use self::future::ResponseFuture;
+#[cfg(feature = "deadline")]
 pub use self::layer::DeadlineLayer;
+#[cfg(feature = "deadline")]
 pub use self::service::DeadlineService;
 
 use std::time::Duration;

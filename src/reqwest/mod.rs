@@ -3,10 +3,11 @@
 //! `reqwest-middleware` stack.
 //!
 //! - [`LegacyRetryableStrategy`]: a `reqwest_retry::RetryableStrategy` that
-//!   classifies as botocore's legacy mode does, with the same
-//!   [`RetryClassifier`] as the tower layer;
-//! - [`LegacyBackoffPolicy`]: a `retry_policies::RetryPolicy` backed by
-//!   [`LegacyBackoff`] (full jitter, `max_retries`, an optional total budget);
+//!   classifies as botocore's legacy mode does, with the
+//!   [`RetryClassifier`] of a [`LegacyRetries`], as the tower layer;
+//! - [`LegacyBackoffPolicy`]: a `retry_policies::RetryPolicy` backed by the
+//!   [`LegacyBackoff`] and `max_retries` of a [`LegacyRetries`] (full
+//!   jitter, an optional total budget);
 //! - [`TargetModelMiddleware`]: a `reqwest_middleware::Middleware` that sets
 //!   `X-Amzn-SageMaker-Target-Model` from a validated [`TargetModel`].
 //!
@@ -49,8 +50,7 @@ use reqwest_middleware::{Middleware, Next};
 use reqwest_retry::{Retryable, RetryableStrategy};
 use retry_policies::{RetryDecision, RetryPolicy};
 
-use crate::retry::{LegacyBackoff, RetryClassifier};
-use crate::sagemaker::internal::LEGACY_MAX_RETRIES;
+use crate::retry::{LegacyBackoff, LegacyRetries, RetryClassifier};
 use crate::target_model::TargetModel;
 
 /// Classifies responses and errors as botocore's legacy mode does, for
@@ -81,15 +81,16 @@ pub struct LegacyRetryableStrategy {
 }
 
 impl LegacyRetryableStrategy {
+    /// Classifies with the classifier of `retries`.
+    pub fn new(retries: &LegacyRetries) -> Self {
+        Self {
+            classifier: retries.get_classifier().clone(),
+        }
+    }
+
     /// botocore's legacy conditions ([`RetryClassifier::legacy`]).
     pub fn legacy() -> Self {
         Self::default()
-    }
-
-    /// Classifies with `classifier` instead.
-    pub fn classifier(mut self, classifier: RetryClassifier) -> Self {
-        self.classifier = classifier;
-        self
     }
 
     /// The classifier.
@@ -126,15 +127,17 @@ impl RetryableStrategy for LegacyRetryableStrategy {
 
 /// botocore's legacy backoff for `reqwest_retry`: before retry `k`, a
 /// uniform random delay in `[0, base * 2^(k-1))` ([`LegacyBackoff`]), at most
-/// `max_retries` retries, and, with a total budget, no retry whose delay
-/// would end after the budget (counted from the request's start).
+/// `max_retries` retries (both from a [`LegacyRetries`]), and, with a total
+/// budget, no retry whose delay would end after the budget (counted from the
+/// request's start).
 ///
 /// ```
 /// use std::time::{Duration, SystemTime};
 /// use retry_policies::{RetryDecision, RetryPolicy};
 /// use tower_sagemaker::reqwest::LegacyBackoffPolicy;
+/// use tower_sagemaker::retry::LegacyRetries;
 ///
-/// let policy = LegacyBackoffPolicy::legacy().max_retries(2);
+/// let policy = LegacyBackoffPolicy::new(&LegacyRetries::new().max_retries(2));
 /// let started = SystemTime::now();
 /// // The second retry waits less than 2 s; there is no third.
 /// match policy.should_retry(started, 1) {
@@ -159,31 +162,18 @@ impl Default for LegacyBackoffPolicy {
 }
 
 impl LegacyBackoffPolicy {
-    /// 4 retries (5 attempts), base 1 s, no cap, no total budget.
-    pub fn legacy() -> Self {
+    /// The number of retries and the backoff of `retries`, no total budget.
+    pub fn new(retries: &LegacyRetries) -> Self {
         Self {
-            max_retries: LEGACY_MAX_RETRIES,
-            backoff: LegacyBackoff::new(),
+            max_retries: retries.get_max_retries(),
+            backoff: retries.get_backoff(),
             budget: None,
         }
     }
 
-    /// Retries after the first attempt, as botocore's `retries={'max_attempts': n}`.
-    pub fn max_retries(mut self, n: u32) -> Self {
-        self.max_retries = n;
-        self
-    }
-
-    /// Replaces the backoff.
-    pub fn backoff(mut self, backoff: LegacyBackoff) -> Self {
-        self.backoff = backoff;
-        self
-    }
-
-    /// The ceiling of the first retry's delay (default 1 s); later ceilings double.
-    pub fn base_delay(mut self, base: Duration) -> Self {
-        self.backoff = self.backoff.base_delay(base);
-        self
+    /// 4 retries (5 attempts), base 1 s, no cap, no total budget.
+    pub fn legacy() -> Self {
+        Self::new(&LegacyRetries::new())
     }
 
     /// No retry whose delay would end more than `budget` after the request

@@ -1,4 +1,4 @@
-//! Which outcomes of an attempt are retried.
+//! Which outcomes of an attempt are retried, worked out once per attempt.
 
 use std::borrow::Cow;
 use std::error::Error as StdError;
@@ -6,17 +6,19 @@ use std::fmt;
 use std::sync::Arc;
 
 use http::{HeaderMap, StatusCode};
+use tower::BoxError;
 
+use super::AttemptTimedOut;
 use crate::error_code::ErrorCode;
 use crate::legacy::LegacyRetry;
-
-use super::transport::legacy_error_reason;
 
 /// Why an attempt's outcome is retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RetryReason {
-    /// HTTP 429, whatever its error code: how `ModelNotReadyException` is retried.
+    /// HTTP 429 `ModelNotReadyException`: the target model is still loading.
+    ModelNotReady,
+    /// HTTP 429 with any other code (or none).
     TooManyRequests,
     /// HTTP 500, 502, 503, 504 or 509.
     ServerError(StatusCode),
@@ -29,22 +31,24 @@ pub enum RetryReason {
     /// The predicate of [`RetryClassifier::retry_response_if`] or
     /// [`RetryClassifier::retry_error_if`] said so.
     Predicate,
-    /// A transport error: connect failure, connection closed or reset, I/O error.
+    /// A transport error: connect failure, connection closed or reset,
+    /// malformed response, I/O error.
     Transport,
-    /// The attempt timed out ([`AttemptTimedOut`](super::AttemptTimedOut)).
+    /// The attempt timed out ([`AttemptTimedOut`]).
     AttemptTimeout,
-    /// A read waited longer than the read timeout
-    /// ([`ReadTimedOut`](crate::read_timeout::ReadTimedOut)).
+    /// A read waited longer than the read timeout (`ReadTimedOut` of the
+    /// `read_timeout` module).
     ReadTimeout,
-    /// Reading the response body failed within the attempt
-    /// ([`BodyReadFailed`](crate::collect_body::BodyReadFailed)).
+    /// Reading the response body failed within the attempt (`BodyReadFailed`
+    /// of the `collect_body` module).
     BodyRead,
 }
 
 impl RetryReason {
-    /// A short name for logs.
+    /// A short name for logs and metric labels.
     pub fn as_str(&self) -> &'static str {
         match self {
+            Self::ModelNotReady => "model_not_ready",
             Self::TooManyRequests => "too_many_requests",
             Self::ServerError(_) => "server_error",
             Self::Throttling => "throttling",
@@ -66,16 +70,17 @@ type ErrorPredicate = dyn Fn(&(dyn StdError + 'static)) -> bool + Send + Sync;
 /// an error whether an attempt is retried.
 ///
 /// [`RetryClassifier::legacy`] is botocore's legacy mode:
-/// - 429 whatever the code, 500, 502, 503, 504, 509;
+/// - 429 whatever the code ([`RetryReason::ModelNotReady`] for
+///   `ModelNotReadyException`), 500, 502, 503, 504, 509;
 /// - 400 whose `X-Amzn-ErrorType` is a legacy throttling code
 ///   (`Throttling`, `ThrottlingException`, `ThrottledException`,
-///   `RequestThrottledException`, `ProvisionedThroughputExceededException`,
-///   case-insensitive, sanitised by [`ErrorCode::parse`]);
+///   `RequestThrottledException`, `ProvisionedThroughputExceededException`),
+///   read by [`ErrorCode::from_headers`] and compared exactly, as botocore does;
 /// - transport errors (an [`std::io::Error`] anywhere in the source chain,
 ///   or, with feature `hyper`, a connection-level `hyper::Error`: closed,
-///   incomplete message, canceled, timed out, body write aborted),
-///   [`AttemptTimedOut`](super::AttemptTimedOut), [`ReadTimedOut`](crate::read_timeout::ReadTimedOut)
-///   and [`BodyReadFailed`](crate::collect_body::BodyReadFailed).
+///   incomplete message, malformed response, canceled, timed out, body write
+///   aborted), [`AttemptTimedOut`], and the `ReadTimedOut` and
+///   `BodyReadFailed` errors of the `read_timeout` and `collect_body` modules.
 ///
 /// Not retried: 424 `ModelError`, 400 `ValidationError`, 530, other 4xx, other errors.
 ///
@@ -105,6 +110,17 @@ struct Extras {
     error_predicate: Option<Arc<ErrorPredicate>>,
 }
 
+/// An attempt's outcome as classified once: why it is retried, its error
+/// code, and whether its connection was reset under it.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Classified<'a> {
+    pub(crate) reason: Option<RetryReason>,
+    /// The response's `X-Amzn-ErrorType` code (not read on a success).
+    pub(crate) code: Option<ErrorCode<'a>>,
+    /// The connection was reset or closed before any response came.
+    pub(crate) reset: bool,
+}
+
 impl RetryClassifier {
     /// botocore's legacy retry conditions.
     pub fn legacy() -> Self {
@@ -122,9 +138,8 @@ impl RetryClassifier {
     }
 
     /// Also retries error responses (any status of 400 and above) whose
-    /// error code is `code`. The response's `X-Amzn-ErrorType` is sanitised
-    /// by [`ErrorCode::parse`] and compared case-insensitively with `code`
-    /// as given.
+    /// error code is `code`: the response's `X-Amzn-ErrorType` as
+    /// [`ErrorCode::from_headers`] reads it, compared exactly with `code`.
     pub fn retry_error_code(mut self, code: impl Into<Cow<'static, str>>) -> Self {
         self.extras().codes.push(code.into());
         self
@@ -155,32 +170,66 @@ impl RetryClassifier {
         status: StatusCode,
         headers: &HeaderMap,
     ) -> Option<RetryReason> {
-        // The common case, kept inline: the legacy rules never retry a success.
-        if self.extras.is_none() && status.is_success() {
-            return None;
-        }
-        self.classify_response_head(status, headers)
+        self.classify_head(status, headers).reason
     }
 
-    fn classify_response_head(
+    /// Why an error is retried, or `None`.
+    pub fn classify_error(&self, error: &(dyn StdError + 'static)) -> Option<RetryReason> {
+        self.classify_err(error).reason
+    }
+
+    /// Classifies an attempt's outcome: one parse of the error code, one
+    /// walk of the error's source chain.
+    #[inline]
+    pub(crate) fn classify<'a, R>(
+        &self,
+        outcome: &'a Result<http::Response<R>, BoxError>,
+    ) -> Classified<'a> {
+        match outcome {
+            Ok(res) => self.classify_head(res.status(), res.headers()),
+            Err(err) => self.classify_err(&**err),
+        }
+    }
+
+    #[inline]
+    fn classify_head<'a>(&self, status: StatusCode, headers: &'a HeaderMap) -> Classified<'a> {
+        // The common case, kept inline: the legacy rules never retry a
+        // success, and a success's head is not read.
+        if self.extras.is_none() && status.is_success() {
+            return Classified::default();
+        }
+        let code = (!status.is_success())
+            .then(|| ErrorCode::from_headers(headers))
+            .flatten();
+        Classified {
+            reason: self.response_reason(status, headers, code),
+            code,
+            reset: false,
+        }
+    }
+
+    fn response_reason(
         &self,
         status: StatusCode,
         headers: &HeaderMap,
+        code: Option<ErrorCode<'_>>,
     ) -> Option<RetryReason> {
-        if let Some(reason) = legacy_status_reason(status, || ErrorCode::from_headers(headers)) {
-            return Some(reason);
+        match LegacyRetry::of(status, || code) {
+            Some(LegacyRetry::TooManyRequests) if code == Some(ErrorCode::MODEL_NOT_READY) => {
+                return Some(RetryReason::ModelNotReady)
+            }
+            Some(LegacyRetry::TooManyRequests) => return Some(RetryReason::TooManyRequests),
+            Some(LegacyRetry::ServerError) => return Some(RetryReason::ServerError(status)),
+            Some(LegacyRetry::Throttling) => return Some(RetryReason::Throttling),
+            None => {}
         }
         let extras = self.extras.as_deref()?;
         if extras.statuses.contains(&status) {
             return Some(RetryReason::ExtraStatus(status));
         }
-        if !extras.codes.is_empty() && status.as_u16() >= 400 {
-            if let Some(code) = ErrorCode::from_headers(headers) {
-                if extras
-                    .codes
-                    .iter()
-                    .any(|c| c.eq_ignore_ascii_case(code.as_str()))
-                {
+        if status.as_u16() >= 400 {
+            if let Some(code) = code {
+                if extras.codes.iter().any(|c| c == code.as_str()) {
                     return Some(RetryReason::ExtraErrorCode);
                 }
             }
@@ -191,20 +240,89 @@ impl RetryClassifier {
         }
     }
 
-    /// Why an error is retried, or `None`.
-    pub fn classify_error(&self, error: &(dyn StdError + 'static)) -> Option<RetryReason> {
-        if let Some(reason) = legacy_error_reason(error) {
-            return Some(reason);
+    fn classify_err(&self, error: &(dyn StdError + 'static)) -> Classified<'static> {
+        let mut reason = None;
+        let mut reset = false;
+        let mut next = Some(error);
+        while let Some(err) = next {
+            reason = reason.or_else(|| known_reason(err));
+            reset = reset || is_reset(err);
+            if reason.is_some() && reset {
+                break;
+            }
+            next = err.source();
         }
-        match self
-            .extras
-            .as_deref()
-            .and_then(|e| e.error_predicate.as_ref())
-        {
-            Some(p) if p(error) => Some(RetryReason::Predicate),
-            _ => None,
+        if reason.is_none() {
+            if let Some(p) = self
+                .extras
+                .as_deref()
+                .and_then(|e| e.error_predicate.as_ref())
+            {
+                reason = p(error).then_some(RetryReason::Predicate);
+            }
+        }
+        Classified {
+            reason,
+            code: None,
+            reset,
         }
     }
+}
+
+/// botocore's legacy rule for one error of a source chain: the one place
+/// that knows the errors of the crate's other layers and of the transports.
+/// `std::io::Error` is what every client built on std sockets reports; hyper
+/// reports its own connection-level errors.
+fn known_reason(err: &(dyn StdError + 'static)) -> Option<RetryReason> {
+    if err.is::<AttemptTimedOut>() {
+        return Some(RetryReason::AttemptTimeout);
+    }
+    #[cfg(feature = "read-timeout")]
+    if err.is::<crate::read_timeout::ReadTimedOut>() {
+        return Some(RetryReason::ReadTimeout);
+    }
+    #[cfg(feature = "collect-body")]
+    if err.is::<crate::collect_body::BodyReadFailed>() {
+        return Some(RetryReason::BodyRead);
+    }
+    if err.is::<std::io::Error>() {
+        return Some(RetryReason::Transport);
+    }
+    // What botocore calls a connection error: the connection closed (also
+    // before the response was complete), a malformed response (botocore's
+    // `ConnectionClosedError`), the request canceled because the connection
+    // went away, a hyper timeout, or writing the request body aborted.
+    #[cfg(feature = "hyper")]
+    if err.downcast_ref::<hyper::Error>().is_some_and(|e| {
+        e.is_closed()
+            || e.is_incomplete_message()
+            || e.is_parse()
+            || e.is_canceled()
+            || e.is_timeout()
+            || e.is_body_write_aborted()
+    }) {
+        return Some(RetryReason::Transport);
+    }
+    None
+}
+
+/// Whether one error of a source chain is a connection the server reset or
+/// closed under the request before any response came: what a pooled
+/// keep-alive connection that the server closed just before reuse looks like
+/// (not a failure to connect).
+fn is_reset(err: &(dyn StdError + 'static)) -> bool {
+    use std::io::ErrorKind::*;
+    if let Some(e) = err.downcast_ref::<std::io::Error>() {
+        return matches!(
+            e.kind(),
+            ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof
+        );
+    }
+    #[cfg(feature = "hyper")]
+    if let Some(e) = err.downcast_ref::<hyper::Error>() {
+        return e.is_incomplete_message() || e.is_closed();
+    }
+    false
 }
 
 impl fmt::Debug for RetryClassifier {
@@ -217,18 +335,6 @@ impl fmt::Debug for RetryClassifier {
             .field("error_predicate", &extras.error_predicate.is_some())
             .finish()
     }
-}
-
-/// botocore's legacy rule for a response, as a [`RetryReason`].
-fn legacy_status_reason<'a>(
-    status: StatusCode,
-    code: impl FnOnce() -> Option<ErrorCode<'a>>,
-) -> Option<RetryReason> {
-    Some(match LegacyRetry::of(status, code)? {
-        LegacyRetry::TooManyRequests => RetryReason::TooManyRequests,
-        LegacyRetry::ServerError => RetryReason::ServerError(status),
-        LegacyRetry::Throttling => RetryReason::Throttling,
-    })
 }
 
 #[cfg(test)]
@@ -253,6 +359,10 @@ mod tests {
         let none = HeaderMap::new();
         assert_eq!(
             c.classify_response(status(429), &headers("ModelNotReadyException")),
+            Some(RetryReason::ModelNotReady)
+        );
+        assert_eq!(
+            c.classify_response(status(429), &headers("ThrottlingException")),
             Some(RetryReason::TooManyRequests)
         );
         assert_eq!(
@@ -326,9 +436,11 @@ mod tests {
             Some(RetryReason::ExtraStatus(status(530)))
         );
         assert_eq!(
-            c.classify_response(status(424), &headers("modelerror")),
+            c.classify_response(status(424), &headers("ModelError")),
             Some(RetryReason::ExtraErrorCode)
         );
+        // Codes compare exactly, as botocore compares them.
+        assert_eq!(c.classify_response(status(424), &headers("modelerror")), None);
         assert_eq!(
             c.classify_response(status(200), &headers("ModelError")),
             None

@@ -24,7 +24,7 @@ use crate::error_code::ErrorCode;
 /// use bytes::Bytes;
 /// use http_body_util::Full;
 /// use tower::{service_fn, BoxError, ServiceBuilder, ServiceExt};
-/// use tower_sagemaker::retry::{Decision, ModelNotReadyRetryLayer, RetryEvent};
+/// use tower_sagemaker::retry::{LegacyRetries, Decision, ModelNotReadyRetryLayer, RetryEvent};
 /// use tower_sagemaker::sagemaker::ERROR_TYPE_HEADER;
 ///
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
@@ -47,7 +47,7 @@ use crate::error_code::ErrorCode;
 ///
 /// let log = Arc::new(Mutex::new(Vec::new()));
 /// let into = log.clone();
-/// let layer = ModelNotReadyRetryLayer::legacy().on_event(move |event| {
+/// let layer = ModelNotReadyRetryLayer::new(LegacyRetries::new().on_event(move |event| {
 ///     let line = match event {
 ///         RetryEvent::Attempt { attempt, .. } => format!("attempt {attempt}"),
 ///         RetryEvent::Outcome(o) => format!(
@@ -59,7 +59,7 @@ use crate::error_code::ErrorCode;
 ///         _ => String::from("(a newer kind of event)"),
 ///     };
 ///     into.lock().unwrap().push(line);
-/// });
+/// }));
 /// let svc = ServiceBuilder::new().layer(layer).service(endpoint);
 /// svc.oneshot(http::Request::new(Full::new(Bytes::from("1,2")))).await?;
 ///
@@ -82,16 +82,26 @@ pub enum RetryEvent<'a> {
         /// Time left in the call's budget, with a [`Deadline`](crate::deadline::Deadline).
         remaining: Option<Duration>,
     },
-    /// An attempt ended, and what comes next is decided.
+    /// An attempt ended, and what comes next is decided; or the call ended
+    /// between attempts.
+    ///
+    /// Every call reports exactly one outcome whose decision
+    /// [`is_final`](Decision::is_final), and it is the call's last event.
+    /// When the call ends between attempts (its deadline passes while it
+    /// sleeps a backoff, waits for another call's probe or for the inner
+    /// service to be ready; the inner service fails to become ready; the
+    /// call is dropped), that outcome carries the error the call ends with
+    /// (none when dropped) and the number of the last attempt made (0 when
+    /// none was).
     Outcome(AttemptOutcome<'a>),
 }
 
-/// How an attempt ended, and the decision that follows; see [`RetryEvent`]
-/// for an example.
+/// How an attempt (or the call) ended, and the decision that follows; see
+/// [`RetryEvent`] for an example.
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct AttemptOutcome<'a> {
-    /// Which attempt, 1 for the first.
+    /// Which attempt, 1 for the first (0 for a call that ended before any).
     pub attempt: u32,
     /// The response's status, when the attempt got a response.
     pub status: Option<StatusCode>,
@@ -110,38 +120,6 @@ pub struct AttemptOutcome<'a> {
     /// When this or an earlier attempt of the call got 429: the time since
     /// the first 429 (on a success, the wait a cold start cost).
     pub since_first_429: Option<Duration>,
-}
-
-impl<'a> AttemptOutcome<'a> {
-    pub(crate) fn new<R>(
-        attempt: u32,
-        outcome: &'a Result<http::Response<R>, tower::BoxError>,
-        reason: Option<RetryReason>,
-        decision: Decision,
-        deadline: Option<crate::deadline::Deadline>,
-        target_model: Option<&'a str>,
-        since_first_429: Option<Duration>,
-    ) -> Self {
-        let (status, error_code, error) = match outcome {
-            Ok(res) => (
-                Some(res.status()),
-                ErrorCode::from_headers(res.headers()),
-                None,
-            ),
-            Err(e) => (None, None, Some(&**e as &(dyn StdError + 'static))),
-        };
-        Self {
-            attempt,
-            status,
-            error_code,
-            error,
-            reason,
-            decision,
-            remaining: deadline.map(|d| d.remaining()),
-            target_model,
-            since_first_429,
-        }
-    }
 }
 
 /// What the retry layer does after an attempt; see [`RetryEvent`] and
@@ -168,6 +146,17 @@ pub enum Decision {
     /// call's outcome, then retries at once when the model is ready
     /// ([`ColdStarts`](super::ColdStarts)).
     WaitForModel,
+    /// The call's future was dropped before the call ended (and before its
+    /// deadline, if it had one): nothing reaches the caller.
+    Cancelled,
+}
+
+impl Decision {
+    /// Whether the call ends here: every call reports exactly one outcome
+    /// with a final decision, its last event.
+    pub fn is_final(&self) -> bool {
+        !matches!(self, Self::Retry { .. } | Self::WaitForModel)
+    }
 }
 
 type Callback = dyn Fn(&RetryEvent<'_>) + Send + Sync;

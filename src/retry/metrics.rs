@@ -9,10 +9,10 @@ use super::{Decision, RetryEvent};
 /// [`on_event`](super::ModelNotReadyRetryLayer::on_event):
 ///
 /// ```
-/// use tower_sagemaker::retry::{ModelNotReadyRetryLayer, RetryMetrics};
+/// use tower_sagemaker::retry::{LegacyRetries, ModelNotReadyRetryLayer, RetryMetrics};
 ///
 /// let metrics = RetryMetrics::new();
-/// let layer = ModelNotReadyRetryLayer::legacy().on_event(move |event| metrics.record(event));
+/// let layer = ModelNotReadyRetryLayer::new(LegacyRetries::new().on_event(move |event| metrics.record(event)));
 /// # let _ = layer;
 /// ```
 ///
@@ -79,6 +79,8 @@ impl RetryMetrics {
             Decision::RetriesExhausted => give_up(&with("why", "retries_exhausted")),
             Decision::DeadlineWouldPass => give_up(&with("why", "deadline_would_pass")),
             Decision::DeadlineExceeded => give_up(&with("why", "deadline_exceeded")),
+            // A dropped call is neither a success nor a give-up.
+            Decision::Cancelled => {}
             Decision::Return => {
                 if let (Some(status), Some(waited)) = (outcome.status, outcome.since_first_429) {
                     if status.is_success() {

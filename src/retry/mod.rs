@@ -2,16 +2,20 @@
 //! botocore's legacy retry mode (boto3's default) does them.
 //!
 //! [`ModelNotReadyRetryLayer`] wraps any `Service<http::Request<B>>` that
-//! answers `http::Response<R>`:
+//! answers `http::Response<R>`. Its decisions are set by one value,
+//! [`LegacyRetries`], which the `tower::retry::Policy` of this module
+//! (`LegacyRetryPolicy`, feature `retry-policy`), the AWS SDK and the reqwest
+//! integrations take too; one per-call controller makes them for all.
 //!
-//! - **Attempts**: the first, then up to [`max_retries`](ModelNotReadyRetryLayer::max_retries)
+//! - **Attempts**: the first, then up to [`max_retries`](LegacyRetries::max_retries)
 //!   retries (default 4, so 5 attempts as in boto3).
 //! - **Backoff**: before retry `k` it sleeps a uniform random time in
 //!   `[0, 2^(k-1))` seconds, with no cap ([`LegacyBackoff`]).
 //! - **What is retried**: decided by a [`RetryClassifier`] from the response's
 //!   status and headers (never its body) or from the error: 429 whatever the
 //!   code (this is how `ModelNotReadyException` is retried), 500, 502, 503,
-//!   504, 509, 400 with a throttling code, transport errors and per-attempt timeouts.
+//!   504, 509, 400 with a throttling code, transport errors and per-attempt
+//!   timeouts. Each outcome is classified once, into a [`RetryReason`].
 //! - **Per-attempt timeout**: 70 s by default; an attempt that takes longer
 //!   fails with [`AttemptTimedOut`] and is retried. An attempt lasts until the
 //!   response head, or, with [`CollectBodyLayer`](crate::collect_body::CollectBodyLayer)
@@ -34,7 +38,7 @@
 //!   other extension goes through, on every attempt) and puts it back on the
 //!   response.
 //! - **Reset connections**: with
-//!   [`reset_connection_at_once`](ModelNotReadyRetryLayer::reset_connection_at_once),
+//!   [`reset_connection_at_once`](LegacyRetries::reset_connection_at_once),
 //!   the first retry after a connection reset or closed before any response
 //!   (a pooled keep-alive connection the server had just closed) goes out at
 //!   once; off by default, as botocore.
@@ -45,15 +49,16 @@
 //!   had one. The error type is [`tower::BoxError`]; reach the typed
 //!   errors with `downcast_ref`.
 //! - **Cold-start coalescing** (opt-in,
-//!   [`coalesce_cold_starts`](ModelNotReadyRetryLayer::coalesce_cold_starts)):
+//!   [`coalesce_cold_starts`](LegacyRetries::coalesce_cold_starts)):
 //!   while a model loads, one call at a time asks the endpoint about it and
 //!   the calls that share the layer wait for that call's answer, then send
 //!   at once: N callers on a cold model make about N requests rather than
 //!   one per caller per 60 s hold. See [`ColdStarts`].
-//! - **Events**: [`on_event`](ModelNotReadyRetryLayer::on_event) callbacks get a
+//! - **Events**: [`on_event`](LegacyRetries::on_event) callbacks get a
 //!   typed [`RetryEvent`] as each attempt starts and ends, with the decision
-//!   that follows: the stable way to observe retries (feature `metrics`
-//!   records them with [`RetryMetrics`]).
+//!   that follows, and exactly one final outcome however the call ends: the
+//!   stable way to observe retries (feature `metrics` records them with
+//!   `RetryMetrics`).
 //! - **Logs**: each retry emits a `tracing` event at `INFO` with the attempt
 //!   number, the status or error kind and the chosen delay; never a body nor
 //!   a header value.
@@ -87,7 +92,7 @@
 //! use bytes::Bytes;
 //! use http_body_util::Full;
 //! use tower::{service_fn, BoxError, ServiceBuilder, ServiceExt};
-//! use tower_sagemaker::retry::{Attempts, ModelNotReadyRetryLayer};
+//! use tower_sagemaker::retry::{Attempts, LegacyRetries, ModelNotReadyRetryLayer};
 //!
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
 //! # async fn main() -> Result<(), BoxError> {
@@ -101,7 +106,7 @@
 //!     }
 //! });
 //! let svc = ServiceBuilder::new()
-//!     .layer(ModelNotReadyRetryLayer::legacy().max_retries(2))
+//!     .layer(ModelNotReadyRetryLayer::new(LegacyRetries::new().max_retries(2)))
 //!     .service(endpoint);
 //!
 //! let res = svc.oneshot(http::Request::new(Full::new(Bytes::from("1,2,3")))).await?;
@@ -111,118 +116,20 @@
 //! # }
 //! ```
 
-/// The settings the retry layer and the retry policy share, as the builder
-/// methods and getters of a type with a `settings: Settings` field: written
-/// once for both.
-macro_rules! shared_retry_settings {
-    () => {
-        /// Retries after the first attempt: botocore's
-        /// `retries={'max_attempts': n}` (so `n + 1` attempts). 0 turns retries off.
-        pub fn max_retries(mut self, n: u32) -> Self {
-            self.settings.max_retries = n;
-            self
-        }
-
-        /// The ceiling of the first retry's delay (default 1 s); later ceilings double.
-        pub fn base_delay(mut self, base: std::time::Duration) -> Self {
-            self.settings.backoff = self.settings.backoff.base_delay(base);
-            self
-        }
-
-        /// Caps every backoff ceiling (botocore's legacy mode has no cap).
-        pub fn max_delay(mut self, max: std::time::Duration) -> Self {
-            self.settings.backoff = self.settings.backoff.max_delay(max);
-            self
-        }
-
-        /// Replaces the backoff.
-        pub fn backoff(mut self, backoff: $crate::retry::LegacyBackoff) -> Self {
-            self.settings.backoff = backoff;
-            self
-        }
-
-        /// Replaces the classifier, to retry more statuses, codes or errors.
-        pub fn classifier(mut self, classifier: $crate::retry::RetryClassifier) -> Self {
-            self.settings.classifier = classifier;
-            self
-        }
-
-        /// Whether to make the first retry at once, without a backoff, when the
-        /// first attempt's connection was reset or closed before any response
-        /// came (default `false`, as botocore).
-        ///
-        /// That is what a pooled keep-alive connection looks like when the
-        /// server closed it just before the client reused it: the request never
-        /// reached a server that would answer it, and a new connection will.
-        /// botocore sleeps its legacy backoff all the same (up to 1 s for the
-        /// first retry). Later retries, and every other failure (a refused
-        /// connection, a timeout, an error status), keep the legacy backoff.
-        pub fn reset_connection_at_once(mut self, at_once: bool) -> Self {
-            self.settings.reset_connection_at_once = at_once;
-            self
-        }
-
-        /// Turns on cold-start coalescing with `cold_starts` as the shared
-        /// state: while a model loads, one call at a time asks the endpoint
-        /// about it and the others wait (see [`ColdStarts`](crate::retry::ColdStarts)).
-        /// Off by default: without it, botocore's legacy mode. Clones of the
-        /// layer or policy share the state; give two the same `ColdStarts` (a
-        /// clone) to have them coalesce together.
-        ///
-        /// ```
-        /// use tower_sagemaker::retry::{ColdStarts, ModelNotReadyRetryLayer};
-        ///
-        /// let layer = ModelNotReadyRetryLayer::legacy().coalesce_cold_starts(ColdStarts::new());
-        /// assert!(layer.get_cold_starts().is_some());
-        /// ```
-        pub fn coalesce_cold_starts(mut self, cold_starts: $crate::retry::ColdStarts) -> Self {
-            self.settings.cold_starts = Some(cold_starts);
-            self
-        }
-
-        /// The cold-start coalescing state, when coalescing is on.
-        pub fn get_cold_starts(&self) -> Option<&$crate::retry::ColdStarts> {
-            self.settings.cold_starts.as_ref()
-        }
-
-        /// The number of retries after the first attempt.
-        pub fn get_max_retries(&self) -> u32 {
-            self.settings.max_retries
-        }
-
-        /// The backoff.
-        pub fn get_backoff(&self) -> $crate::retry::LegacyBackoff {
-            self.settings.backoff
-        }
-
-        /// The classifier.
-        pub fn get_classifier(&self) -> &$crate::retry::RetryClassifier {
-            &self.settings.classifier
-        }
-
-        /// Whether the first retry after a reset connection is made at once.
-        pub fn get_reset_connection_at_once(&self) -> bool {
-            self.settings.reset_connection_at_once
-        }
-    };
-}
-
 mod backoff;
+mod call;
 mod classify;
 mod cold_starts;
-mod decide;
 mod error;
 mod event;
 mod future;
-#[cfg(feature = "hyper")]
-mod hyper_errors;
 mod layer;
 #[cfg(feature = "metrics")]
 mod metrics;
 #[cfg(feature = "retry-policy")]
 mod policy;
+mod settings;
 mod template;
-mod transport;
 
 pub use self::backoff::LegacyBackoff;
 pub use self::classify::{RetryClassifier, RetryReason};
@@ -235,23 +142,12 @@ pub use self::layer::ModelNotReadyRetryLayer;
 pub use self::metrics::RetryMetrics;
 #[cfg(feature = "retry-policy")]
 pub use self::policy::{LegacyRetryPolicy, RetryWait};
+pub use self::settings::LegacyRetries;
 
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use tower::BoxError;
 use tower_service::Service;
-
-#[derive(Debug, Clone)]
-pub(crate) struct Settings {
-    pub(crate) max_retries: u32,
-    pub(crate) attempt_timeout: Option<Duration>,
-    pub(crate) backoff: LegacyBackoff,
-    pub(crate) classifier: RetryClassifier,
-    pub(crate) reset_connection_at_once: bool,
-    pub(crate) hooks: event::Hooks,
-    pub(crate) cold_starts: Option<ColdStarts>,
-}
 
 /// How many attempts a call took: in the extensions of every response
 /// [`ModelNotReadyRetryLayer`] returns.
@@ -277,19 +173,15 @@ impl Attempts {
 #[derive(Debug, Clone)]
 pub struct ModelNotReadyRetry<S> {
     inner: S,
-    // Cheap to clone (no reference count for a plain legacy classifier):
-    // every call's future carries a copy.
-    settings: Settings,
+    // Cheap to clone (no reference count without opt-ins): every call's
+    // future carries a copy of the settings.
+    layer: ModelNotReadyRetryLayer,
 }
 
 impl<S> ModelNotReadyRetry<S> {
     /// Wraps `inner` with the settings of `layer`.
     pub fn new(inner: S, layer: &ModelNotReadyRetryLayer) -> Self {
         tower_layer::Layer::layer(layer, inner)
-    }
-
-    pub(crate) fn from_settings(inner: S, settings: Settings) -> Self {
-        Self { inner, settings }
     }
 
     inner_service_accessors!();
@@ -314,6 +206,7 @@ where
         // (tower's usual take-the-ready-one dance).
         let clone = self.inner.clone();
         let service = std::mem::replace(&mut self.inner, clone);
-        ResponseFuture::start(service, req, self.settings.clone())
+        let retries = self.layer.retries.clone();
+        ResponseFuture::start(service, req, retries, self.layer.attempt_timeout)
     }
 }

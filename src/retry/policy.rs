@@ -9,24 +9,27 @@ use tokio::time::Sleep;
 use tower::retry::Policy;
 use tower::BoxError;
 
-use super::cold_starts::{is_model_not_ready, Ticket, Turn, Watch};
-use super::decide::decide;
-use super::event::{AttemptOutcome, Decision, RetryEvent};
-use super::{Attempts, LegacyBackoff, RetryClassifier, Settings};
+use super::call::{Call, Next};
+use super::cold_starts::Watch;
+use super::{Attempts, LegacyRetries};
 use crate::deadline::Deadline;
-use crate::sagemaker::internal::LEGACY_MAX_RETRIES;
 
 /// botocore's legacy retries as a [`tower::retry::Policy`], for stacks that
 /// already use `tower::retry::RetryLayer` (feature `retry-policy`).
 ///
 /// It makes the decisions [`ModelNotReadyRetryLayer`](super::ModelNotReadyRetryLayer)
-/// makes, with the same [`RetryClassifier`] and [`LegacyBackoff`]: what is
+/// makes, from the same [`LegacyRetries`] through the same per-call
+/// controller: what is
 /// retried, how long to sleep, `max_retries` retries after the first attempt,
 /// and no sleep that would end at or after the request's
 /// [`Deadline`] (from [`DeadlineLayer`](crate::deadline::DeadlineLayer)
 /// above). An error at or after the deadline becomes
 /// [`DeadlineExceeded`](crate::deadline::DeadlineExceeded), and a response
-/// gets the [`Attempts`] extension, as with the layer.
+/// gets the [`Attempts`] extension, as with the layer. Events
+/// ([`LegacyRetries::on_event`]) are the layer's but for
+/// [`RetryEvent::Attempt`](super::RetryEvent::Attempt): a policy does not
+/// see attempts start. A call that `DeadlineLayer` above cuts short reports
+/// its final outcome (`DeadlineExceeded`) as it is dropped.
 ///
 /// What only the layer does:
 /// - **a per-attempt timeout**: put `tower::timeout::TimeoutLayer` *inside*
@@ -38,7 +41,7 @@ use crate::sagemaker::internal::LEGACY_MAX_RETRIES;
 ///   [`DeadlineLayer`](crate::deadline::DeadlineLayer) above it;
 /// - the opt-in that reads a retried error's body, the `Deadline` kept from
 ///   services beneath, and the one-allocation request copies;
-/// - with [cold-start coalescing](Self::coalesce_cold_starts), **holding back
+/// - with [cold-start coalescing](LegacyRetries::coalesce_cold_starts), **holding back
 ///   first attempts**: a policy is asked only after an attempt, so every
 ///   call's first attempt goes out, and calls start coalescing from their
 ///   first 429 `ModelNotReadyException` on (about 2N requests for N callers
@@ -55,7 +58,7 @@ use crate::sagemaker::internal::LEGACY_MAX_RETRIES;
 /// use tower::timeout::{error::Elapsed, TimeoutLayer};
 /// use tower::{service_fn, BoxError, ServiceBuilder, ServiceExt};
 /// use tower_sagemaker::deadline::DeadlineLayer;
-/// use tower_sagemaker::retry::{Attempts, LegacyRetryPolicy, RetryClassifier};
+/// use tower_sagemaker::retry::{Attempts, LegacyRetries, LegacyRetryPolicy, RetryClassifier};
 ///
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
 /// # async fn main() -> Result<(), BoxError> {
@@ -67,9 +70,11 @@ use crate::sagemaker::internal::LEGACY_MAX_RETRIES;
 /// #         Ok::<_, BoxError>(http::Response::builder().status(status).body(())?)
 /// #     }
 /// # });
-/// let policy = LegacyRetryPolicy::legacy()
-///     .max_retries(4)
-///     .classifier(RetryClassifier::legacy().retry_error_if(|e| e.is::<Elapsed>()));
+/// let policy = LegacyRetryPolicy::new(
+///     LegacyRetries::new()
+///         .max_retries(4)
+///         .classifier(RetryClassifier::legacy().retry_error_if(|e| e.is::<Elapsed>())),
+/// );
 /// let svc = ServiceBuilder::new()
 ///     .layer(DeadlineLayer::new(Duration::from_secs(360)))
 ///     .layer(RetryLayer::new(policy))
@@ -84,28 +89,33 @@ use crate::sagemaker::internal::LEGACY_MAX_RETRIES;
 /// ```
 #[derive(Debug, Clone)]
 pub struct LegacyRetryPolicy {
-    settings: Settings,
-    // Attempts made so far for the call this clone of the policy serves.
-    attempts: u32,
-    // With observers: when this call first got a 429.
-    first_429: Option<tokio::time::Instant>,
-    // With cold-start coalescing: the call's registration for its model,
-    // from its first `ModelNotReadyException` on.
-    ticket: CallTicket,
+    retries: LegacyRetries,
+    // The controller of the call this clone of the policy serves, from its
+    // first outcome on.
+    call: CallSlot,
 }
 
-/// A call's [`Ticket`]. `tower::retry::Retry` clones the service's policy
-/// for each call: a clone starts a new call, unregistered.
-#[derive(Debug, Default)]
-struct CallTicket {
-    ticket: Option<Box<Ticket>>,
+/// A policy's call. `tower::retry::Retry` clones the service's policy for
+/// each call: a clone starts a new call.
+#[derive(Default)]
+struct CallSlot {
+    call: Option<Box<Call>>,
     // Whether the call has just waited for another call's probe.
     waited: bool,
 }
 
-impl Clone for CallTicket {
+impl Clone for CallSlot {
     fn clone(&self) -> Self {
         Self::default()
+    }
+}
+
+impl std::fmt::Debug for CallSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let attempts = self.call.as_deref().map(Call::attempts);
+        f.debug_struct("CallSlot")
+            .field("attempts", &attempts)
+            .finish()
     }
 }
 
@@ -149,107 +159,22 @@ impl Default for LegacyRetryPolicy {
 }
 
 impl LegacyRetryPolicy {
-    shared_retry_settings!();
-
-    /// botocore's legacy mode: 4 retries (5 attempts), full-jitter backoff
-    /// with base 1 s and no cap, [`RetryClassifier::legacy`].
-    pub fn legacy() -> Self {
+    /// A policy with `retries`' decisions.
+    pub fn new(retries: LegacyRetries) -> Self {
         Self {
-            settings: Settings {
-                max_retries: LEGACY_MAX_RETRIES,
-                attempt_timeout: None,
-                backoff: LegacyBackoff::new(),
-                classifier: RetryClassifier::legacy(),
-                reset_connection_at_once: false,
-                hooks: Default::default(),
-                cold_starts: None,
-            },
-            attempts: 1,
-            first_429: None,
-            ticket: CallTicket::default(),
+            retries,
+            call: CallSlot::default(),
         }
     }
 
-    /// Calls `callback` with a [`RetryEvent::Outcome`] as each attempt ends
-    /// (a policy does not see attempts start), as
-    /// [`ModelNotReadyRetryLayer::on_event`](super::ModelNotReadyRetryLayer::on_event).
-    ///
-    /// ```
-    /// use tower_sagemaker::retry::{Decision, LegacyRetryPolicy, RetryEvent};
-    ///
-    /// let policy = LegacyRetryPolicy::legacy().on_event(|event| {
-    ///     if let RetryEvent::Outcome(outcome) = event {
-    ///         if outcome.decision == Decision::RetriesExhausted {
-    ///             eprintln!("gave up after {} attempts: {:?}", outcome.attempt, outcome.reason);
-    ///         }
-    ///     }
-    /// });
-    /// # let _ = tower::retry::RetryLayer::new(policy);
-    /// ```
-    pub fn on_event<F>(mut self, callback: F) -> Self
-    where
-        F: Fn(&RetryEvent<'_>) + Send + Sync + 'static,
-    {
-        self.settings.hooks.add(std::sync::Arc::new(callback));
-        self
+    /// botocore's legacy mode ([`LegacyRetries::new`]).
+    pub fn legacy() -> Self {
+        Self::new(LegacyRetries::new())
     }
-}
 
-impl LegacyRetryPolicy {
-    /// Tells the observers how an attempt ended and what follows.
-    fn observe<B, R>(
-        &mut self,
-        req: &http::Request<B>,
-        result: &Result<http::Response<R>, BoxError>,
-        reason: Option<super::RetryReason>,
-        decision: Decision,
-        deadline: Option<Deadline>,
-    ) {
-        if self.settings.hooks.is_empty() {
-            return;
-        }
-        if matches!(result, Ok(res) if res.status() == http::StatusCode::TOO_MANY_REQUESTS) {
-            self.first_429.get_or_insert_with(tokio::time::Instant::now);
-        }
-        let target_model = req
-            .headers()
-            .get(crate::sagemaker::TARGET_MODEL_HEADER)
-            .and_then(|v| v.to_str().ok());
-        self.settings
-            .hooks
-            .emit(&RetryEvent::Outcome(AttemptOutcome::new(
-                self.attempts,
-                result,
-                reason,
-                decision,
-                deadline,
-                target_model,
-                self.first_429.map(|t| t.elapsed()),
-            )));
-    }
-}
-
-impl LegacyRetryPolicy {
-    /// With cold-start coalescing: registers the call for its model from its
-    /// first `ModelNotReadyException` on and reports the outcome; the wait
-    /// for another call's probe when the call should wait for it.
-    fn coalesce<B, R>(
-        &mut self,
-        req: &http::Request<B>,
-        result: &Result<http::Response<R>, BoxError>,
-        counted: u32,
-        retries: bool,
-    ) -> Option<Watch> {
-        let cold = self.settings.cold_starts.as_ref()?;
-        let not_ready = is_model_not_ready(result);
-        if self.ticket.ticket.is_none() && not_ready {
-            let joined = cold.join(req.uri(), |name| req.headers().get(name));
-            self.ticket.ticket = joined.map(|(ticket, _)| ticket);
-        }
-        let ticket = self.ticket.ticket.as_mut()?;
-        let may_wait = retries && counted < self.settings.max_retries;
-        (ticket.report(not_ready, may_wait) == Turn::Wait)
-            .then(|| ticket.watch(self.settings.max_retries - counted))
+    /// The retry settings.
+    pub fn get_retries(&self) -> &LegacyRetries {
+        &self.retries
     }
 }
 
@@ -261,56 +186,36 @@ impl<B: Clone, R> Policy<http::Request<B>, http::Response<R>, BoxError> for Lega
         req: &mut http::Request<B>,
         result: &mut Result<http::Response<R>, BoxError>,
     ) -> Option<RetryWait> {
-        if std::mem::take(&mut self.ticket.waited) {
-            if let Some(ticket) = self.ticket.ticket.as_mut() {
-                ticket.catch_up();
-            }
+        let retries = &self.retries;
+        let call = self.call.call.get_or_insert_with(|| {
+            let deadline = req.extensions().get::<Deadline>().copied();
+            let mut call = Call::new(retries.clone(), None, deadline, &*req);
+            // The first attempt went out before the policy was asked.
+            call.sent();
+            Box::new(call)
+        });
+        if std::mem::take(&mut self.call.waited) {
+            call.waited();
         }
-        let deadline = req.extensions().get::<Deadline>().copied();
-        let reason = match result {
-            Ok(res) => self
-                .settings
-                .classifier
-                .classify_response(res.status(), res.headers()),
-            Err(err) => {
-                if let Some(d) = deadline.filter(Deadline::is_expired) {
-                    *result = Err(d.exceeded().into());
-                    self.observe(req, result, None, Decision::DeadlineExceeded, deadline);
-                    self.ticket.ticket = None;
-                    return None;
-                }
-                self.settings.classifier.classify_error(&**err)
-            }
-        };
-        let witnessed = self.ticket.ticket.as_deref().map_or(0, Ticket::witnessed);
-        let counted = self.attempts.saturating_add(witnessed);
-        let (mut decision, wake) = decide(&self.settings, deadline, counted, result, reason);
-        let retries = matches!(decision, Decision::Retry { .. });
-        let watch = self.coalesce(req, result, counted, retries);
-        if watch.is_some() {
-            decision = Decision::WaitForModel;
-        }
-        self.observe(req, result, reason, decision, deadline);
-        let kind = match (watch, wake) {
-            (Some(watch), _) => {
-                self.ticket.waited = true;
-                WaitKind::ForModel {
-                    watch: Box::new(watch),
-                }
-            }
-            (None, Some(wake)) => WaitKind::Backoff {
-                sleep: tokio::time::sleep_until(wake),
-            },
-            (None, None) => {
+        let kind = match call.after_attempt(&*req, result) {
+            Next::Finish => {
                 if let Ok(res) = result {
-                    res.extensions_mut().insert(Attempts(self.attempts));
+                    res.extensions_mut().insert(Attempts(call.attempts()));
                 }
-                // The call is over: a prober hands its role on now.
-                self.ticket.ticket = None;
                 return None;
             }
+            Next::Send => WaitKind::Backoff {
+                sleep: tokio::time::sleep_until(tokio::time::Instant::now()),
+            },
+            Next::SleepUntil(wake) => WaitKind::Backoff {
+                sleep: tokio::time::sleep_until(wake),
+            },
+            Next::WaitForModel(watch) => {
+                self.call.waited = true;
+                WaitKind::ForModel { watch }
+            }
         };
-        self.attempts += 1;
+        call.sent();
         Some(RetryWait { kind })
     }
 

@@ -73,19 +73,35 @@ impl<B: Clone> Template<B> {
     }
 }
 
-impl<B> Template<B> {
+/// The parts of a request that coalescing and the events read.
+pub(crate) trait Head {
     /// The request's URI.
-    pub(crate) fn uri(&self) -> &Uri {
+    fn uri(&self) -> &Uri;
+    /// The request's first value of header `name`.
+    fn header(&self, name: &HeaderName) -> Option<&HeaderValue>;
+}
+
+impl<B> Head for Template<B> {
+    fn uri(&self) -> &Uri {
         &self.0.uri
     }
 
-    /// The request's first value of header `name`.
-    pub(crate) fn header(&self, name: &HeaderName) -> Option<&HeaderValue> {
+    fn header(&self, name: &HeaderName) -> Option<&HeaderValue> {
         self.0
             .headers
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v)
+    }
+}
+
+impl<B> Head for Request<B> {
+    fn uri(&self) -> &Uri {
+        Request::uri(self)
+    }
+
+    fn header(&self, name: &HeaderName) -> Option<&HeaderValue> {
+        self.headers().get(name)
     }
 }
 

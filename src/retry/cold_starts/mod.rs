@@ -12,17 +12,14 @@ use http::{HeaderName, HeaderValue, Uri};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::error_code::ErrorCode;
 use crate::sagemaker::{parse_invocations_path, TARGET_MODEL_HEADER};
 
 /// Cold-start coalescing: the calls that share one `ColdStarts` share what
 /// they learn about each model's readiness, so that while a model loads one
 /// call at a time asks the endpoint about it and the others wait.
 ///
-/// Opt in with
-/// [`ModelNotReadyRetryLayer::coalesce_cold_starts`](super::ModelNotReadyRetryLayer::coalesce_cold_starts)
-/// or [`LegacyRetryPolicy::coalesce_cold_starts`](super::LegacyRetryPolicy::coalesce_cold_starts)
-/// (feature `retry-policy`).
+/// Opt in with [`LegacyRetries::coalesce_cold_starts`](super::LegacyRetries::coalesce_cold_starts),
+/// for the retry layer or the retry policy (feature `retry-policy`).
 /// Clones share one state: a layer and every service it builds share it.
 ///
 /// # What changes
@@ -70,9 +67,9 @@ use crate::sagemaker::{parse_invocations_path, TARGET_MODEL_HEADER};
 ///
 /// ```
 /// use std::time::Duration;
-/// use tower_sagemaker::retry::{ColdStarts, ModelNotReadyRetryLayer};
+/// use tower_sagemaker::retry::{ColdStarts, LegacyRetries, ModelNotReadyRetryLayer};
 ///
-/// let layer = ModelNotReadyRetryLayer::legacy().coalesce_cold_starts(ColdStarts::new());
+/// let layer = ModelNotReadyRetryLayer::new(LegacyRetries::new().coalesce_cold_starts(ColdStarts::new()));
 /// // Calls for one model that arrive within a minute of each other's end go out at once.
 /// let warm = ColdStarts::with_ready_marks(Duration::from_secs(60));
 /// assert_eq!(warm.get_ready_marks(), Duration::from_secs(60));
@@ -281,12 +278,4 @@ impl Key {
             model,
         })
     }
-}
-
-/// Whether a response is 429 `ModelNotReadyException`: the one answer that
-/// says the model is still loading.
-pub(crate) fn is_model_not_ready<R, E>(outcome: &Result<http::Response<R>, E>) -> bool {
-    matches!(outcome, Ok(res)
-        if res.status() == http::StatusCode::TOO_MANY_REQUESTS
-            && ErrorCode::from_headers(res.headers()) == Some(ErrorCode::MODEL_NOT_READY))
 }

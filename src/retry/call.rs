@@ -1,0 +1,363 @@
+//! [`Call`]: one call's retry controller. It owns what the call knows and
+//! answers each step with what to do next; it polls nothing and reads no
+//! timer, so every driver (the layer's future, the policy) shares its rules.
+
+use std::error::Error as StdError;
+use std::time::Duration;
+
+use http::{HeaderValue, StatusCode};
+use tokio::time::Instant;
+use tower::BoxError;
+
+use super::classify::Classified;
+use super::cold_starts::{Ticket, Turn, Watch};
+use super::event::{AttemptOutcome, Decision, RetryEvent};
+use super::template::Head;
+use super::{AttemptTimedOut, LegacyRetries, RetryReason};
+use crate::deadline::Deadline;
+use crate::sagemaker::TARGET_MODEL_HEADER;
+use crate::timer::far_future;
+
+/// What a call does next.
+pub(crate) enum Next {
+    /// Send the next attempt now.
+    Send,
+    /// Sleep the backoff until then, then send.
+    SleepUntil(Instant),
+    /// Wait for another call's probe of the loading model, then tell
+    /// [`Call::waited`] and send.
+    WaitForModel(Box<Watch>),
+    /// The call is over: the outcome goes to the caller.
+    Finish,
+}
+
+/// How an attempt ended, as the events and logs see it: its status, or its
+/// error. Neither for a call dropped between attempts.
+#[derive(Clone, Copy)]
+struct Seen<'a> {
+    status: Option<StatusCode>,
+    error: Option<&'a (dyn StdError + 'static)>,
+}
+
+impl<'a> Seen<'a> {
+    fn error(error: &'a (dyn StdError + 'static)) -> Self {
+        Self {
+            status: None,
+            error: Some(error),
+        }
+    }
+}
+
+/// One call's retry state. Every way the call ends goes through it, so it
+/// reports exactly one final outcome (dropped unfinished, it reports one).
+pub(crate) struct Call {
+    retries: LegacyRetries,
+    attempt_timeout: Option<Duration>,
+    deadline: Option<Deadline>,
+    // Attempts sent so far.
+    attempts: u32,
+    // With observers: the request's target model, and when the call first got a 429.
+    target_model: Option<HeaderValue>,
+    first_429: Option<Instant>,
+    // With cold-start coalescing: the call's registration for its model.
+    ticket: Option<Box<Ticket>>,
+    finished: bool,
+}
+
+impl Call {
+    pub(crate) fn new(
+        retries: LegacyRetries,
+        attempt_timeout: Option<Duration>,
+        deadline: Option<Deadline>,
+        head: &impl Head,
+    ) -> Self {
+        let target_model = match retries.hooks.is_empty() {
+            true => None,
+            false => head.header(&TARGET_MODEL_HEADER).cloned(),
+        };
+        Self {
+            retries,
+            attempt_timeout,
+            deadline,
+            attempts: 0,
+            target_model,
+            first_429: None,
+            ticket: None,
+            finished: false,
+        }
+    }
+
+    pub(crate) fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    pub(crate) fn deadline(&self) -> Option<Deadline> {
+        self.deadline
+    }
+
+    pub(crate) fn coalesces(&self) -> bool {
+        self.retries.cold_starts.is_some()
+    }
+
+    /// With coalescing, before the first attempt: joins the model's key;
+    /// the call waits when another call probes the model (and it has an
+    /// attempt to spare for waiting).
+    pub(crate) fn join(&mut self, head: &impl Head) -> Next {
+        let Some(cold) = &self.retries.cold_starts else {
+            return Next::Send;
+        };
+        let Some((ticket, turn)) = cold.join(head.uri(), |name| head.header(name)) else {
+            return Next::Send;
+        };
+        let max = self.retries.max_retries;
+        let ticket = self.ticket.insert(ticket);
+        match turn == Turn::Wait && max > 0 {
+            true => Next::WaitForModel(Box::new(ticket.watch(max))),
+            false => Next::Send,
+        }
+    }
+
+    /// An attempt is about to go out; the deadline error when it has passed.
+    pub(crate) fn send(&mut self) -> Result<(), BoxError> {
+        if let Some(d) = self.deadline.filter(Deadline::is_expired) {
+            return Err(self.end(d.exceeded().into(), Decision::DeadlineExceeded));
+        }
+        self.attempts += 1;
+        if !self.retries.hooks.is_empty() {
+            let remaining = self.deadline.map(|d| d.remaining());
+            let attempt = self.attempts;
+            self.retries
+                .hooks
+                .emit(&RetryEvent::Attempt { attempt, remaining });
+        }
+        Ok(())
+    }
+
+    /// An attempt went out that the driver does not announce: a policy
+    /// does not see attempts start.
+    pub(crate) fn sent(&mut self) {
+        self.attempts += 1;
+    }
+
+    /// When the attempt sent last times out: after `min(attempt_timeout,
+    /// remaining)`, or never. Asked for when the attempt is first found
+    /// pending: most attempts answer at once and need no clock reading.
+    pub(crate) fn attempt_end(&self) -> Instant {
+        let now = Instant::now();
+        let by_timeout = self.attempt_timeout.and_then(|t| now.checked_add(t));
+        match (by_timeout, self.deadline.map(|d| d.instant())) {
+            (Some(a), Some(d)) => a.min(d),
+            (a, d) => a.or(d).unwrap_or_else(|| far_future(now)),
+        }
+    }
+
+    /// The error of an attempt whose [`attempt_end`](Self::attempt_end) came.
+    pub(crate) fn attempt_expired(&self) -> BoxError {
+        match self.deadline.filter(Deadline::is_expired) {
+            Some(d) => d.exceeded().into(),
+            None => {
+                AttemptTimedOut::new(self.attempt_timeout.unwrap_or_default(), self.attempts).into()
+            }
+        }
+    }
+
+    /// After an attempt: classifies its outcome once and decides. On
+    /// [`Next::Finish`] the outcome is the caller's (an error at or after the
+    /// deadline has become `DeadlineExceeded`).
+    pub(crate) fn after_attempt<R>(
+        &mut self,
+        head: &impl Head,
+        outcome: &mut Result<http::Response<R>, BoxError>,
+    ) -> Next {
+        if let Err(err) = outcome {
+            if let Some(d) = self.deadline.filter(Deadline::is_expired) {
+                let decision = Decision::DeadlineExceeded;
+                self.report(Seen::error(&**err), Classified::default(), decision);
+                self.finish();
+                *outcome = Err(d.exceeded().into());
+                return Next::Finish;
+            }
+        }
+        let seen = match &*outcome {
+            Ok(res) => Seen {
+                status: Some(res.status()),
+                error: None,
+            },
+            Err(err) => Seen::error(&**err),
+        };
+        let classified = self.retries.classifier.classify(outcome);
+        let not_ready = classified.reason == Some(RetryReason::ModelNotReady);
+        if let (Some(cold), None, true) = (&self.retries.cold_starts, &self.ticket, not_ready) {
+            // The policy is not asked before first attempts: it joins at the
+            // first sign of a cold start.
+            self.ticket = cold
+                .join(head.uri(), |name| head.header(name))
+                .map(|(ticket, _)| ticket);
+        }
+        let witnessed = self.ticket.as_deref().map_or(0, Ticket::witnessed);
+        let counted = self.attempts.saturating_add(witnessed);
+        let (mut decision, wake) = self.decide(counted, seen, classified);
+        let mut watch = None;
+        if let Some(ticket) = self.ticket.as_mut() {
+            let max = self.retries.max_retries;
+            let may_wait = matches!(decision, Decision::Retry { .. }) && counted < max;
+            if ticket.report(not_ready, may_wait) == Turn::Wait {
+                decision = Decision::WaitForModel;
+                watch = Some(Box::new(ticket.watch(max - counted)));
+            }
+        }
+        if seen.status == Some(StatusCode::TOO_MANY_REQUESTS) && !self.retries.hooks.is_empty() {
+            self.first_429.get_or_insert_with(Instant::now);
+        }
+        self.report(seen, classified, decision);
+        match (watch, wake) {
+            (Some(watch), _) => {
+                tracing::info!(
+                    attempt = self.attempts,
+                    "SageMaker model still loading: waiting for another call's probe"
+                );
+                Next::WaitForModel(watch)
+            }
+            (None, Some(wake)) => Next::SleepUntil(wake),
+            (None, None) => {
+                self.finish();
+                Next::Finish
+            }
+        }
+    }
+
+    /// After a wait for another call's probe: each probe that failed
+    /// meanwhile counts as one of the call's attempts.
+    pub(crate) fn waited(&mut self) {
+        if let Some(ticket) = self.ticket.as_mut() {
+            ticket.catch_up();
+        }
+    }
+
+    /// The deadline passed between attempts (while sleeping, waiting for a
+    /// probe or for the inner service): the call ends with `DeadlineExceeded`.
+    pub(crate) fn deadline_passed(&mut self) -> BoxError {
+        let deadline = self.deadline.expect("a deadline passed");
+        self.end(deadline.exceeded().into(), Decision::DeadlineExceeded)
+    }
+
+    /// The inner service failed to become ready: the call ends with its error.
+    pub(crate) fn not_ready(&mut self, error: BoxError) -> BoxError {
+        self.end(error, Decision::Return)
+    }
+
+    fn end(&mut self, error: BoxError, decision: Decision) -> BoxError {
+        self.report(Seen::error(&*error), Classified::default(), decision);
+        self.finish();
+        error
+    }
+
+    fn finish(&mut self) {
+        self.finished = true;
+        // A prober hands its role on now, also when the caller keeps the
+        // finished future.
+        self.ticket = None;
+    }
+
+    /// What follows an outcome retryable for `classified.reason` (or not),
+    /// and when the backoff ends if it is a retry. Logs the decision.
+    fn decide(
+        &self,
+        counted: u32,
+        seen: Seen<'_>,
+        classified: Classified<'_>,
+    ) -> (Decision, Option<Instant>) {
+        let Some(reason) = classified.reason else {
+            return (Decision::Return, None);
+        };
+        let retries = &self.retries;
+        if counted > retries.max_retries {
+            return (Decision::RetriesExhausted, None);
+        }
+        let at_once = retries.reset_connection_at_once
+            && counted == 1
+            && reason == RetryReason::Transport
+            && classified.reset;
+        // tokio's timers tick in whole milliseconds and round up: flooring
+        // keeps the sleep below the backoff's ceiling.
+        let delay = match at_once {
+            true => Duration::ZERO,
+            false => {
+                let delay = retries.backoff.delay(counted);
+                Duration::from_millis(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX))
+            }
+        };
+        let now = Instant::now();
+        let wake = now.checked_add(delay);
+        let outcome = OutcomeLog(seen.status, reason);
+        let delay_ms = delay.as_millis() as u64;
+        let remaining_ms = self.deadline.map(|d| d.remaining().as_millis() as u64);
+        if let Some(d) = self.deadline {
+            if wake.is_none_or(|w| w >= d.instant()) {
+                tracing::info!(attempt = counted, %outcome, delay_ms, remaining_ms,
+                    "not retrying SageMaker call: backoff would end after the deadline");
+                return (Decision::DeadlineWouldPass, None);
+            }
+        }
+        tracing::info!(attempt = counted, %outcome, delay_ms, remaining_ms, "retrying SageMaker call");
+        (
+            Decision::Retry { delay },
+            Some(wake.unwrap_or_else(|| far_future(now))),
+        )
+    }
+
+    /// Tells the observers how an attempt (or the call) ended and what follows.
+    fn report(&self, seen: Seen<'_>, classified: Classified<'_>, decision: Decision) {
+        if self.retries.hooks.is_empty() {
+            return;
+        }
+        let target_model = self.target_model.as_ref().and_then(|v| v.to_str().ok());
+        self.retries
+            .hooks
+            .emit(&RetryEvent::Outcome(AttemptOutcome {
+                attempt: self.attempts,
+                status: seen.status,
+                error_code: classified.code,
+                error: seen.error,
+                reason: classified.reason,
+                decision,
+                remaining: self.deadline.map(|d| d.remaining()),
+                target_model,
+                since_first_429: self.first_429.map(|t| t.elapsed()),
+            }));
+    }
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        if self.finished || self.retries.hooks.is_empty() {
+            return;
+        }
+        match self.deadline.filter(Deadline::is_expired) {
+            // Cut short from above (`DeadlineLayer` over a policy's retries).
+            Some(d) => {
+                self.end(d.exceeded().into(), Decision::DeadlineExceeded);
+            }
+            None => {
+                let seen = Seen {
+                    status: None,
+                    error: None,
+                };
+                self.report(seen, Classified::default(), Decision::Cancelled);
+            }
+        }
+    }
+}
+
+/// An attempt's outcome in a log line: its status, or its error kind; never
+/// a body or a header.
+struct OutcomeLog(Option<StatusCode>, RetryReason);
+
+impl std::fmt::Display for OutcomeLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(status) => write!(f, "status {} ({})", status.as_u16(), self.1.as_str()),
+            None => write!(f, "error ({})", self.1.as_str()),
+        }
+    }
+}
