@@ -440,7 +440,10 @@ mod tests {
             Some(RetryReason::ExtraErrorCode)
         );
         // Codes compare exactly, as botocore compares them.
-        assert_eq!(c.classify_response(status(424), &headers("modelerror")), None);
+        assert_eq!(
+            c.classify_response(status(424), &headers("modelerror")),
+            None
+        );
         assert_eq!(
             c.classify_response(status(200), &headers("ModelError")),
             None
