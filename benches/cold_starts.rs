@@ -72,12 +72,12 @@ async fn run(callers: usize, mode: Mode) -> Run {
             Ok::<_, BoxError>(res.map(drop))
         }
     });
-    let layer = ModelNotReadyRetryLayer::legacy();
+    let coalesced = LegacyRetries::new().coalesce_cold_starts(ColdStarts::new());
     let retry = match mode {
-        Mode::Legacy => Either::Left(layer),
-        Mode::Coalesced => Either::Left(layer.coalesce_cold_starts(ColdStarts::new())),
+        Mode::Legacy => Either::Left(ModelNotReadyRetryLayer::legacy()),
+        Mode::Coalesced => Either::Left(ModelNotReadyRetryLayer::new(coalesced)),
         Mode::CoalescedPolicy => Either::Right(tower::retry::RetryLayer::new(
-            LegacyRetryPolicy::new(LegacyRetries::new().coalesce_cold_starts(ColdStarts::new())),
+            LegacyRetryPolicy::new(coalesced),
         )),
     };
     let svc = BoxCloneService::new(

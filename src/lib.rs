@@ -96,17 +96,16 @@
 //! - `read_timeout`: `ReadTimeoutLayer`, `ReadTimeout`, `ReadTimedOut`, `ResponseFuture`, `ResponseBody`;
 //! - `collect_body`: `CollectBodyLayer`, `CollectBody`, `BodyTooLarge`, `BodyReadFailed`,
 //!   `ResponseFuture`, `ResponseBody`;
-//! - `retry`: `ModelNotReadyRetryLayer`, `ModelNotReadyRetry`, `RetryClassifier`,
+//! - `retry`: `LegacyRetries`, `ModelNotReadyRetryLayer`, `ModelNotReadyRetry`, `RetryClassifier`,
 //!   `RetryReason`, `LegacyBackoff`, `Attempts`, `AttemptTimedOut`, `ResponseFuture`,
-//!   `RetryEvent`, `AttemptOutcome`, `Decision`, with `retry-policy`: `LegacyRetryPolicy`,
+//!   `RetryEvent`, `AttemptOutcome`, `Decision`, `ColdStarts`, with `retry-policy`:
+//!   `LegacyRetryPolicy`, `RetryWait`,
 //!   with `metrics`: `RetryMetrics`;
 //! - `sigv4`: `SigV4Layer`, `SigV4`, `SigningError`, `ResponseFuture`;
 //! - `reqwest`: `LegacyRetryableStrategy`, `LegacyBackoffPolicy`, `TargetModelMiddleware`;
 //! - `aws_sdk`: `TargetModelInterceptor`, `AttemptNumberInterceptor`,
-//!   `ModelNotReadyClassifier`, `legacy_retry_config`, `legacy_retry_config_with`,
-//!   `multi_model_timeout_config`, `timeout_config`, and with
-//!   `aws-sdk-sagemakerruntime`: `MultiModelEndpoint`, `MultiModelEndpointExt`,
-//!   `config_override`;
+//!   `ModelNotReadyClassifier`, `legacy_retry_config`, `multi_model_timeout_config`, and
+//!   with `aws-sdk-sagemakerruntime`: `MultiModelEndpoint`, `MultiModelEndpointExt`;
 //! - `emulator`: `Emulator`, `EmulatorBuilder`, `ModelSpec`, `ModelStats`,
 //!   `Fault`, `FaultScope`, `Server`.
 //!

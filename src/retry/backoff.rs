@@ -1,6 +1,15 @@
-//! The one backoff formula: botocore's legacy full jitter.
+//! The one backoff formula, botocore's legacy full jitter, and the one
+//! decision that follows a retryable outcome.
 
 use std::time::Duration;
+
+use http::StatusCode;
+use tokio::time::Instant;
+
+use super::classify::Classified;
+use super::{Decision, LegacyRetries, RetryReason};
+use crate::deadline::Deadline;
+use crate::timer::far_future;
 
 /// botocore's legacy backoff: the delay before retry `k` (1 for the first retry)
 /// is uniform in `[0, base * 2^(k-1))`, with no cap unless one is set.
@@ -104,67 +113,67 @@ impl LegacyBackoff {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ceilings_double_without_cap() {
-        let b = LegacyBackoff::new();
-        assert_eq!(b.ceiling(0), Duration::ZERO);
-        assert_eq!(b.ceiling(1), Duration::from_secs(1));
-        assert_eq!(b.ceiling(2), Duration::from_secs(2));
-        assert_eq!(b.ceiling(5), Duration::from_secs(16));
-        assert_eq!(b.ceiling(20), Duration::from_secs(1 << 19));
-        assert_eq!(b.ceiling(200), Duration::MAX);
-        assert_eq!(b.ceiling(u32::MAX), Duration::MAX);
+/// What follows an outcome retryable for `classified.reason` (or not) after
+/// `counted` attempts, and when the backoff ends if it is a retry: no retry
+/// past `max_retries`, and none whose backoff would end at or after the
+/// deadline. Logs the decision.
+pub(super) fn decide(
+    retries: &LegacyRetries,
+    deadline: Option<Deadline>,
+    counted: u32,
+    status: Option<StatusCode>,
+    classified: Classified<'_>,
+) -> (Decision, Option<Instant>) {
+    let Some(reason) = classified.reason else {
+        return (Decision::Return, None);
+    };
+    if counted > retries.max_retries {
+        return (Decision::RetriesExhausted, None);
     }
-
-    #[test]
-    fn base_and_cap() {
-        let b = LegacyBackoff::new()
-            .base_delay(Duration::from_millis(100))
-            .max_delay(Duration::from_millis(350));
-        assert_eq!(b.ceiling(1), Duration::from_millis(100));
-        assert_eq!(b.ceiling(2), Duration::from_millis(200));
-        assert_eq!(b.ceiling(3), Duration::from_millis(350));
-        assert_eq!(b.ceiling(64), Duration::from_millis(350));
-    }
-
-    #[test]
-    fn delay_at_is_scaled_and_clamped() {
-        let b = LegacyBackoff::new();
-        assert_eq!(b.delay_at(2, 0.0), Duration::ZERO);
-        assert_eq!(b.delay_at(2, 0.25), Duration::from_millis(500));
-        assert_eq!(
-            b.delay_at(2, 7.0),
-            Duration::from_secs(2) - Duration::from_nanos(1)
-        );
-        assert_eq!(b.delay_at(2, -1.0), Duration::ZERO);
-        assert_eq!(b.delay_at(2, f64::NAN), Duration::ZERO);
-        // Saturated ceilings never panic.
-        let _ = b.delay_at(u32::MAX, 0.999);
-    }
-
-    #[test]
-    fn random_delays_stay_below_the_ceiling_and_spread() {
-        let b = LegacyBackoff::new();
-        for k in 1..=6 {
-            let ceiling = b.ceiling(k);
-            let samples: Vec<_> = (0..2000).map(|_| b.delay(k)).collect();
-            assert!(samples.iter().all(|d| *d < ceiling), "retry {k}");
-            let lower = samples.iter().filter(|d| **d < ceiling / 2).count();
-            // A fair uniform draw puts about half below the midpoint.
-            assert!(
-                (800..1200).contains(&lower),
-                "retry {k}: {lower} of 2000 below mid"
+    let at_once = retries.reset_connection_at_once
+        && counted == 1
+        && reason == RetryReason::Transport
+        && classified.reset;
+    // tokio's timers tick in whole milliseconds and round up: flooring
+    // keeps the sleep below the backoff's ceiling.
+    let delay = match at_once {
+        true => Duration::ZERO,
+        false => {
+            let delay = retries.backoff.delay(counted);
+            Duration::from_millis(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX))
+        }
+    };
+    let now = Instant::now();
+    let wake = now.checked_add(delay);
+    let outcome = OutcomeLog(status, reason);
+    let delay_ms = delay.as_millis() as u64;
+    let remaining_ms = deadline.map(|d| d.remaining().as_millis() as u64);
+    if let Some(d) = deadline {
+        if wake.is_none_or(|w| w >= d.instant()) {
+            tracing::info!(
+                attempt = counted,
+                %outcome,
+                delay_ms,
+                remaining_ms,
+                "not retrying SageMaker call: backoff would end after the deadline"
             );
-            let max = samples.iter().max().unwrap();
-            let min = samples.iter().min().unwrap();
-            assert!(
-                *max > ceiling * 9 / 10 && *min < ceiling / 10,
-                "retry {k}: not spread"
-            );
+            return (Decision::DeadlineWouldPass, None);
+        }
+    }
+    tracing::info!(attempt = counted, %outcome, delay_ms, remaining_ms, "retrying SageMaker call");
+    let wake = wake.unwrap_or_else(|| far_future(now));
+    (Decision::Retry { delay }, Some(wake))
+}
+
+/// An attempt's outcome in a log line: its status, or its error kind; never
+/// a body or a header.
+struct OutcomeLog(Option<StatusCode>, RetryReason);
+
+impl std::fmt::Display for OutcomeLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(status) => write!(f, "status {} ({})", status.as_u16(), self.1.as_str()),
+            None => write!(f, "error ({})", self.1.as_str()),
         }
     }
 }

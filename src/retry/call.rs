@@ -9,6 +9,7 @@ use http::{HeaderValue, StatusCode};
 use tokio::time::Instant;
 use tower::BoxError;
 
+use super::backoff::decide;
 use super::classify::Classified;
 use super::cold_starts::{Ticket, Turn, Watch};
 use super::event::{AttemptOutcome, Decision, RetryEvent};
@@ -196,7 +197,13 @@ impl Call {
         }
         let witnessed = self.ticket.as_deref().map_or(0, Ticket::witnessed);
         let counted = self.attempts.saturating_add(witnessed);
-        let (mut decision, wake) = self.decide(counted, seen, classified);
+        let (mut decision, wake) = decide(
+            &self.retries,
+            self.deadline,
+            counted,
+            seen.status,
+            classified,
+        );
         let mut watch = None;
         if let Some(ticket) = self.ticket.as_mut() {
             let max = self.retries.max_retries;
@@ -259,53 +266,6 @@ impl Call {
         self.ticket = None;
     }
 
-    /// What follows an outcome retryable for `classified.reason` (or not),
-    /// and when the backoff ends if it is a retry. Logs the decision.
-    fn decide(
-        &self,
-        counted: u32,
-        seen: Seen<'_>,
-        classified: Classified<'_>,
-    ) -> (Decision, Option<Instant>) {
-        let Some(reason) = classified.reason else {
-            return (Decision::Return, None);
-        };
-        let retries = &self.retries;
-        if counted > retries.max_retries {
-            return (Decision::RetriesExhausted, None);
-        }
-        let at_once = retries.reset_connection_at_once
-            && counted == 1
-            && reason == RetryReason::Transport
-            && classified.reset;
-        // tokio's timers tick in whole milliseconds and round up: flooring
-        // keeps the sleep below the backoff's ceiling.
-        let delay = match at_once {
-            true => Duration::ZERO,
-            false => {
-                let delay = retries.backoff.delay(counted);
-                Duration::from_millis(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX))
-            }
-        };
-        let now = Instant::now();
-        let wake = now.checked_add(delay);
-        let outcome = OutcomeLog(seen.status, reason);
-        let delay_ms = delay.as_millis() as u64;
-        let remaining_ms = self.deadline.map(|d| d.remaining().as_millis() as u64);
-        if let Some(d) = self.deadline {
-            if wake.is_none_or(|w| w >= d.instant()) {
-                tracing::info!(attempt = counted, %outcome, delay_ms, remaining_ms,
-                    "not retrying SageMaker call: backoff would end after the deadline");
-                return (Decision::DeadlineWouldPass, None);
-            }
-        }
-        tracing::info!(attempt = counted, %outcome, delay_ms, remaining_ms, "retrying SageMaker call");
-        (
-            Decision::Retry { delay },
-            Some(wake.unwrap_or_else(|| far_future(now))),
-        )
-    }
-
     /// Tells the observers how an attempt (or the call) ended and what follows.
     fn report(&self, seen: Seen<'_>, classified: Classified<'_>, decision: Decision) {
         if self.retries.hooks.is_empty() {
@@ -345,19 +305,6 @@ impl Drop for Call {
                 };
                 self.report(seen, Classified::default(), Decision::Cancelled);
             }
-        }
-    }
-}
-
-/// An attempt's outcome in a log line: its status, or its error kind; never
-/// a body or a header.
-struct OutcomeLog(Option<StatusCode>, RetryReason);
-
-impl std::fmt::Display for OutcomeLog {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0 {
-            Some(status) => write!(f, "status {} ({})", status.as_u16(), self.1.as_str()),
-            None => write!(f, "error ({})", self.1.as_str()),
         }
     }
 }

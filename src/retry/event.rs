@@ -13,7 +13,7 @@ use crate::error_code::ErrorCode;
 /// One step of a call through
 /// [`ModelNotReadyRetryLayer`](super::ModelNotReadyRetryLayer) or
 /// [`LegacyRetryPolicy`](super::LegacyRetryPolicy)'s decisions, as given to
-/// the callbacks of [`on_event`](super::ModelNotReadyRetryLayer::on_event).
+/// the callbacks of [`on_event`](super::LegacyRetries::on_event).
 ///
 /// A stable way to observe retries, where `tracing` lines are for people:
 /// print progress, count, or feed metrics (feature `metrics` does, with
@@ -123,7 +123,7 @@ pub struct AttemptOutcome<'a> {
 }
 
 /// What the retry layer does after an attempt; see [`RetryEvent`] and
-/// [`ModelNotReadyRetryLayer::on_event`](super::ModelNotReadyRetryLayer::on_event)
+/// [`LegacyRetries::on_event`](super::LegacyRetries::on_event)
 /// for examples.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

@@ -6,7 +6,7 @@ use super::{Decision, RetryEvent};
 /// does with the [`metrics`](https://docs.rs/metrics) facade (feature
 /// `metrics`): whatever recorder the application installed (Prometheus,
 /// StatsD, ...) receives them. Give it to
-/// [`on_event`](super::ModelNotReadyRetryLayer::on_event):
+/// [`on_event`](super::LegacyRetries::on_event):
 ///
 /// ```
 /// use tower_sagemaker::retry::{LegacyRetries, ModelNotReadyRetryLayer, RetryMetrics};

@@ -34,8 +34,8 @@ use crate::deadline::Deadline;
 /// What only the layer does:
 /// - **a per-attempt timeout**: put `tower::timeout::TimeoutLayer` *inside*
 ///   `RetryLayer` (below), so each attempt has its own; its `Elapsed` error is
-///   not retried by [`RetryClassifier::legacy`], so add it with
-///   [`RetryClassifier::retry_error_if`], as below;
+///   not retried by [`RetryClassifier::legacy`](super::RetryClassifier::legacy), so add it with
+///   [`RetryClassifier::retry_error_if`](super::RetryClassifier::retry_error_if), as below;
 /// - **no attempt after the deadline when the inner service is slow to be
 ///   ready**: `tower::retry::Retry` waits in `poll_ready` without a bound; keep
 ///   [`DeadlineLayer`](crate::deadline::DeadlineLayer) above it;
