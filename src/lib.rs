@@ -14,7 +14,7 @@
 //!   budget (360 s by default).
 //!
 //! ```no_run
-//! # #[cfg(all(feature = "target-model", feature = "retry"))]
+//! # #[cfg(all(feature = "target-model", feature = "deadline", feature = "retry", feature = "read-timeout"))]
 //! # mod example {
 //! use bytes::Bytes;
 //! use http_body_util::{BodyExt, Full};

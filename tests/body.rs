@@ -1,6 +1,11 @@
 //! `ReadTimeoutLayer`, `CollectBodyLayer` and the deadline's response body,
 //! in memory on tokio's paused clock.
-#![cfg(feature = "retry")]
+#![cfg(all(
+    feature = "retry",
+    feature = "deadline",
+    feature = "read-timeout",
+    feature = "collect-body",
+))]
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Cold-start coalescing (`ModelNotReadyRetryLayer::coalesce_cold_starts`)
 //! against the emulator: on tokio's paused clock for the cases of a loading
 //! model, and once over loopback TCP with a real client.
-#![cfg(all(feature = "retry", feature = "emulator"))]
+#![cfg(all(feature = "retry", feature = "emulator", feature = "deadline",))]
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -1,5 +1,5 @@
 //! `DeadlineLayer` and the deadline as the retry layer enforces it, on tokio's paused clock.
-#![cfg(feature = "retry")]
+#![cfg(all(feature = "retry", feature = "deadline",))]
 
 mod common;
 

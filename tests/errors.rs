@@ -1,6 +1,12 @@
 //! Every public error prints its message with `Debug` too: that is what
 //! `fn main() -> Result<(), BoxError>` shows when it returns one.
-#![cfg(all(feature = "retry", feature = "target-model"))]
+#![cfg(all(
+    feature = "retry",
+    feature = "target-model",
+    feature = "deadline",
+    feature = "read-timeout",
+    feature = "collect-body",
+))]
 
 use std::time::Duration;
 

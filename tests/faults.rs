@@ -3,7 +3,12 @@
 //! and a real `hyper_util` client. Each case checks the outcome, the number of
 //! attempts, and that the caller is done within its budget plus a small
 //! tolerance. Budgets are short (under a second), so no test sleeps long.
-#![cfg(feature = "retry")]
+#![cfg(all(
+    feature = "retry",
+    feature = "deadline",
+    feature = "read-timeout",
+    feature = "collect-body",
+))]
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

@@ -7,7 +7,9 @@
     feature = "sigv4",
     feature = "retry",
     feature = "deadline",
-    feature = "target-model"
+    feature = "target-model",
+    feature = "read-timeout",
+    feature = "collect-body",
 ))]
 
 use std::sync::{Arc, Mutex};

@@ -1,5 +1,5 @@
 //! `ModelNotReadyRetryLayer` on tokio's paused clock: what is retried, the backoff, timeouts.
-#![cfg(feature = "retry")]
+#![cfg(all(feature = "retry", feature = "deadline",))]
 
 mod common;
 

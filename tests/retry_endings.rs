@@ -1,7 +1,7 @@
 //! Every way a call through the retry layer or the retry policy ends, on
 //! tokio's paused clock: each reports exactly one final outcome, as its last
 //! event, with the decision and error the caller sees.
-#![cfg(feature = "retry-policy")]
+#![cfg(all(feature = "retry-policy", feature = "deadline",))]
 
 mod common;
 

@@ -1,6 +1,6 @@
 //! The events `ModelNotReadyRetryLayer::on_event` and
 //! `LegacyRetryPolicy::on_event` report, on tokio's paused clock.
-#![cfg(feature = "retry-policy")]
+#![cfg(all(feature = "retry-policy", feature = "deadline",))]
 
 mod common;
 

@@ -2,7 +2,7 @@
 //! `ModelNotReadyRetryLayer` (with and without cold-start coalescing, for a
 //! call alone on its model) make the same decisions: one table of
 //! scenarios, run through each, on tokio's paused clock.
-#![cfg(feature = "retry-policy")]
+#![cfg(all(feature = "retry-policy", feature = "deadline",))]
 
 mod common;
 

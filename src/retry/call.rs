@@ -136,6 +136,7 @@ impl Call {
 
     /// An attempt went out that the driver does not announce: a policy
     /// does not see attempts start.
+    #[cfg(feature = "retry-policy")]
     pub(crate) fn sent(&mut self) {
         self.attempts += 1;
     }
