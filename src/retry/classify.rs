@@ -70,10 +70,12 @@ type ErrorPredicate = dyn Fn(&(dyn StdError + 'static)) -> bool + Send + Sync;
 /// - 400 whose `X-Amzn-ErrorType` is a legacy throttling code
 ///   (`Throttling`, `ThrottlingException`, `ThrottledException`,
 ///   `RequestThrottledException`, `ProvisionedThroughputExceededException`,
-///   case-insensitive, sanitised by [`ErrorCode::parse`]);
+///   compared exactly, case and whitespace included, after the cut of
+///   [`ErrorCode::from_headers`]);
 /// - transport errors (an [`std::io::Error`] anywhere in the source chain,
 ///   or, with feature `hyper`, a connection-level `hyper::Error`: closed,
-///   incomplete message, canceled, timed out, body write aborted),
+///   incomplete message, canceled, timed out, body write aborted, or a
+///   malformed response head, which botocore meets as a `ConnectionClosedError`),
 ///   [`AttemptTimedOut`](super::AttemptTimedOut), [`ReadTimedOut`](crate::read_timeout::ReadTimedOut)
 ///   and [`BodyReadFailed`](crate::collect_body::BodyReadFailed).
 ///
@@ -122,9 +124,9 @@ impl RetryClassifier {
     }
 
     /// Also retries error responses (any status of 400 and above) whose
-    /// error code is `code`. The response's `X-Amzn-ErrorType` is sanitised
-    /// by [`ErrorCode::parse`] and compared case-insensitively with `code`
-    /// as given.
+    /// error code is `code`. The response's `X-Amzn-ErrorType` is cut by
+    /// [`ErrorCode::from_headers`] and compared exactly (case and whitespace
+    /// included) with `code` as given.
     pub fn retry_error_code(mut self, code: impl Into<Cow<'static, str>>) -> Self {
         self.extras().codes.push(code.into());
         self
@@ -176,11 +178,7 @@ impl RetryClassifier {
         }
         if !extras.codes.is_empty() && status.as_u16() >= 400 {
             if let Some(code) = ErrorCode::from_headers(headers) {
-                if extras
-                    .codes
-                    .iter()
-                    .any(|c| c.eq_ignore_ascii_case(code.as_str()))
-                {
+                if extras.codes.iter().any(|c| c == code.as_str()) {
                     return Some(RetryReason::ExtraErrorCode);
                 }
             }
@@ -292,7 +290,6 @@ mod tests {
             "ThrottledException",
             "RequestThrottledException",
             "ProvisionedThroughputExceededException",
-            "throttlingexception",
             "ThrottlingException:http://internal.amazon.com/x",
             "com.amazon.coral#ThrottlingException",
         ] {
@@ -307,9 +304,31 @@ mod tests {
                 "{code}"
             );
         }
+        // Compared exactly, untrimmed, as botocore compares.
+        for code in [
+            "TooManyRequestsException",
+            "throttlingexception",
+            "requestthrottledexception",
+            "THROTTLING",
+            "ThrottlingException :http://internal.amazon.com/x",
+            "ns# ThrottlingException",
+            "ThrottlingException\t",
+        ] {
+            assert_eq!(
+                c.classify_response(status(400), &headers(code)),
+                None,
+                "{code:?}"
+            );
+        }
+        // The namespace's bytes do not matter.
+        let mut h = HeaderMap::new();
+        h.insert(
+            ERROR_TYPE_HEADER,
+            http::HeaderValue::from_bytes(b"\xff\xfe#RequestThrottledException").unwrap(),
+        );
         assert_eq!(
-            c.classify_response(status(400), &headers("TooManyRequestsException")),
-            None
+            c.classify_response(status(400), &h),
+            Some(RetryReason::Throttling)
         );
     }
 
@@ -326,8 +345,12 @@ mod tests {
             Some(RetryReason::ExtraStatus(status(530)))
         );
         assert_eq!(
-            c.classify_response(status(424), &headers("modelerror")),
+            c.classify_response(status(424), &headers("ns#ModelError:uri")),
             Some(RetryReason::ExtraErrorCode)
+        );
+        assert_eq!(
+            c.classify_response(status(424), &headers("modelerror")),
+            None
         );
         assert_eq!(
             c.classify_response(status(200), &headers("ModelError")),
