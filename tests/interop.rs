@@ -1,6 +1,10 @@
 //! Interop with the real boto3/botocore and the real AWS CLI (v1) against the
 //! `mme_emulator` example binary on 127.0.0.1, with SigV4 verification on.
 //!
+//! Also the legacy retry decisions against botocore's own registered handler
+//! (`interop/legacy_differential.py`): generated responses fed to both, and
+//! malformed responses and header whitespace over loopback TCP.
+//!
 //! Set `TOWER_SAGEMAKER_SKIP_INTEROP=1` to skip them.
 //!
 //! The first run creates a virtualenv in `target/interop-venv` and installs the
