@@ -68,7 +68,6 @@ fn legacy_throttling_codes_on_400_only() {
         "ThrottledException",
         "RequestThrottledException",
         "ProvisionedThroughputExceededException",
-        "throttlingexception",
         "ThrottlingException:http://internal.amazon.com/x",
         "com.amazon.coral#ThrottlingException",
     ] {
@@ -83,9 +82,31 @@ fn legacy_throttling_codes_on_400_only() {
             "{code}"
         );
     }
+    // Compared exactly, untrimmed, as botocore compares.
+    for code in [
+        "TooManyRequestsException",
+        "throttlingexception",
+        "requestthrottledexception",
+        "THROTTLING",
+        "ThrottlingException :http://internal.amazon.com/x",
+        "ns# ThrottlingException",
+        "ThrottlingException\t",
+    ] {
+        assert_eq!(
+            c.classify_response(status(400), &headers(code)),
+            None,
+            "{code:?}"
+        );
+    }
+    // The namespace's bytes do not matter.
+    let mut h = HeaderMap::new();
+    h.insert(
+        ERROR_TYPE_HEADER,
+        http::HeaderValue::from_bytes(b"\xff\xfe#RequestThrottledException").unwrap(),
+    );
     assert_eq!(
-        c.classify_response(status(400), &headers("TooManyRequestsException")),
-        None
+        c.classify_response(status(400), &h),
+        Some(RetryReason::Throttling)
     );
 }
 
@@ -102,7 +123,7 @@ fn additions() {
         Some(RetryReason::ExtraStatus(status(530)))
     );
     assert_eq!(
-        c.classify_response(status(424), &headers("ModelError")),
+        c.classify_response(status(424), &headers("ns#ModelError:uri")),
         Some(RetryReason::ExtraErrorCode)
     );
     // Codes compare exactly, as botocore compares them.
@@ -152,4 +173,61 @@ fn errors() {
     );
     let other: Box<dyn StdError> = "bad request signing".into();
     assert_eq!(c.classify_error(&*other), None);
+}
+
+/// The error hyper's HTTP/1 client returns when the server answers `response`.
+#[cfg(feature = "hyper")]
+async fn answered(response: &'static [u8]) -> hyper::Error {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (client, mut server) = tokio::io::duplex(64 * 1024);
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(client))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    tokio::spawn(async move {
+        let mut buf = [0u8; 1024];
+        let _ = server.read(&mut buf).await;
+        let _ = server.write_all(response).await;
+        let _ = server.shutdown().await;
+    });
+    let request = http::Request::get("/")
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .unwrap();
+    sender.send_request(request).await.unwrap_err()
+}
+
+/// botocore meets a malformed response head as a `ConnectionClosedError`,
+/// which legacy mode retries; hyper reports a parse error.
+#[cfg(feature = "hyper")]
+#[tokio::test]
+async fn a_malformed_response_head_is_a_transport_error() {
+    let c = RetryClassifier::legacy();
+    let mut too_many_headers = b"HTTP/1.1 200 OK\r\n".to_vec();
+    for i in 0..150 {
+        too_many_headers.extend_from_slice(format!("x-h{i}: v\r\n").as_bytes());
+    }
+    too_many_headers.extend_from_slice(b"\r\n");
+    let too_many_headers: &'static [u8] = too_many_headers.leak();
+    for response in [
+        &b"HTTP/2.0 200 OK\r\n\r\n"[..],
+        b"ICY 200 OK\r\n\r\n",
+        b"HTTP/1.1 2x0 OK\r\n\r\n",
+        too_many_headers,
+    ] {
+        let err = answered(response).await;
+        assert!(err.is_parse(), "{err:?}");
+        assert_eq!(
+            c.classify_error(&err),
+            Some(RetryReason::Transport),
+            "{err:?}"
+        );
+    }
+    // A connection closed before any response.
+    let err = answered(b"").await;
+    assert_eq!(
+        c.classify_error(&err),
+        Some(RetryReason::Transport),
+        "{err:?}"
+    );
 }

@@ -43,7 +43,6 @@ async fn retried_statuses_and_codes_then_success() {
         error_code(400, "ThrottledException"),
         error_code(400, "RequestThrottledException"),
         error_code(400, "ProvisionedThroughputExceededException"),
-        error_code(400, "throttlingexception"),
         error_code(
             400,
             "ThrottlingException:http://internal.amazon.com/coral/x/",
@@ -70,6 +69,12 @@ async fn not_retried_statuses_and_codes() {
         respond(400),
         respond(401),
         error_code(403, "ThrottlingException"),
+        // Codes compare exactly and untrimmed, as botocore compares them.
+        error_code(400, "throttlingexception"),
+        error_code(
+            400,
+            "ThrottlingException :http://internal.amazon.com/coral/x/",
+        ),
         respond(404),
         respond(413),
         respond(501),

@@ -75,12 +75,14 @@ type ErrorPredicate = dyn Fn(&(dyn StdError + 'static)) -> bool + Send + Sync;
 /// - 400 whose `X-Amzn-ErrorType` is a legacy throttling code
 ///   (`Throttling`, `ThrottlingException`, `ThrottledException`,
 ///   `RequestThrottledException`, `ProvisionedThroughputExceededException`),
-///   read by [`ErrorCode::from_headers`] and compared exactly, as botocore does;
+///   compared exactly, case and whitespace included, after the cut of
+///   [`ErrorCode::from_headers`], as botocore compares them;
 /// - transport errors (an [`std::io::Error`] anywhere in the source chain,
 ///   or, with feature `hyper`, a connection-level `hyper::Error`: closed,
-///   incomplete message, malformed response, canceled, timed out, body write
-///   aborted), [`AttemptTimedOut`], and the `ReadTimedOut` and
-///   `BodyReadFailed` errors of the `read_timeout` and `collect_body` modules.
+///   incomplete message, canceled, timed out, body write aborted, or a
+///   malformed response head, which botocore meets as a `ConnectionClosedError`),
+///   [`AttemptTimedOut`], and the `ReadTimedOut` and `BodyReadFailed` errors
+///   of the `read_timeout` and `collect_body` modules.
 ///
 /// Not retried: 424 `ModelError`, 400 `ValidationError`, 530, other 4xx, other errors.
 ///
@@ -138,8 +140,9 @@ impl RetryClassifier {
     }
 
     /// Also retries error responses (any status of 400 and above) whose
-    /// error code is `code`: the response's `X-Amzn-ErrorType` as
-    /// [`ErrorCode::from_headers`] reads it, compared exactly with `code`.
+    /// error code is `code`. The response's `X-Amzn-ErrorType` is cut by
+    /// [`ErrorCode::from_headers`] and compared exactly (case and whitespace
+    /// included) with `code` as given.
     pub fn retry_error_code(mut self, code: impl Into<Cow<'static, str>>) -> Self {
         self.extras().codes.push(code.into());
         self
