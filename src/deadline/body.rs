@@ -18,7 +18,7 @@ pin_project! {
     /// [`BoxError`]; reach it with `downcast_ref`). The end of the body is
     /// reported as usual, deadline or not. Errors of the inner body pass
     /// through, boxed.
-    pub struct ResponseBody<B> {
+    pub struct DeadlineBody<B> {
         #[pin]
         inner: B,
         deadline: Deadline,
@@ -27,7 +27,7 @@ pin_project! {
     }
 }
 
-impl<B> ResponseBody<B> {
+impl<B> DeadlineBody<B> {
     pub(super) fn new(inner: B, deadline: Deadline) -> Self {
         Self {
             inner,
@@ -52,15 +52,15 @@ impl<B> ResponseBody<B> {
     }
 }
 
-impl<B> std::fmt::Debug for ResponseBody<B> {
+impl<B> std::fmt::Debug for DeadlineBody<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ResponseBody")
+        f.debug_struct("DeadlineBody")
             .field("deadline", &self.deadline)
             .finish_non_exhaustive()
     }
 }
 
-impl<B> Body for ResponseBody<B>
+impl<B> Body for DeadlineBody<B>
 where
     B: Body,
     B::Error: Into<BoxError>,

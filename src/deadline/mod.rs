@@ -8,7 +8,7 @@
 //! never sleeps past it and never starts an attempt after it.
 //!
 //! The deadline covers the response body too: the response of
-//! [`DeadlineService`] carries a [`ResponseBody`], and no read of it waits past
+//! [`DeadlineService`] carries a [`DeadlineBody`], and no read of it waits past
 //! the deadline; one that would, or any read after it, fails with
 //! [`DeadlineExceeded`].
 //!
@@ -57,7 +57,7 @@ mod future;
 mod layer;
 mod service;
 
-pub use self::body::ResponseBody;
+pub use self::body::DeadlineBody;
 pub use self::error::DeadlineExceeded;
 pub use self::future::ResponseFuture;
 pub use self::layer::DeadlineLayer;

@@ -19,7 +19,7 @@ pin_project! {
     /// The clock of a wait starts when the read finds no frame ready and
     /// stops when one arrives, as a socket timeout does: a slow but steady
     /// body never times out.
-    pub struct ResponseBody<B> {
+    pub struct ReadTimeoutBody<B> {
         #[pin]
         inner: B,
         timeout: Duration,
@@ -29,7 +29,7 @@ pin_project! {
     }
 }
 
-impl<B> ResponseBody<B> {
+impl<B> ReadTimeoutBody<B> {
     pub(super) fn new(inner: B, timeout: Duration) -> Self {
         Self {
             inner,
@@ -50,15 +50,15 @@ impl<B> ResponseBody<B> {
     }
 }
 
-impl<B> std::fmt::Debug for ResponseBody<B> {
+impl<B> std::fmt::Debug for ReadTimeoutBody<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ResponseBody")
+        f.debug_struct("ReadTimeoutBody")
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
 }
 
-impl<B> Body for ResponseBody<B>
+impl<B> Body for ReadTimeoutBody<B>
 where
     B: Body,
     B::Error: Into<BoxError>,
