@@ -37,8 +37,8 @@ const ROUNDS: usize = 9;
 const CALLS: u32 = 3_000;
 /// Callers at once in the concurrent rows.
 const CALLERS: u32 = 32;
-/// Calls of each caller per round in the concurrent rows.
-const CALLS_PER_CALLER: u32 = 500;
+/// Calls of each caller per round in the concurrent rows: 30,080 calls in all.
+const CALLS_PER_CALLER: u32 = 940;
 const MODEL: &str = "model-1.tar.gz";
 const ACCESS_KEY: &str = "AKIDBENCH";
 const SECRET_KEY: &str = "bench-secret";
