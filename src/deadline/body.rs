@@ -18,21 +18,29 @@ pin_project! {
     /// [`BoxError`]; reach it with `downcast_ref`). The end of the body is
     /// reported as usual, deadline or not. Errors of the inner body pass
     /// through, boxed.
+    ///
+    /// A frame that is ready at once costs one clock read (to fail it past
+    /// the deadline) and no timer. A read that waits uses one timer, armed
+    /// at the deadline (the one the response head waited on, if it did) and
+    /// never reset.
     pub struct DeadlineBody<B> {
         #[pin]
         inner: B,
         deadline: Deadline,
-        // Armed only when a read has to wait.
+        // Armed only when a read has to wait (or the head did), always at
+        // the deadline: never reset.
         timer: Timer,
     }
 }
 
 impl<B> DeadlineBody<B> {
-    pub(super) fn new(inner: B, deadline: Deadline) -> Self {
+    /// A body read within `deadline`; `timer` is the one the response head
+    /// waited on, if it did (armed at the deadline).
+    pub(super) fn new(inner: B, deadline: Deadline, timer: Timer) -> Self {
         Self {
             inner,
             deadline,
-            timer: Timer::default(),
+            timer,
         }
     }
 

@@ -66,8 +66,11 @@ where
         if let KindProj::Running { inner, timer } = this.kind.as_mut().project() {
             if let Poll::Ready(result) = inner.poll(cx) {
                 let deadline = *this.deadline;
+                // The head's timer, if it waited, is armed at the deadline:
+                // the body's reads use it as it is.
+                let timer = timer.take();
                 return Poll::Ready(match result {
-                    Ok(res) => Ok(res.map(|body| DeadlineBody::new(body, deadline))),
+                    Ok(res) => Ok(res.map(|body| DeadlineBody::new(body, deadline, timer))),
                     Err(e) => Err(e.into()),
                 });
             }

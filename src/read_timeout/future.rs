@@ -54,8 +54,11 @@ where
         let this = self.project();
         if let Poll::Ready(result) = this.inner.poll(cx) {
             let timeout = *this.timeout;
+            // The head's timer, if it waited, goes on to the body: armed at
+            // the head's end, earlier than any wait of the body ends.
+            let timer = this.timer.take();
             return Poll::Ready(match result {
-                Ok(res) => Ok(res.map(|body| ReadTimeoutBody::new(body, timeout))),
+                Ok(res) => Ok(res.map(|body| ReadTimeoutBody::new(body, timeout, timer))),
                 Err(e) => Err(e.into()),
             });
         }
