@@ -349,9 +349,10 @@ fn main() {
             "tower's parts (`SetRequestHeader` + `Retry` + `Timeout`), 32 at once",
             |n| caller(&tower_parts, minimal, n),
         ),
-        concurrent_row("recommended stack (`multi_model_endpoint`), 32 at once", |n| {
-            caller(&stack, minimal, n)
-        }),
+        concurrent_row(
+            "recommended stack (`multi_model_endpoint`), 32 at once",
+            |n| caller(&stack, minimal, n),
+        ),
     ];
 
     // Warm-up: connections, pools, caches.

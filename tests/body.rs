@@ -124,7 +124,11 @@ async fn frames_each_after_six_tenths_of_the_read_timeout_never_time_out() {
         .layer(ReadTimeoutLayer::new(secs(10)))
         .service(spaced(secs(6), 40, secs(6)));
     let start = Instant::now();
-    let mut body = svc.oneshot(http::Request::new(())).await.unwrap().into_body();
+    let mut body = svc
+        .oneshot(http::Request::new(()))
+        .await
+        .unwrap()
+        .into_body();
     for _ in 0..40 {
         let frame = body.frame().await.unwrap().unwrap();
         assert_eq!(frame.into_data().unwrap(), "a");

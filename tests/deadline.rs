@@ -10,7 +10,7 @@ use common::*;
 use http_body_util::Full;
 use tokio::time::Instant;
 use tower::{BoxError, ServiceBuilder, ServiceExt};
-use tower_sagemaker::deadline::{Deadline, DeadlineExceeded, DeadlineLayer, DeadlineBody};
+use tower_sagemaker::deadline::{Deadline, DeadlineBody, DeadlineExceeded, DeadlineLayer};
 use tower_sagemaker::retry::{Attempts, ModelNotReadyRetryLayer};
 
 fn exceeded(err: &BoxError) -> DeadlineExceeded {

@@ -13,7 +13,7 @@ use tower::retry::{Policy, RetryLayer};
 use tower::timeout::TimeoutLayer;
 use tower::{service_fn, BoxError, Service, ServiceBuilder, ServiceExt};
 use tower_http::set_header::SetRequestHeaderLayer;
-use tower_sagemaker::deadline::{DeadlineLayer, DeadlineBody};
+use tower_sagemaker::deadline::{DeadlineBody, DeadlineLayer};
 use tower_sagemaker::retry::ModelNotReadyRetryLayer;
 use tower_sagemaker::sagemaker::TARGET_MODEL_HEADER;
 use tower_sagemaker::target_model::{TargetModel, TargetModelLayer};

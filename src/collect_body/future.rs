@@ -10,7 +10,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use pin_project_lite::pin_project;
 use tower::BoxError;
 
-use super::{BodyReadFailed, BodyTooLarge, LeaveUnread, CollectedBody};
+use super::{BodyReadFailed, BodyTooLarge, CollectedBody, LeaveUnread};
 
 pin_project! {
     /// Response future of [`CollectBody`](super::CollectBody): the head, then

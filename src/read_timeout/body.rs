@@ -111,8 +111,7 @@ mod tests {
 
     use super::*;
 
-    type Frames =
-        Pin<Box<dyn futures_util::Stream<Item = Result<Frame<Bytes>, BoxError>> + Send>>;
+    type Frames = Pin<Box<dyn futures_util::Stream<Item = Result<Frame<Bytes>, BoxError>> + Send>>;
 
     /// `n` frames, each `gap` after the one before, then silence.
     fn spaced(n: usize, gap: Duration) -> StreamBody<Frames> {
