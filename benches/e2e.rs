@@ -22,15 +22,23 @@ use http_body_util::{BodyExt, Full};
 use hyper::server::conn::http1;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use tower::retry::{Policy, RetryLayer};
+use tower::timeout::TimeoutLayer;
 use tower::{service_fn, BoxError, Service, ServiceBuilder, ServiceExt};
+use tower_http::set_header::SetRequestHeaderLayer;
 use tower_sagemaker::aws_sdk::MultiModelEndpointExt;
 use tower_sagemaker::emulator::{Emulator, ModelSpec};
+use tower_sagemaker::sagemaker::TARGET_MODEL_HEADER;
 use tower_sagemaker::sigv4::SigV4Layer;
 use tower_sagemaker::target_model::TargetModel;
 use tower_sagemaker::ServiceBuilderExt;
 
 const ROUNDS: usize = 9;
 const CALLS: u32 = 3_000;
+/// Callers at once in the concurrent rows.
+const CALLERS: u32 = 32;
+/// Calls of each caller per round in the concurrent rows: 30,080 calls in all.
+const CALLS_PER_CALLER: u32 = 940;
 const MODEL: &str = "model-1.tar.gz";
 const ACCESS_KEY: &str = "AKIDBENCH";
 const SECRET_KEY: &str = "bench-secret";
@@ -129,6 +137,84 @@ fn row<'a>(name: &'static str, call: impl FnMut() -> CallFuture<'a> + 'a) -> Row
     }
 }
 
+/// One concurrent row: a name and a way to make one caller, which makes `n` calls in turn.
+struct ConcurrentRow<'a> {
+    name: &'static str,
+    caller: Box<dyn FnMut(u32) -> CallFuture<'a> + 'a>,
+    ns_per_call: Vec<f64>,
+}
+
+fn concurrent_row<'a>(
+    name: &'static str,
+    caller: impl FnMut(u32) -> CallFuture<'a> + 'a,
+) -> ConcurrentRow<'a> {
+    ConcurrentRow {
+        name,
+        caller: Box::new(caller),
+        ns_per_call: Vec::with_capacity(ROUNDS),
+    }
+}
+
+/// A caller of a tower service: `n` calls in turn on its own clone.
+fn caller<'a, S, B>(svc: &S, addr: SocketAddr, n: u32) -> CallFuture<'a>
+where
+    S: Service<Req, Response = http::Response<B>> + Clone + 'a,
+    S::Error: std::fmt::Debug,
+    B: http_body::Body + 'a,
+    B::Error: std::fmt::Debug,
+{
+    let mut svc = svc.clone();
+    Box::pin(async move {
+        for _ in 0..n {
+            tower_call(&mut svc, request(addr)).await;
+        }
+    })
+}
+
+/// `CALLERS` callers of a row at once, `n` calls each.
+async fn callers_at_once(row: &mut ConcurrentRow<'_>, n: u32) {
+    let callers: Vec<_> = (0..CALLERS).map(|_| (row.caller)(n)).collect();
+    futures_util::future::join_all(callers).await;
+}
+
+/// A trivial `tower::retry::Policy`: retries nothing, and keeps no copy of
+/// the request. The cheapest a tower `Retry` can be.
+#[derive(Clone)]
+struct NeverRetry;
+
+impl<Res, E> Policy<Req, Res, E> for NeverRetry {
+    type Future = std::future::Ready<()>;
+
+    fn retry(&mut self, _req: &mut Req, _result: &mut Result<Res, E>) -> Option<Self::Future> {
+        None
+    }
+
+    fn clone_request(&mut self, _req: &Req) -> Option<Req> {
+        None
+    }
+}
+
+fn print_table(floor_name: &str, rows: &[(&'static str, &[f64])]) {
+    println!("| row | ratio to {floor_name} | calls/s (median round) | µs per call |");
+    println!("|---|---:|---:|---:|");
+    let floor = rows[0].1;
+    for (name, ns_per_call) in rows {
+        let ratios = ns_per_call
+            .iter()
+            .zip(floor)
+            .map(|(ns, base)| ns / base)
+            .collect();
+        let ns = median(ns_per_call.to_vec());
+        println!(
+            "| {} | {:.2} | {:.0} | {:.1} |",
+            name,
+            median(ratios),
+            1e9 / ns,
+            ns / 1e3
+        );
+    }
+}
+
 fn sdk_client(addr: SocketAddr, with_crate: bool) -> aws_sdk_sagemakerruntime::Client {
     let mut config = aws_sdk_sagemakerruntime::Config::builder()
         .behavior_version(BehaviorVersion::latest())
@@ -197,6 +283,14 @@ fn main() {
         .service(service_fn(|_req: Req| async {
             Ok::<_, BoxError>(http::Response::new(Full::new(Bytes::from_static(b"8.0"))))
         }));
+    let tower_parts = ServiceBuilder::new()
+        .layer(SetRequestHeaderLayer::if_not_present(
+            TARGET_MODEL_HEADER,
+            http::HeaderValue::from_static(MODEL),
+        ))
+        .layer(RetryLayer::new(NeverRetry))
+        .layer(TimeoutLayer::new(Duration::from_secs(70)))
+        .service(client.clone());
     let sdk = sdk_client(minimal, false);
     let sdk_with_crate = sdk_client(minimal, true);
     let to_emulator = client.clone();
@@ -247,6 +341,20 @@ fn main() {
         }),
     ];
 
+    let mut concurrent = vec![
+        concurrent_row("bare hyper-util client, 32 at once (the floor)", |n| {
+            caller(&bare, minimal, n)
+        }),
+        concurrent_row(
+            "tower's parts (`SetRequestHeader` + `Retry` + `Timeout`), 32 at once",
+            |n| caller(&tower_parts, minimal, n),
+        ),
+        concurrent_row(
+            "recommended stack (`multi_model_endpoint`), 32 at once",
+            |n| caller(&stack, minimal, n),
+        ),
+    ];
+
     // Warm-up: connections, pools, caches.
     for r in &mut rows {
         let call = &mut r.call;
@@ -255,6 +363,9 @@ fn main() {
                 call().await;
             }
         });
+    }
+    for r in &mut concurrent {
+        rt.block_on(callers_at_once(r, 20));
     }
     let started = Instant::now();
     for round in 0..ROUNDS {
@@ -276,27 +387,41 @@ fn main() {
         }
     }
 
-    println!(
-        "{ROUNDS} rounds of {CALLS} calls per row, {:.0} s; ratio = time per call / the bare client's, median of round-by-round ratios\n",
-        started.elapsed().as_secs_f64()
-    );
-    println!("| row | ratio to the bare client | calls/s (median round) | µs per call |");
-    println!("|---|---:|---:|---:|");
-    let floor = rows[0].ns_per_call.clone();
-    for r in &rows {
-        let ratios = r
-            .ns_per_call
-            .iter()
-            .zip(&floor)
-            .map(|(ns, base)| ns / base)
-            .collect();
-        let ns = median(r.ns_per_call.clone());
-        println!(
-            "| {} | {:.2} | {:.0} | {:.1} |",
-            r.name,
-            median(ratios),
-            1e9 / ns,
-            ns / 1e3
-        );
+    let sequential_secs = started.elapsed().as_secs_f64();
+
+    let started = Instant::now();
+    for round in 0..ROUNDS {
+        let order: Vec<usize> = if round % 2 == 0 {
+            (0..concurrent.len()).collect()
+        } else {
+            (0..concurrent.len()).rev().collect()
+        };
+        for i in order {
+            let r = &mut concurrent[i];
+            let ns = rt.block_on(async {
+                let start = Instant::now();
+                callers_at_once(r, CALLS_PER_CALLER).await;
+                start.elapsed().as_nanos() as f64 / f64::from(CALLERS * CALLS_PER_CALLER)
+            });
+            r.ns_per_call.push(ns);
+        }
     }
+    let concurrent_secs = started.elapsed().as_secs_f64();
+
+    println!(
+        "{ROUNDS} rounds of {CALLS} calls per row, {sequential_secs:.0} s; ratio = time per call / the bare client's, median of round-by-round ratios\n"
+    );
+    let rows: Vec<_> = rows
+        .iter()
+        .map(|r| (r.name, r.ns_per_call.as_slice()))
+        .collect();
+    print_table("the bare client", &rows);
+    println!(
+        "\n{ROUNDS} rounds of {CALLERS} callers at once x {CALLS_PER_CALLER} calls each per row, {concurrent_secs:.0} s; ratio to the bare client called {CALLERS} at once\n"
+    );
+    let rows: Vec<_> = concurrent
+        .iter()
+        .map(|r| (r.name, r.ns_per_call.as_slice()))
+        .collect();
+    print_table("the bare client, 32 at once", &rows);
 }

@@ -6,16 +6,120 @@
 //! `cargo bench --bench instructions -- <stack> <requests>`, where `<stack>`
 //! is one of a, b, c, m, c1, c2, c3 (the rows of the other benchmarks), or,
 //! built with feature `sigv4`, s: `SigV4Layer` alone around the bare endpoint.
+//!
+//! aw, bw, cw: calls that wait, as over a network: around an endpoint whose
+//! head and each of three body frames come one poll late, (aw) the endpoint
+//! alone, (bw) tower's parts (`SetRequestHeaderLayer`, `Retry` with a policy
+//! that never retries, a 70 s `Timeout`), (cw) the recommended stack
+//! (`ServiceBuilderExt::multi_model_endpoint`); the body is read. Every
+//! timer a layer would arm for a pending head or frame is armed.
 
 mod common;
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
 use common::*;
+use http_body::Frame;
+use http_body_util::BodyExt;
+use tower::{service_fn, BoxError, Service, ServiceBuilder, ServiceExt};
+use tower_sagemaker::target_model::TargetModel;
+use tower_sagemaker::ServiceBuilderExt;
+
+/// Pending once (waking its task at once), then ready.
+#[derive(Default)]
+struct OnePollLate(bool);
+
+impl Future for OnePollLate {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            return Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+/// A body of three frames, each one poll late.
+#[derive(Default)]
+struct LateFrames {
+    sent: u8,
+    polled: bool,
+}
+
+impl http_body::Body for LateFrames {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        if self.sent == 3 {
+            return Poll::Ready(None);
+        }
+        if !self.polled {
+            self.polled = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        self.polled = false;
+        self.sent += 1;
+        Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(b"8.0")))))
+    }
+}
+
+type WaitingRes = http::Response<LateFrames>;
+
+/// The endpoint of aw, bw, cw: 200, the head and each frame one poll late.
+fn waiting() -> impl Service<Req, Response = WaitingRes, Error = BoxError> + Clone {
+    service_fn(|_req: Req| async {
+        OnePollLate::default().await;
+        Ok::<_, BoxError>(http::Response::new(LateFrames::default()))
+    })
+}
+
+/// A `tower::retry::Policy` that never retries.
+#[derive(Clone)]
+struct NeverRetry;
+
+impl<Res, E> tower::retry::Policy<Req, Res, E> for NeverRetry {
+    type Future = std::future::Ready<()>;
+
+    fn retry(&mut self, _req: &mut Req, _result: &mut Result<Res, E>) -> Option<Self::Future> {
+        None
+    }
+
+    fn clone_request(&mut self, _req: &Req) -> Option<Req> {
+        None
+    }
+}
+
+/// One call that waits: the head, then the whole body.
+async fn call_and_read<S, B>(svc: &mut S)
+where
+    S: Service<Req, Response = http::Response<B>>,
+    S::Error: std::fmt::Debug,
+    B: http_body::Body,
+    B::Error: std::fmt::Debug,
+{
+    let res = svc.ready().await.unwrap().call(request()).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(body.len(), 9);
+}
 
 fn main() {
     // `cargo bench` passes `--bench`; a plain `cargo bench` passes nothing
     // else, and then there is nothing to count: say how, and succeed.
     let mut args = std::env::args().skip(1).filter(|a| !a.starts_with("--"));
-    let usage = "usage: instructions <a|b|c|m|c1|c2|c3|s> <requests>";
+    let usage = "usage: instructions <a|b|c|m|c1|c2|c3|s|aw|bw|cw> <requests>";
     let (Some(stack), Some(requests)) = (args.next(), args.next()) else {
         println!("{usage} (benches/instructions.sh runs it under callgrind)");
         return;
@@ -37,7 +141,29 @@ fn main() {
                 }
             }};
         }
+        macro_rules! run_and_read {
+            ($svc:expr) => {{
+                let mut svc = $svc;
+                for _ in 0..requests {
+                    call_and_read(&mut svc).await;
+                }
+            }};
+        }
         match stack.as_str() {
+            "aw" => run_and_read!(waiting()),
+            "bw" => run_and_read!(ServiceBuilder::new()
+                .layer(
+                    tower_http::set_header::SetRequestHeaderLayer::if_not_present(
+                        tower_sagemaker::sagemaker::TARGET_MODEL_HEADER,
+                        http::HeaderValue::from_static(MODEL),
+                    )
+                )
+                .layer(tower::retry::RetryLayer::new(NeverRetry))
+                .layer(tower::timeout::TimeoutLayer::new(Duration::from_secs(70)))
+                .service(waiting())),
+            "cw" => run_and_read!(ServiceBuilder::new()
+                .multi_model_endpoint(TargetModel::from_static(MODEL).unwrap())
+                .service(waiting())),
             "a" => run!(bare()),
             "b" => run!(tower_parts(bare())),
             "c" => run!(this_crate(bare())),

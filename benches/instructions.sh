@@ -6,6 +6,7 @@
 #   benches/instructions.sh            # all stacks
 #   benches/instructions.sh b c m      # some
 #   benches/instructions.sh s          # SigV4Layer alone (aws-sigv4's signing included)
+#   benches/instructions.sh aw bw cw   # calls that wait one poll for the head and each body frame
 #
 # CALLGRIND_OUT=dir keeps each run's profile there, for callgrind_annotate.
 set -euo pipefail

@@ -92,10 +92,10 @@
 //! - `target_model`: `TargetModel`, `InvalidTargetModel`, `TargetModelLayer`, `TargetModelService`;
 //! - `invoke_headers`: `InvokeHeader`, `InvokeHeaders`, `InvokeHeadersLayer`, `InvokeHeadersService`;
 //! - `deadline`: `Deadline`, `DeadlineExceeded`, `DeadlineLayer`, `DeadlineService`,
-//!   `ResponseFuture`, `ResponseBody`;
-//! - `read_timeout`: `ReadTimeoutLayer`, `ReadTimeout`, `ReadTimedOut`, `ResponseFuture`, `ResponseBody`;
+//!   `ResponseFuture`, `DeadlineBody`;
+//! - `read_timeout`: `ReadTimeoutLayer`, `ReadTimeout`, `ReadTimedOut`, `ResponseFuture`, `ReadTimeoutBody`;
 //! - `collect_body`: `CollectBodyLayer`, `CollectBody`, `BodyTooLarge`, `BodyReadFailed`,
-//!   `ResponseFuture`, `ResponseBody`;
+//!   `ResponseFuture`, `CollectedBody`;
 //! - `retry`: `LegacyRetries`, `ModelNotReadyRetryLayer`, `ModelNotReadyRetry`, `RetryClassifier`,
 //!   `RetryReason`, `LegacyBackoff`, `Attempts`, `AttemptTimedOut`, `ResponseFuture`,
 //!   `RetryEvent`, `AttemptOutcome`, `Decision`, `ColdStarts`, with `retry-policy`:

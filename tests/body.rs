@@ -41,6 +41,10 @@ fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }
 
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
 #[tokio::test(start_paused = true)]
 async fn the_read_timeout_bounds_the_wait_for_the_head() {
     let slow = service_fn(|_req: http::Request<()>| async {
@@ -95,6 +99,79 @@ async fn a_body_that_goes_silent_fails_after_the_read_timeout_from_its_last_fram
     let err = res.into_body().collect().await.unwrap_err();
     assert!(err.downcast_ref::<ReadTimedOut>().unwrap().is_body());
     assert_eq!(start.elapsed(), secs(50 + 50 + 70));
+}
+
+/// A service whose head comes after `head`, its body `frames` frames each
+/// `gap` after the one before, then silence.
+fn spaced(
+    head: Duration,
+    frames: usize,
+    gap: Duration,
+) -> impl tower::Service<
+    http::Request<()>,
+    Response = http::Response<StreamBody<Frames>>,
+    Error = BoxError,
+    Future = impl Send,
+> + Clone {
+    service_fn(move |_req: http::Request<()>| async move {
+        tokio::time::sleep(head).await;
+        Ok::<_, BoxError>(http::Response::new(timed_body(
+            vec![(gap, "a"); frames],
+            true,
+        )))
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn frames_each_after_six_tenths_of_the_read_timeout_never_time_out() {
+    // The head after 6 s, then 40 frames 6 s apart: 246 s, no wait near 10 s.
+    let svc = ServiceBuilder::new()
+        .layer(ReadTimeoutLayer::new(secs(10)))
+        .service(spaced(secs(6), 40, secs(6)));
+    let start = Instant::now();
+    let mut body = svc
+        .oneshot(http::Request::new(()))
+        .await
+        .unwrap()
+        .into_body();
+    for _ in 0..40 {
+        let frame = body.frame().await.unwrap().unwrap();
+        assert_eq!(frame.into_data().unwrap(), "a");
+    }
+    assert_eq!(start.elapsed(), secs(6 * 41));
+    // Then the body goes silent: the read timeout from the last frame.
+    let err = body.frame().await.unwrap().unwrap_err();
+    assert!(err.downcast_ref::<ReadTimedOut>().unwrap().is_body());
+    assert_eq!(start.elapsed(), secs(6 * 41 + 10));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stall_of_the_read_timeout_after_quick_frames_times_out_at_that_instant() {
+    // Frames quick, at 6/10 of the timeout and just under it: however the
+    // timer was left by the waits before, the stall ends exactly 10 s after
+    // the last frame.
+    for gap in [ms(100), secs(6), ms(9_999)] {
+        let svc = ServiceBuilder::new()
+            .layer(ReadTimeoutLayer::new(secs(10)))
+            .service(spaced(gap, 8, gap));
+        let start = Instant::now();
+        let res = svc.oneshot(http::Request::new(())).await.unwrap();
+        let err = res.into_body().collect().await.unwrap_err();
+        assert!(err.downcast_ref::<ReadTimedOut>().unwrap().is_body());
+        assert_eq!(start.elapsed(), gap * 9 + secs(10), "frames {gap:?} apart");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn after_a_head_that_waited_the_deadline_bounds_the_body_at_its_instant() {
+    let svc = ServiceBuilder::new()
+        .layer(DeadlineLayer::new(secs(10)))
+        .service(spaced(secs(2), 5, ms(100)));
+    let start = Instant::now();
+    let res = svc.oneshot(http::Request::new(())).await.unwrap();
+    let err = res.into_body().collect().await.unwrap_err();
+    assert!(err.is::<DeadlineExceeded>(), "{err}");
+    assert_eq!(start.elapsed(), secs(10));
 }
 
 #[tokio::test(start_paused = true)]

@@ -10,7 +10,7 @@ use common::*;
 use http_body_util::Full;
 use tokio::time::Instant;
 use tower::{BoxError, ServiceBuilder, ServiceExt};
-use tower_sagemaker::deadline::{Deadline, DeadlineExceeded, DeadlineLayer, ResponseBody};
+use tower_sagemaker::deadline::{Deadline, DeadlineBody, DeadlineExceeded, DeadlineLayer};
 use tower_sagemaker::retry::{Attempts, LegacyRetries, ModelNotReadyRetryLayer};
 
 fn exceeded(err: &BoxError) -> DeadlineExceeded {
@@ -168,7 +168,7 @@ fn stack(
     endpoint: &Scripted,
 ) -> impl tower::Service<
     Req,
-    Response = http::Response<ResponseBody<Full<Bytes>>>,
+    Response = http::Response<DeadlineBody<Full<Bytes>>>,
     Error = BoxError,
     Future = impl Send,
 > {

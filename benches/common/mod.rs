@@ -13,7 +13,7 @@ use tower::retry::{Policy, RetryLayer};
 use tower::timeout::TimeoutLayer;
 use tower::{service_fn, BoxError, Service, ServiceBuilder, ServiceExt};
 use tower_http::set_header::SetRequestHeaderLayer;
-use tower_sagemaker::deadline::{DeadlineLayer, ResponseBody};
+use tower_sagemaker::deadline::{DeadlineBody, DeadlineLayer};
 use tower_sagemaker::retry::ModelNotReadyRetryLayer;
 use tower_sagemaker::sagemaker::TARGET_MODEL_HEADER;
 use tower_sagemaker::target_model::{TargetModel, TargetModelLayer};
@@ -21,7 +21,7 @@ use tower_sagemaker::target_model::{TargetModel, TargetModelLayer};
 pub type Req = Request<Full<Bytes>>;
 pub type Res = Response<Full<Bytes>>;
 /// A response of a stack with `DeadlineLayer`: its body is read within the deadline.
-pub type DeadlineRes = Response<ResponseBody<Full<Bytes>>>;
+pub type DeadlineRes = Response<DeadlineBody<Full<Bytes>>>;
 
 /// (a) The bare endpoint: answers 200 with an empty body, no allocation.
 pub fn bare(

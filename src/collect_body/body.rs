@@ -10,7 +10,7 @@ pin_project! {
     /// The body of a response from [`CollectBody`](super::CollectBody):
     /// complete in memory, or, for a response left unread (one the retry
     /// layer would retry), the original body.
-    pub struct ResponseBody<B: Body> {
+    pub struct CollectedBody<B: Body> {
         #[pin]
         kind: Kind<B>,
     }
@@ -24,7 +24,7 @@ pin_project! {
     }
 }
 
-impl<B: Body> ResponseBody<B> {
+impl<B: Body> CollectedBody<B> {
     pub(super) fn collected(body: Collected<B::Data>) -> Self {
         Self {
             kind: Kind::Collected { body },
@@ -38,25 +38,25 @@ impl<B: Body> ResponseBody<B> {
     }
 }
 
-impl<B: Body> ResponseBody<B> {
+impl<B: Body> CollectedBody<B> {
     /// Whether the body was read in full.
     pub fn is_collected(&self) -> bool {
         matches!(self.kind, Kind::Collected { .. })
     }
 }
 
-impl<B: Body> std::fmt::Debug for ResponseBody<B> {
+impl<B: Body> std::fmt::Debug for CollectedBody<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let kind = if self.is_collected() {
             "Collected"
         } else {
             "Unread"
         };
-        f.debug_tuple("ResponseBody").field(&kind).finish()
+        f.debug_tuple("CollectedBody").field(&kind).finish()
     }
 }
 
-impl<B> Body for ResponseBody<B>
+impl<B> Body for CollectedBody<B>
 where
     B: Body,
     B::Error: Into<BoxError>,

@@ -10,7 +10,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use pin_project_lite::pin_project;
 use tower::BoxError;
 
-use super::{BodyReadFailed, BodyTooLarge, LeaveUnread, ResponseBody};
+use super::{BodyReadFailed, BodyTooLarge, CollectedBody, LeaveUnread};
 
 pin_project! {
     /// Response future of [`CollectBody`](super::CollectBody): the head, then
@@ -72,7 +72,7 @@ where
     B: Body,
     B::Error: Into<BoxError>,
 {
-    type Output = Result<http::Response<ResponseBody<B>>, BoxError>;
+    type Output = Result<http::Response<CollectedBody<B>>, BoxError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
@@ -82,7 +82,7 @@ where
                     let res = ready!(future.poll(cx)).map_err(Into::into)?;
                     let (parts, body) = res.into_parts();
                     if this.leave_unread.applies(parts.status, &parts.headers) {
-                        let body = ResponseBody::unread(body);
+                        let body = CollectedBody::unread(body);
                         return Poll::Ready(Ok(http::Response::from_parts(parts, body)));
                     }
                     let declared = parts
@@ -106,7 +106,7 @@ where
                     };
                     // An empty head takes its place: the future is done.
                     let parts = std::mem::replace(parts, http::Response::new(()).into_parts().0);
-                    let body = ResponseBody::collected(collected);
+                    let body = CollectedBody::collected(collected);
                     return Poll::Ready(Ok(http::Response::from_parts(parts, body)));
                 }
             }

@@ -46,7 +46,7 @@ mod error;
 mod future;
 mod layer;
 
-pub use self::body::ResponseBody;
+pub use self::body::CollectedBody;
 pub use self::error::{BodyReadFailed, BodyTooLarge};
 pub use self::future::ResponseFuture;
 pub use self::layer::CollectBodyLayer;
@@ -123,7 +123,7 @@ where
     R: Body,
     R::Error: Into<BoxError>,
 {
-    type Response = http::Response<ResponseBody<R>>;
+    type Response = http::Response<CollectedBody<R>>;
     type Error = BoxError;
     type Future = ResponseFuture<S::Future, R>;
 

@@ -18,21 +18,29 @@ pin_project! {
     /// [`BoxError`]; reach it with `downcast_ref`). The end of the body is
     /// reported as usual, deadline or not. Errors of the inner body pass
     /// through, boxed.
-    pub struct ResponseBody<B> {
+    ///
+    /// A frame that is ready at once costs one clock read (to fail it past
+    /// the deadline) and no timer. A read that waits uses one timer, armed
+    /// at the deadline (the one the response head waited on, if it did) and
+    /// never reset.
+    pub struct DeadlineBody<B> {
         #[pin]
         inner: B,
         deadline: Deadline,
-        // Armed only when a read has to wait.
+        // Armed only when a read has to wait (or the head did), always at
+        // the deadline: never reset.
         timer: Timer,
     }
 }
 
-impl<B> ResponseBody<B> {
-    pub(super) fn new(inner: B, deadline: Deadline) -> Self {
+impl<B> DeadlineBody<B> {
+    /// A body read within `deadline`; `timer` is the one the response head
+    /// waited on, if it did (armed at the deadline).
+    pub(super) fn new(inner: B, deadline: Deadline, timer: Timer) -> Self {
         Self {
             inner,
             deadline,
-            timer: Timer::default(),
+            timer,
         }
     }
 
@@ -52,15 +60,15 @@ impl<B> ResponseBody<B> {
     }
 }
 
-impl<B> std::fmt::Debug for ResponseBody<B> {
+impl<B> std::fmt::Debug for DeadlineBody<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ResponseBody")
+        f.debug_struct("DeadlineBody")
             .field("deadline", &self.deadline)
             .finish_non_exhaustive()
     }
 }
 
-impl<B> Body for ResponseBody<B>
+impl<B> Body for DeadlineBody<B>
 where
     B: Body,
     B::Error: Into<BoxError>,

@@ -5,7 +5,7 @@ use std::task::{Context, Poll};
 use pin_project_lite::pin_project;
 use tower::BoxError;
 
-use super::{Deadline, ResponseBody};
+use super::{Deadline, DeadlineBody};
 use crate::timer::Timer;
 
 pin_project! {
@@ -59,15 +59,18 @@ where
     F: Future<Output = Result<http::Response<R>, E>>,
     E: Into<BoxError>,
 {
-    type Output = Result<http::Response<ResponseBody<R>>, BoxError>;
+    type Output = Result<http::Response<DeadlineBody<R>>, BoxError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         if let KindProj::Running { inner, timer } = this.kind.as_mut().project() {
             if let Poll::Ready(result) = inner.poll(cx) {
                 let deadline = *this.deadline;
+                // The head's timer, if it waited, is armed at the deadline:
+                // the body's reads use it as it is.
+                let timer = timer.take();
                 return Poll::Ready(match result {
-                    Ok(res) => Ok(res.map(|body| ResponseBody::new(body, deadline))),
+                    Ok(res) => Ok(res.map(|body| DeadlineBody::new(body, deadline, timer))),
                     Err(e) => Err(e.into()),
                 });
             }

@@ -8,7 +8,7 @@
 //! never sleeps past it and never starts an attempt after it.
 //!
 //! The deadline covers the response body too: the response of
-//! [`DeadlineService`] carries a [`ResponseBody`], and no read of it waits past
+//! [`DeadlineService`] carries a [`DeadlineBody`], and no read of it waits past
 //! the deadline; one that would, or any read after it, fails with
 //! [`DeadlineExceeded`].
 //!
@@ -71,7 +71,7 @@ mod layer;
 mod service;
 
 #[cfg(feature = "deadline")]
-pub use self::body::ResponseBody;
+pub use self::body::DeadlineBody;
 pub use self::error::DeadlineExceeded;
 #[cfg(feature = "deadline")]
 pub use self::future::ResponseFuture;

@@ -5,11 +5,11 @@ use tokio::time::Instant;
 use tower::BoxError;
 use tower_service::Service;
 
-use super::{Deadline, ResponseBody, ResponseFuture};
+use super::{Deadline, DeadlineBody, ResponseFuture};
 
 /// The service of [`DeadlineLayer`](super::DeadlineLayer): applies a
 /// [`Deadline`] to every call of the inner service, the response body
-/// included ([`ResponseBody`]). See the [module docs](super).
+/// included ([`DeadlineBody`]). See the [module docs](super).
 #[derive(Debug, Clone)]
 pub struct DeadlineService<S> {
     inner: S,
@@ -35,7 +35,7 @@ where
     S: Service<http::Request<B>, Response = http::Response<R>>,
     S::Error: Into<BoxError>,
 {
-    type Response = http::Response<ResponseBody<R>>;
+    type Response = http::Response<DeadlineBody<R>>;
     type Error = BoxError;
     type Future = ResponseFuture<S::Future>;
 

@@ -52,7 +52,11 @@ impl fmt::Display for ReadTimedOut {
         } else {
             "the response head"
         };
-        write!(f, "read timeout: no {what} within {:?}", self.timeout)
+        write!(
+            f,
+            "read timeout: {what} did not arrive within {:?}",
+            self.timeout
+        )
     }
 }
 
@@ -63,5 +67,27 @@ impl fmt::Debug for ReadTimedOut {
     /// prints errors with `Debug`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "ReadTimedOut(\"{self}\")")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_says_what_did_not_arrive() {
+        let timeout = Duration::from_secs(70);
+        assert_eq!(
+            ReadTimedOut::head(timeout).to_string(),
+            "read timeout: the response head did not arrive within 70s"
+        );
+        assert_eq!(
+            ReadTimedOut::body(timeout).to_string(),
+            "read timeout: the next frame of the response body did not arrive within 70s"
+        );
+        assert_eq!(
+            format!("{:?}", ReadTimedOut::head(Duration::from_millis(1500))),
+            "ReadTimedOut(\"read timeout: the response head did not arrive within 1.5s\")"
+        );
     }
 }

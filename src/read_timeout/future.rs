@@ -7,7 +7,7 @@ use pin_project_lite::pin_project;
 use tokio::time::Instant;
 use tower::BoxError;
 
-use super::{ReadTimedOut, ResponseBody};
+use super::{ReadTimedOut, ReadTimeoutBody};
 use crate::timer::Timer;
 
 pin_project! {
@@ -48,14 +48,17 @@ where
     F: Future<Output = Result<http::Response<R>, E>>,
     E: Into<BoxError>,
 {
-    type Output = Result<http::Response<ResponseBody<R>>, BoxError>;
+    type Output = Result<http::Response<ReadTimeoutBody<R>>, BoxError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         if let Poll::Ready(result) = this.inner.poll(cx) {
             let timeout = *this.timeout;
+            // The head's timer, if it waited, goes on to the body: armed at
+            // the head's end, earlier than any wait of the body ends.
+            let timer = this.timer.take();
             return Poll::Ready(match result {
-                Ok(res) => Ok(res.map(|body| ResponseBody::new(body, timeout))),
+                Ok(res) => Ok(res.map(|body| ReadTimeoutBody::new(body, timeout, timer))),
                 Err(e) => Err(e.into()),
             });
         }

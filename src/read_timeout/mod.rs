@@ -48,7 +48,7 @@ mod error;
 mod future;
 mod layer;
 
-pub use self::body::ResponseBody;
+pub use self::body::ReadTimeoutBody;
 pub use self::error::ReadTimedOut;
 pub use self::future::ResponseFuture;
 pub use self::layer::ReadTimeoutLayer;
@@ -85,7 +85,7 @@ where
     S: Service<http::Request<B>, Response = http::Response<R>>,
     S::Error: Into<BoxError>,
 {
-    type Response = http::Response<ResponseBody<R>>;
+    type Response = http::Response<ReadTimeoutBody<R>>;
     type Error = BoxError;
     type Future = ResponseFuture<S::Future>;
 
