@@ -1,5 +1,10 @@
 //! The `reqwest` feature with a real reqwest client (rustls, no native TLS)
-//! against the emulator served on 127.0.0.1.
+//! against the emulator served on 127.0.0.1: the reqwest-middleware pieces,
+//! then (module `signed`) signed calls with the emulator verifying SigV4,
+//! over `ReqwestService` beneath the tower stack and over the
+//! reqwest-middleware stack, and (module `deadline_on_a_paused_clock`) the
+//! deadline middleware without network on tokio's paused clock. Loopback
+//! tests use real time with budgets of a few hundred milliseconds.
 #![cfg(all(feature = "reqwest", feature = "emulator"))]
 
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -203,7 +208,8 @@ mod signed {
     use tower_sagemaker::deadline::{DeadlineExceeded, DeadlineLayer};
     use tower_sagemaker::reqwest::{ClientBuilderExt, ReqwestService, SigV4Middleware};
     use tower_sagemaker::retry::{
-        Attempts, Decision, ModelNotReadyRetryLayer, RetryClassifier, RetryEvent, RetryReason,
+        Attempts, ColdStarts, Decision, ModelNotReadyRetryLayer, RetryClassifier, RetryEvent,
+        RetryReason,
     };
     use tower_sagemaker::sigv4::SigV4Layer;
 
@@ -333,6 +339,36 @@ mod signed {
             reasons.iter().all(|r| *r == RetryReason::ModelNotReady),
             "{reasons:?}"
         );
+        server.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn tower_over_reqwest_coalesces_a_cold_start() {
+        let (emulator, server) = serve_signed(cold(600)).await;
+        let n = 10;
+        let retries = LegacyRetries::new()
+            .max_retries(8)
+            .base_delay(Duration::from_millis(20))
+            .coalesce_cold_starts(ColdStarts::new());
+        let svc = ServiceBuilder::new()
+            .layer(tower_sagemaker::target_model::TargetModelLayer::new(
+                TargetModel::new("m.tar.gz").unwrap(),
+            ))
+            .layer(DeadlineLayer::new(Duration::from_secs(10)))
+            .layer(ModelNotReadyRetryLayer::new(retries))
+            .layer(SigV4Layer::new(credentials(), REGION))
+            .service(ReqwestService::new(reqwest::Client::new()));
+        let calls = (0..n).map(|_| svc.clone().oneshot(request(&url(&server), "1,2")));
+        let results = futures_util::future::join_all(calls).await;
+        for res in results {
+            assert_eq!(res.unwrap().status(), StatusCode::OK);
+        }
+        let stats = emulator.stats("m.tar.gz").unwrap();
+        assert_eq!(stats.loads, 1);
+        // One caller at a time asks while the model loads: each 429 is the
+        // probe's; without coalescing every caller gets one per hold.
+        assert!(stats.not_ready >= 1 && stats.not_ready <= 6, "{stats:?}");
+        assert_eq!(stats.invocations, n, "{stats:?}");
         server.shutdown().await;
     }
 
@@ -625,5 +661,110 @@ mod signed {
             "{err:?}"
         );
         server.shutdown().await;
+    }
+}
+
+/// The deadline middleware on tokio's paused clock, with an endpoint made of
+/// middleware (no network): every attempt takes `latency` and answers 503.
+mod deadline_on_a_paused_clock {
+    use std::sync::Mutex;
+
+    use tower_sagemaker::deadline::DeadlineExceeded;
+    use tower_sagemaker::reqwest::{AttemptDeadlineMiddleware, DeadlineMiddleware};
+
+    use super::*;
+
+    #[derive(Clone)]
+    struct SlowUnavailable {
+        latency: Duration,
+        timeouts: Arc<Mutex<Vec<Option<Duration>>>>,
+    }
+
+    #[async_trait::async_trait]
+    impl Middleware for SlowUnavailable {
+        async fn handle(
+            &self,
+            req: reqwest::Request,
+            _: &mut Extensions,
+            _: Next<'_>,
+        ) -> reqwest_middleware::Result<reqwest::Response> {
+            self.timeouts.lock().unwrap().push(req.timeout().copied());
+            tokio::time::sleep(self.latency).await;
+            let res = http::Response::builder()
+                .status(503)
+                .header("x-amzn-errortype", "ServiceUnavailable")
+                .body("")
+                .unwrap();
+            Ok(res.into())
+        }
+    }
+
+    fn client(budget: Duration, latency: Duration) -> (ClientWithMiddleware, SlowUnavailable) {
+        let endpoint = SlowUnavailable {
+            latency,
+            timeouts: Arc::default(),
+        };
+        let retries = LegacyRetries::new()
+            .max_retries(10)
+            .base_delay(Duration::from_millis(1));
+        let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+            .with(DeadlineMiddleware::new(budget))
+            .with(RetryTransientMiddleware::new_with_policy_and_strategy(
+                LegacyBackoffPolicy::new(&retries),
+                LegacyRetryableStrategy::new(&retries),
+            ))
+            .with(AttemptDeadlineMiddleware::new().attempt_timeout(Duration::from_secs(70)))
+            .with(endpoint.clone())
+            .build();
+        (client, endpoint)
+    }
+
+    fn exceeded(err: reqwest_middleware::Error) -> DeadlineExceeded {
+        match err {
+            reqwest_middleware::Error::Middleware(err) => *err
+                .downcast_ref::<DeadlineExceeded>()
+                .unwrap_or_else(|| panic!("{err:?}")),
+            err => panic!("{err:?}"),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_deadline_ends_the_attempt_in_flight() {
+        let (client, endpoint) = client(Duration::from_secs(100), Duration::from_secs(40));
+        let start = tokio::time::Instant::now();
+        let err = client
+            .post("http://127.0.0.1:9/endpoints/demo/invocations")
+            .body("1")
+            .send()
+            .await
+            .unwrap_err();
+        let exceeded = exceeded(err);
+        assert_eq!(start.elapsed(), Duration::from_secs(100));
+        assert_eq!(exceeded.budget(), Duration::from_secs(100));
+        // Each attempt's reqwest timeout: the attempt timeout, then what is
+        // left of the budget (the third attempt starts at about 80 s).
+        let timeouts = endpoint.timeouts.lock().unwrap().clone();
+        assert_eq!(timeouts.len(), 3, "{timeouts:?}");
+        assert_eq!(timeouts[0], Some(Duration::from_secs(70)));
+        let left = |t: Option<Duration>| t.unwrap().as_secs_f64();
+        assert!((59.9..=60.0).contains(&left(timeouts[1])), "{timeouts:?}");
+        assert!((19.9..=20.0).contains(&left(timeouts[2])), "{timeouts:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_callers_earlier_deadline_stands() {
+        let (client, _) = client(Duration::from_secs(100), Duration::from_secs(40));
+        let start = tokio::time::Instant::now();
+        let err = client
+            .post("http://127.0.0.1:9/endpoints/demo/invocations")
+            .with_extension(tower_sagemaker::deadline::Deadline::after(
+                Duration::from_secs(10),
+            ))
+            .body("1")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(exceeded(err).budget(), Duration::from_secs(10));
+        assert_eq!(start.elapsed(), Duration::from_secs(10));
     }
 }
