@@ -333,7 +333,7 @@ mod signed {
         assert_eq!(stats.loads, 1);
         assert!(stats.not_ready >= 1, "{stats:?}");
         assert_eq!(u64::from(attempts), stats.not_ready + 1);
-        let reasons = reasons.lock().unwrap();
+        let reasons = reasons.lock().unwrap().clone();
         assert_eq!(reasons.len() as u64, stats.not_ready);
         assert!(
             reasons.iter().all(|r| *r == RetryReason::ModelNotReady),

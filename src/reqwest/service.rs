@@ -36,6 +36,9 @@ use tower_service::Service;
 /// cheap (a `reqwest::Client` is a reference-counted handle).
 ///
 /// ```no_run
+/// # // The recommended stack needs features `deadline` and `read-timeout` too.
+/// # #[cfg(all(feature = "deadline", feature = "read-timeout"))]
+/// # mod example {
 /// use std::time::Duration;
 /// use bytes::Bytes;
 /// use http_body_util::{BodyExt, Full};
@@ -44,7 +47,7 @@ use tower_service::Service;
 /// use tower_sagemaker::target_model::TargetModel;
 /// use tower_sagemaker::ServiceBuilderExt;
 ///
-/// # async fn example() -> Result<(), BoxError> {
+/// # pub async fn example() -> Result<(), BoxError> {
 /// // reqwest's pool, TLS and proxies beneath; the crate's stack above
 /// // (target model, 360 s deadline, legacy retries, 70 s read timeout). For
 /// // AWS, add `sigv4::SigV4Layer` right above the transport (feature `sigv4`).
@@ -62,6 +65,7 @@ use tower_service::Service;
 /// assert_eq!(res.status(), 200);
 /// assert_eq!(res.into_body().collect().await?.to_bytes(), "8.0");
 /// # Ok(())
+/// # }
 /// # }
 /// ```
 #[derive(Debug, Clone, Default)]
