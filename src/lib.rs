@@ -66,7 +66,7 @@
 //! | [`retry`] | [`ModelNotReadyRetryLayer`](retry::ModelNotReadyRetryLayer): botocore's legacy retries; [`RetryClassifier`](retry::RetryClassifier) (what is retried) and [`LegacyBackoff`](retry::LegacyBackoff) (how long to wait), which the `aws_sdk` module shares | `retry` (default; implies `deadline`, `read-timeout`, `collect-body`) |
 //! | `retry::LegacyRetryPolicy` | the same decisions as a `tower::retry::Policy`, for stacks built on `tower::retry::RetryLayer` | `retry-policy` |
 //! | `retry::RetryMetrics` | attempts, retries by reason, give-ups and cold-start waits, recorded with the `metrics` facade from the retry events | `metrics` |
-//! | [`reqwest`] | for reqwest-middleware stacks: a retry strategy and a retry policy making botocore's legacy decisions, and a target-model middleware | `reqwest` |
+//! | [`reqwest`] | [`ReqwestService`](reqwest::ReqwestService), a `reqwest::Client` beneath the tower stack; for reqwest-middleware stacks, a retry strategy and a retry policy making botocore's legacy decisions, target-model, deadline and (with `sigv4`) signing middleware, and [`ClientBuilderExt`](reqwest::ClientBuilderExt) to add them in one call | `reqwest` |
 //! | [`sigv4`] | [`SigV4Layer`](sigv4::SigV4Layer): signs every attempt with `aws-sigv4` | `sigv4` |
 //! | [`aws_sdk`] | the AWS SDK for Rust: interceptors, a retry classifier, retry and timeout settings; with `aws-sdk-sagemakerruntime`, a config extension for its client | `aws-sdk`, `aws-sdk-sagemakerruntime` |
 //! | [`emulator`] | a local multi-model endpoint (cold starts, 429s, LRU eviction, SigV4 checks), in-process or over HTTP/1.1 | `emulator` |
@@ -102,7 +102,9 @@
 //!   `LegacyRetryPolicy`, `RetryWait`,
 //!   with `metrics`: `RetryMetrics`;
 //! - `sigv4`: `SigV4Layer`, `SigV4`, `SigningError`, `ResponseFuture`;
-//! - `reqwest`: `LegacyRetryableStrategy`, `LegacyBackoffPolicy`, `TargetModelMiddleware`;
+//! - `reqwest`: `ReqwestService`, `ResponseFuture`, `LegacyRetryableStrategy`, `LegacyBackoffPolicy`,
+//!   `TargetModelMiddleware`, `DeadlineMiddleware`, `AttemptDeadlineMiddleware`, `ClientBuilderExt`,
+//!   with `sigv4`: `SigV4Middleware`;
 //! - `aws_sdk`: `TargetModelInterceptor`, `AttemptNumberInterceptor`,
 //!   `ModelNotReadyClassifier`, `legacy_retry_config`, `multi_model_timeout_config`, and
 //!   with `aws-sdk-sagemakerruntime`: `MultiModelEndpoint`, `MultiModelEndpointExt`;

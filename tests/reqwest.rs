@@ -1,5 +1,10 @@
 //! The `reqwest` feature with a real reqwest client (rustls, no native TLS)
-//! against the emulator served on 127.0.0.1.
+//! against the emulator served on 127.0.0.1: the reqwest-middleware pieces,
+//! then (module `signed`) signed calls with the emulator verifying SigV4,
+//! over `ReqwestService` beneath the tower stack and over the
+//! reqwest-middleware stack, and (module `deadline_on_a_paused_clock`) the
+//! deadline middleware without network on tokio's paused clock. Loopback
+//! tests use real time with budgets of a few hundred milliseconds.
 #![cfg(all(feature = "reqwest", feature = "emulator"))]
 
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -179,4 +184,587 @@ async fn a_request_picks_its_own_model() {
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(emulator.stats("m.tar.gz").unwrap().invocations, 1);
     server.shutdown().await;
+}
+
+/// The whole promise over reqwest, with the emulator checking every
+/// signature: reqwest beneath the tower stack (`ReqwestService`) and the
+/// reqwest-middleware stack (`ClientBuilderExt`, `SigV4Middleware`).
+#[cfg(all(
+    feature = "sigv4",
+    feature = "deadline",
+    feature = "read-timeout",
+    feature = "collect-body"
+))]
+mod signed {
+    use std::future::Future;
+    use std::sync::Mutex;
+
+    use aws_credential_types::Credentials;
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Full};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tower::util::BoxCloneService;
+    use tower::{BoxError, ServiceBuilder, ServiceExt};
+    use tower_sagemaker::deadline::{DeadlineExceeded, DeadlineLayer};
+    use tower_sagemaker::reqwest::{ClientBuilderExt, ReqwestService, SigV4Middleware};
+    use tower_sagemaker::retry::{
+        Attempts, ColdStarts, Decision, ModelNotReadyRetryLayer, RetryClassifier, RetryEvent,
+        RetryReason,
+    };
+    use tower_sagemaker::sigv4::SigV4Layer;
+
+    use super::*;
+
+    const ACCESS_KEY: &str = "AKIDREQWEST";
+    const SECRET_KEY: &str = "reqwest-secret";
+    const REGION: &str = "eu-west-1";
+
+    fn credentials() -> Credentials {
+        Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "test")
+    }
+
+    async fn serve_signed(builder: EmulatorBuilder) -> (Emulator, Server) {
+        serve(
+            builder
+                .credentials(ACCESS_KEY, SECRET_KEY)
+                .region(REGION)
+                .shutdown_timeout(Duration::from_millis(100)),
+        )
+        .await
+    }
+
+    fn url(server: &Server) -> String {
+        format!("{}/endpoints/demo/invocations", server.endpoint_url())
+    }
+
+    type Svc = BoxCloneService<
+        http::Request<Full<Bytes>>,
+        http::Response<tower_sagemaker::deadline::ResponseBody<reqwest::Body>>,
+        BoxError,
+    >;
+
+    /// reqwest beneath the tower stack; retries tuned for fast tests, their
+    /// reasons recorded from the retry events.
+    fn tower_stack(
+        budget: Duration,
+        max_retries: u32,
+        reasons: Arc<Mutex<Vec<RetryReason>>>,
+    ) -> Svc {
+        let retries = LegacyRetries::new()
+            .max_retries(max_retries)
+            .base_delay(Duration::from_millis(20))
+            .on_event(move |event| {
+                if let RetryEvent::Outcome(outcome) = event {
+                    if let (Decision::Retry { .. }, Some(reason)) =
+                        (&outcome.decision, outcome.reason)
+                    {
+                        reasons.lock().unwrap().push(reason);
+                    }
+                }
+            });
+        let svc = ServiceBuilder::new()
+            .layer(tower_sagemaker::target_model::TargetModelLayer::new(
+                TargetModel::new("m.tar.gz").unwrap(),
+            ))
+            .layer(DeadlineLayer::new(budget))
+            .layer(ModelNotReadyRetryLayer::new(retries).attempt_timeout(Duration::from_secs(5)))
+            .layer(SigV4Layer::new(credentials(), REGION))
+            .service(ReqwestService::new(reqwest::Client::new()));
+        BoxCloneService::new(svc)
+    }
+
+    fn request(url: &str, body: &'static str) -> http::Request<Full<Bytes>> {
+        http::Request::post(url)
+            .header("content-type", "text/csv")
+            .body(Full::new(Bytes::from_static(body.as_bytes())))
+            .unwrap()
+    }
+
+    /// The recommended reqwest-middleware stack, retries tuned for fast
+    /// tests, an attempt counter and the signer last.
+    fn middleware_client(
+        budget: Duration,
+        max_retries: u32,
+        attempts: &CountAttempts,
+    ) -> ClientWithMiddleware {
+        let retries = LegacyRetries::new()
+            .max_retries(max_retries)
+            .base_delay(Duration::from_millis(20));
+        reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+            .multi_model_endpoint_with(TargetModel::new("m.tar.gz").unwrap(), &retries, budget)
+            .with(attempts.clone())
+            .with(SigV4Middleware::new(credentials(), REGION))
+            .build()
+    }
+
+    async fn send(
+        client: &ClientWithMiddleware,
+        server: &Server,
+        body: &'static str,
+    ) -> reqwest::Response {
+        client
+            .post(url(server))
+            .header("content-type", "text/csv")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    fn cold(load: u64) -> EmulatorBuilder {
+        Emulator::builder()
+            .model("m.tar.gz", ModelSpec::new(Duration::from_millis(load)))
+            .hold_timeout(Duration::from_millis(150))
+    }
+
+    #[tokio::test]
+    async fn tower_over_reqwest_rides_through_a_cold_start() {
+        let (emulator, server) = serve_signed(cold(600)).await;
+        let reasons = Arc::default();
+        let svc = tower_stack(Duration::from_secs(10), 8, Arc::clone(&reasons));
+        let res = svc
+            .oneshot(request(&url(&server), "1.0,2.0,5.0"))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let attempts = res.extensions().get::<Attempts>().unwrap().count();
+        assert_eq!(res.into_body().collect().await.unwrap().to_bytes(), "8.0");
+        let stats = emulator.stats("m.tar.gz").unwrap();
+        assert_eq!(stats.loads, 1);
+        assert!(stats.not_ready >= 1, "{stats:?}");
+        assert_eq!(u64::from(attempts), stats.not_ready + 1);
+        let reasons = reasons.lock().unwrap().clone();
+        assert_eq!(reasons.len() as u64, stats.not_ready);
+        assert!(
+            reasons.iter().all(|r| *r == RetryReason::ModelNotReady),
+            "{reasons:?}"
+        );
+        server.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn tower_over_reqwest_coalesces_a_cold_start() {
+        let (emulator, server) = serve_signed(cold(600)).await;
+        let n = 10;
+        let retries = LegacyRetries::new()
+            .max_retries(8)
+            .base_delay(Duration::from_millis(20))
+            .coalesce_cold_starts(ColdStarts::new());
+        let svc = ServiceBuilder::new()
+            .layer(tower_sagemaker::target_model::TargetModelLayer::new(
+                TargetModel::new("m.tar.gz").unwrap(),
+            ))
+            .layer(DeadlineLayer::new(Duration::from_secs(10)))
+            .layer(ModelNotReadyRetryLayer::new(retries))
+            .layer(SigV4Layer::new(credentials(), REGION))
+            .service(ReqwestService::new(reqwest::Client::new()));
+        let calls = (0..n).map(|_| svc.clone().oneshot(request(&url(&server), "1,2")));
+        let results = futures_util::future::join_all(calls).await;
+        for res in results {
+            assert_eq!(res.unwrap().status(), StatusCode::OK);
+        }
+        let stats = emulator.stats("m.tar.gz").unwrap();
+        assert_eq!(stats.loads, 1);
+        // One caller at a time asks while the model loads: each 429 is the
+        // probe's; without coalescing every caller gets one per hold.
+        assert!(stats.not_ready >= 1 && stats.not_ready <= 6, "{stats:?}");
+        assert_eq!(stats.invocations, n, "{stats:?}");
+        server.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn middleware_rides_through_a_cold_start_signing_each_attempt() {
+        let (emulator, server) = serve_signed(cold(600)).await;
+        let attempts = CountAttempts::default();
+        let res = send(
+            &middleware_client(Duration::from_secs(10), 8, &attempts),
+            &server,
+            "1.0,2.0,5.0",
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.text().await.unwrap(), "8.0");
+        let stats = emulator.stats("m.tar.gz").unwrap();
+        assert_eq!(stats.loads, 1);
+        assert!(stats.not_ready >= 1, "{stats:?}");
+        // Every attempt passed verification: the 429s came from the model.
+        assert_eq!(
+            u64::from(attempts.0.load(Ordering::SeqCst)),
+            stats.not_ready + 1
+        );
+        server.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_model_error_is_not_retried_on_either_path() {
+        let (emulator, server) =
+            serve_signed(Emulator::builder().model("m.tar.gz", ModelSpec::new(Duration::ZERO)))
+                .await;
+
+        let reasons = Arc::default();
+        let svc = tower_stack(Duration::from_secs(10), 4, Arc::clone(&reasons));
+        let res = svc
+            .oneshot(request(&url(&server), "not,numbers"))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::FAILED_DEPENDENCY);
+        assert_eq!(
+            res.headers()["x-amzn-errortype"]
+                .to_str()
+                .unwrap()
+                .split(':')
+                .next(),
+            Some("ModelError")
+        );
+        assert_eq!(res.extensions().get::<Attempts>().unwrap().count(), 1);
+        assert!(reasons.lock().unwrap().is_empty());
+
+        let attempts = CountAttempts::default();
+        let res = send(
+            &middleware_client(Duration::from_secs(10), 4, &attempts),
+            &server,
+            "not,numbers",
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::FAILED_DEPENDENCY);
+        assert_eq!(attempts.0.load(Ordering::SeqCst), 1);
+
+        assert_eq!(emulator.stats("m.tar.gz").unwrap().invocations, 2);
+        server.shutdown().await;
+    }
+
+    /// A server that answers every request with a 200 head and the first
+    /// bytes of a body it never finishes.
+    async fn stalled_body_server() -> (String, impl Future<Output = ()>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!(
+            "http://{}/endpoints/demo/invocations",
+            listener.local_addr().unwrap()
+        );
+        let serve = async move {
+            let mut open = Vec::new();
+            loop {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                let mut head = Vec::new();
+                let mut buf = [0; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = stream
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/csv\r\ncontent-length: 100\r\n\r\n8.")
+                    .await;
+                open.push(stream);
+            }
+        };
+        (url, serve)
+    }
+
+    #[tokio::test]
+    async fn a_stalled_body_ends_at_the_deadline_on_the_tower_path() {
+        let (url, serve) = stalled_body_server().await;
+        let server = tokio::spawn(serve);
+        let svc = ServiceBuilder::new()
+            .layer(DeadlineLayer::new(Duration::from_millis(300)))
+            .service(ReqwestService::new(reqwest::Client::new()));
+        let start = Instant::now();
+        let res = svc.oneshot(request(&url, "1")).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let err = res.into_body().collect().await.unwrap_err();
+        let elapsed = start.elapsed();
+        assert!(err.downcast_ref::<DeadlineExceeded>().is_some(), "{err:?}");
+        assert!(
+            elapsed >= Duration::from_millis(300) && elapsed < Duration::from_secs(3),
+            "{elapsed:?}"
+        );
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn a_stalled_body_ends_at_the_deadline_on_the_middleware_path() {
+        let (url, serve) = stalled_body_server().await;
+        let server = tokio::spawn(serve);
+        let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+            .multi_model_endpoint_with(
+                TargetModel::new("m.tar.gz").unwrap(),
+                &LegacyRetries::new(),
+                Duration::from_millis(300),
+            )
+            .build();
+        let start = Instant::now();
+        let res = client.post(&url).body("1").send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let err = res.bytes().await.unwrap_err();
+        let elapsed = start.elapsed();
+        assert!(err.is_timeout(), "{err:?}");
+        assert!(
+            elapsed >= Duration::from_millis(300) && elapsed < Duration::from_secs(3),
+            "{elapsed:?}"
+        );
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn a_stalled_answer_ends_at_the_deadline_on_the_middleware_path() {
+        let (emulator, server) =
+            serve_signed(Emulator::builder().model("m.tar.gz", ModelSpec::new(Duration::ZERO)))
+                .await;
+        emulator.inject(Fault::Stall, FaultScope::Any, 10);
+        let attempts = CountAttempts::default();
+        let client = middleware_client(Duration::from_millis(300), 4, &attempts);
+        let start = Instant::now();
+        let err = client
+            .post(url(&server))
+            .body("1")
+            .send()
+            .await
+            .unwrap_err();
+        let elapsed = start.elapsed();
+        let reqwest_middleware::Error::Middleware(err) = err else {
+            panic!("{err:?}")
+        };
+        let exceeded = err.downcast_ref::<DeadlineExceeded>().unwrap();
+        assert_eq!(exceeded.budget(), Duration::from_millis(300));
+        assert!(
+            elapsed >= Duration::from_millis(300) && elapsed < Duration::from_secs(3),
+            "{elapsed:?}"
+        );
+        server.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn signing_before_the_target_model_is_set_is_caught() {
+        let (emulator, server) =
+            serve_signed(Emulator::builder().model("m.tar.gz", ModelSpec::new(Duration::ZERO)))
+                .await;
+        // Wrong order: SigV4Middleware runs before TargetModelMiddleware,
+        // so X-Amzn-SageMaker-Target-Model goes out unsigned.
+        let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+            .with(SigV4Middleware::new(credentials(), REGION))
+            .with(TargetModelMiddleware::new(
+                TargetModel::new("m.tar.gz").unwrap(),
+            ))
+            .build();
+        let res = send(&client, &server, "1").await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        let code = res.headers()["x-amzn-errortype"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(code.starts_with("InvalidSignatureException"), "{code}");
+        let body = res.text().await.unwrap();
+        assert!(
+            body.contains("not signed: x-amzn-sagemaker-target-model"),
+            "{body}"
+        );
+        assert_eq!(emulator.stats("m.tar.gz").unwrap().invocations, 0);
+
+        // The right order passes.
+        let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+            .with(TargetModelMiddleware::new(
+                TargetModel::new("m.tar.gz").unwrap(),
+            ))
+            .with(SigV4Middleware::new(credentials(), REGION))
+            .build();
+        assert_eq!(send(&client, &server, "1").await.status(), StatusCode::OK);
+        server.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_streaming_body_cannot_be_signed() {
+        let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+            .with(SigV4Middleware::new(credentials(), REGION))
+            .build();
+        let body = reqwest::Body::wrap(Full::new(Bytes::from_static(b"1")));
+        let err = client
+            .post("http://127.0.0.1:9/endpoints/demo/invocations")
+            .body(body)
+            .send()
+            .await
+            .unwrap_err();
+        let reqwest_middleware::Error::Middleware(err) = err else {
+            panic!("{err:?}")
+        };
+        let err = err
+            .downcast_ref::<tower_sagemaker::sigv4::SigningError>()
+            .unwrap();
+        assert!(err.is_body(), "{err}");
+    }
+
+    #[tokio::test]
+    async fn reqwest_errors_are_classified_as_transport_errors() {
+        let (emulator, server) =
+            serve_signed(Emulator::builder().model("m.tar.gz", ModelSpec::new(Duration::ZERO)))
+                .await;
+        let classifier = RetryClassifier::legacy();
+
+        // A connection closed without a response, through ReqwestService.
+        emulator.inject(Fault::DropConnection, FaultScope::Any, 1);
+        let svc = ServiceBuilder::new()
+            .layer(tower_sagemaker::target_model::TargetModelLayer::new(
+                TargetModel::new("m.tar.gz").unwrap(),
+            ))
+            .layer(SigV4Layer::new(credentials(), REGION))
+            .service(ReqwestService::new(reqwest::Client::new()));
+        let err = svc
+            .clone()
+            .oneshot(request(&url(&server), "1"))
+            .await
+            .unwrap_err();
+        assert!(err.downcast_ref::<reqwest::Error>().is_some(), "{err:?}");
+        assert_eq!(
+            classifier.classify_error(&*err),
+            Some(RetryReason::Transport),
+            "{err:?}"
+        );
+
+        // reqwest's own timeout.
+        emulator.inject(Fault::Stall, FaultScope::Any, 1);
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_millis(100))
+            .build()
+            .unwrap();
+        let svc = ServiceBuilder::new()
+            .layer(tower_sagemaker::target_model::TargetModelLayer::new(
+                TargetModel::new("m.tar.gz").unwrap(),
+            ))
+            .layer(SigV4Layer::new(credentials(), REGION))
+            .service(ReqwestService::new(client));
+        let err = svc.oneshot(request(&url(&server), "1")).await.unwrap_err();
+        assert!(
+            err.downcast_ref::<reqwest::Error>().unwrap().is_timeout(),
+            "{err:?}"
+        );
+        assert_eq!(
+            classifier.classify_error(&*err),
+            Some(RetryReason::Transport),
+            "{err:?}"
+        );
+
+        // A connection refused.
+        let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = closed.local_addr().unwrap();
+        drop(closed);
+        let svc = ReqwestService::new(reqwest::Client::new());
+        let err = svc
+            .oneshot(request(
+                &format!("http://{addr}/endpoints/demo/invocations"),
+                "1",
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            classifier.classify_error(&*err),
+            Some(RetryReason::Transport),
+            "{err:?}"
+        );
+        server.shutdown().await;
+    }
+}
+
+/// The deadline middleware on tokio's paused clock, with an endpoint made of
+/// middleware (no network): every attempt takes `latency` and answers 503.
+mod deadline_on_a_paused_clock {
+    use std::sync::Mutex;
+
+    use tower_sagemaker::deadline::DeadlineExceeded;
+    use tower_sagemaker::reqwest::{AttemptDeadlineMiddleware, DeadlineMiddleware};
+
+    use super::*;
+
+    #[derive(Clone)]
+    struct SlowUnavailable {
+        latency: Duration,
+        timeouts: Arc<Mutex<Vec<Option<Duration>>>>,
+    }
+
+    #[async_trait::async_trait]
+    impl Middleware for SlowUnavailable {
+        async fn handle(
+            &self,
+            req: reqwest::Request,
+            _: &mut Extensions,
+            _: Next<'_>,
+        ) -> reqwest_middleware::Result<reqwest::Response> {
+            self.timeouts.lock().unwrap().push(req.timeout().copied());
+            tokio::time::sleep(self.latency).await;
+            let res = http::Response::builder()
+                .status(503)
+                .header("x-amzn-errortype", "ServiceUnavailable")
+                .body("")
+                .unwrap();
+            Ok(res.into())
+        }
+    }
+
+    fn client(budget: Duration, latency: Duration) -> (ClientWithMiddleware, SlowUnavailable) {
+        let endpoint = SlowUnavailable {
+            latency,
+            timeouts: Arc::default(),
+        };
+        let retries = LegacyRetries::new()
+            .max_retries(10)
+            .base_delay(Duration::from_millis(1));
+        let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+            .with(DeadlineMiddleware::new(budget))
+            .with(RetryTransientMiddleware::new_with_policy_and_strategy(
+                LegacyBackoffPolicy::new(&retries),
+                LegacyRetryableStrategy::new(&retries),
+            ))
+            .with(AttemptDeadlineMiddleware::new().attempt_timeout(Duration::from_secs(70)))
+            .with(endpoint.clone())
+            .build();
+        (client, endpoint)
+    }
+
+    fn exceeded(err: reqwest_middleware::Error) -> DeadlineExceeded {
+        match err {
+            reqwest_middleware::Error::Middleware(err) => *err
+                .downcast_ref::<DeadlineExceeded>()
+                .unwrap_or_else(|| panic!("{err:?}")),
+            err => panic!("{err:?}"),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_deadline_ends_the_attempt_in_flight() {
+        let (client, endpoint) = client(Duration::from_secs(100), Duration::from_secs(40));
+        let start = tokio::time::Instant::now();
+        let err = client
+            .post("http://127.0.0.1:9/endpoints/demo/invocations")
+            .body("1")
+            .send()
+            .await
+            .unwrap_err();
+        let exceeded = exceeded(err);
+        assert_eq!(start.elapsed(), Duration::from_secs(100));
+        assert_eq!(exceeded.budget(), Duration::from_secs(100));
+        // Each attempt's reqwest timeout: the attempt timeout, then what is
+        // left of the budget (the third attempt starts at about 80 s).
+        let timeouts = endpoint.timeouts.lock().unwrap().clone();
+        assert_eq!(timeouts.len(), 3, "{timeouts:?}");
+        assert_eq!(timeouts[0], Some(Duration::from_secs(70)));
+        let left = |t: Option<Duration>| t.unwrap().as_secs_f64();
+        assert!((59.9..=60.0).contains(&left(timeouts[1])), "{timeouts:?}");
+        assert!((19.9..=20.0).contains(&left(timeouts[2])), "{timeouts:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_callers_earlier_deadline_stands() {
+        let (client, _) = client(Duration::from_secs(100), Duration::from_secs(40));
+        let start = tokio::time::Instant::now();
+        let err = client
+            .post("http://127.0.0.1:9/endpoints/demo/invocations")
+            .with_extension(tower_sagemaker::deadline::Deadline::after(
+                Duration::from_secs(10),
+            ))
+            .body("1")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(exceeded(err).budget(), Duration::from_secs(10));
+        assert_eq!(start.elapsed(), Duration::from_secs(10));
+    }
 }

@@ -1,47 +1,112 @@
-//! For [reqwest](https://docs.rs/reqwest) users (feature `reqwest`):
-//! botocore's legacy retries and the target-model header in a
-//! `reqwest-middleware` stack.
+//! For [reqwest](https://docs.rs/reqwest) users (feature `reqwest`): the
+//! whole crate over reqwest, either as the transport beneath the tower
+//! stack or as reqwest-middleware middleware.
 //!
-//! - [`LegacyRetryableStrategy`]: a `reqwest_retry::RetryableStrategy` that
-//!   classifies as botocore's legacy mode does, with the
-//!   [`RetryClassifier`] of a [`LegacyRetries`], as the tower layer;
-//! - [`LegacyBackoffPolicy`]: a `retry_policies::RetryPolicy` backed by the
-//!   [`LegacyBackoff`] and `max_retries` of a [`LegacyRetries`] (full
-//!   jitter, an optional total budget);
-//! - [`TargetModelMiddleware`]: a `reqwest_middleware::Middleware` that sets
-//!   `X-Amzn-SageMaker-Target-Model` from a validated [`TargetModel`].
-//!
-//! Built for reqwest 0.13, reqwest-middleware 0.5, reqwest-retry 0.9 and
-//! retry-policies 0.5.
-//!
-//! ```no_run
-//! use std::time::Duration;
-//! use reqwest_retry::RetryTransientMiddleware;
-//! use tower_sagemaker::reqwest::{LegacyBackoffPolicy, LegacyRetryableStrategy, TargetModelMiddleware};
+//! ```
+//! # #[cfg(all(feature = "emulator", feature = "sigv4", feature = "read-timeout", feature = "deadline"))]
+//! # mod example {
+//! use aws_credential_types::Credentials;
+//! use bytes::Bytes;
+//! use http_body_util::{BodyExt, Full};
+//! use tower::{BoxError, ServiceBuilder, ServiceExt};
+//! use tower_sagemaker::emulator::{Emulator, ModelSpec};
+//! use tower_sagemaker::reqwest::{ClientBuilderExt, ReqwestService, SigV4Middleware};
+//! use tower_sagemaker::sigv4::SigV4Layer;
 //! use tower_sagemaker::target_model::TargetModel;
+//! use tower_sagemaker::ServiceBuilderExt;
 //!
-//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! # #[tokio::main(flavor = "current_thread")]
+//! # pub async fn main() -> Result<(), BoxError> {
+//! // A local multi-model endpoint that checks signatures (feature `emulator`).
+//! let emulator = Emulator::builder()
+//!     .model("model-3.tar.gz", ModelSpec::new(std::time::Duration::ZERO))
+//!     .credentials("AKIDEXAMPLE", "secret")
+//!     .build();
+//! let server = emulator.serve(([127, 0, 0, 1], 0).into()).await?;
+//! let url = format!("{}/endpoints/demo/invocations", server.endpoint_url());
+//! let credentials = Credentials::new("AKIDEXAMPLE", "secret", None, None, "example");
+//! let model = TargetModel::new("model-3.tar.gz")?;
+//!
+//! // 1. reqwest beneath the tower stack: every layer of the crate, reqwest's
+//! //    pool, TLS and proxies beneath. SigV4Layer signs each attempt.
+//! let svc = ServiceBuilder::new()
+//!     .multi_model_endpoint(model.clone())
+//!     .layer(SigV4Layer::new(credentials.clone(), "us-east-1"))
+//!     .service(ReqwestService::new(reqwest::Client::new()));
+//! let req = http::Request::post(&url)
+//!     .header("content-type", "text/csv")
+//!     .body(Full::new(Bytes::from("1.0,2.0,5.0")))?;
+//! let res = svc.oneshot(req).await?;
+//! assert_eq!(res.into_body().collect().await?.to_bytes(), "8.0");
+//!
+//! // 2. A reqwest-middleware client: target model, deadline, legacy
+//! //    retries, then SigV4 last, so that every attempt is signed.
 //! let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-//!     .with(TargetModelMiddleware::new(TargetModel::new("model-3.tar.gz")?))
-//!     .with(RetryTransientMiddleware::new_with_policy_and_strategy(
-//!         LegacyBackoffPolicy::legacy().total_budget(Duration::from_secs(360)),
-//!         LegacyRetryableStrategy::legacy(),
-//!     ))
+//!     .multi_model_endpoint(model)
+//!     .with(SigV4Middleware::new(credentials, "us-east-1"))
 //!     .build();
 //! let res = client
-//!     .post("http://127.0.0.1:8080/endpoints/demo/invocations")
+//!     .post(&url)
 //!     .header("content-type", "text/csv")
 //!     .body("1.0,2.0,5.0")
 //!     .send()
 //!     .await?;
-//! # let _ = res; Ok(())
+//! assert_eq!(res.text().await?, "8.0");
+//! # server.shutdown().await;
+//! # Ok(())
 //! # }
+//! # }
+//! # #[cfg(all(feature = "emulator", feature = "sigv4", feature = "read-timeout", feature = "deadline"))]
+//! # example::main().unwrap();
 //! ```
 //!
-//! These give a reqwest client botocore's decisions. What they cannot do that
-//! the tower layers do: end a call at its deadline while an attempt is in
-//! flight (give the `reqwest::Client` a `timeout` for each attempt), and sign
-//! each attempt (a SigV4 middleware would have to run after the retry middleware).
+//! # reqwest beneath the tower stack
+//!
+//! [`ReqwestService`] makes a `reqwest::Client` a
+//! `tower::Service<http::Request<B>>`: put it where the tower examples put
+//! hyper-util's client, and every layer of the crate works over it
+//! ([`multi_model_endpoint`](crate::ServiceBuilderExt::multi_model_endpoint),
+//! `SigV4Layer`, cold-start coalescing, [`RetryEvent`](crate::retry::RetryEvent)s
+//! and metrics). This is the path that keeps the whole promise of the crate.
+//!
+//! # reqwest-middleware stacks
+//!
+//! For code built on `reqwest_middleware::ClientWithMiddleware`, in the
+//! order they go (outermost first), and all of them at once with
+//! [`ClientBuilderExt::multi_model_endpoint`]:
+//!
+//! - [`TargetModelMiddleware`]: sets `X-Amzn-SageMaker-Target-Model` from a
+//!   validated [`TargetModel`];
+//! - [`DeadlineMiddleware`]: one budget for the call, attempts in flight and
+//!   sleeps between them (what it can bound of the body is in its docs);
+//! - `reqwest_retry::RetryTransientMiddleware` with
+//!   [`LegacyRetryableStrategy`] (classifies as botocore's legacy mode does,
+//!   with the [`RetryClassifier`] of a [`LegacyRetries`], as the tower layer)
+//!   and [`LegacyBackoffPolicy`] (the [`LegacyBackoff`] and `max_retries` of a
+//!   [`LegacyRetries`], full jitter, an optional total budget);
+//! - [`AttemptDeadlineMiddleware`]: each attempt, its response body included,
+//!   ends by the deadline (and after a per-attempt timeout);
+//! - `SigV4Middleware` (feature `sigv4`): signs each attempt, last.
+//!
+//! What the tower path has and the middleware path has not: cold-start
+//! coalescing and [`RetryEvent`](crate::retry::RetryEvent)s (reqwest-retry
+//! runs its own loop), and `DeadlineExceeded` for a body read that outlives
+//! the deadline (it fails with reqwest's timeout error instead).
+//!
+//! Built for reqwest 0.13, reqwest-middleware 0.5, reqwest-retry 0.9 and
+//! retry-policies 0.5.
+
+mod builder;
+mod deadline;
+mod service;
+#[cfg(feature = "sigv4")]
+mod sigv4;
+
+pub use self::builder::ClientBuilderExt;
+pub use self::deadline::{AttemptDeadlineMiddleware, DeadlineMiddleware};
+pub use self::service::{ReqwestService, ResponseFuture};
+#[cfg(feature = "sigv4")]
+pub use self::sigv4::SigV4Middleware;
 
 use std::time::{Duration, SystemTime};
 

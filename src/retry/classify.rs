@@ -32,7 +32,8 @@ pub enum RetryReason {
     /// [`RetryClassifier::retry_error_if`] said so.
     Predicate,
     /// A transport error: connect failure, connection closed or reset,
-    /// malformed response, I/O error.
+    /// malformed response, I/O error (with feature `reqwest`, also a timeout
+    /// of reqwest's own).
     Transport,
     /// The attempt timed out ([`AttemptTimedOut`]).
     AttemptTimeout,
@@ -80,7 +81,8 @@ type ErrorPredicate = dyn Fn(&(dyn StdError + 'static)) -> bool + Send + Sync;
 /// - transport errors (an [`std::io::Error`] anywhere in the source chain,
 ///   or, with feature `hyper`, a connection-level `hyper::Error`: closed,
 ///   incomplete message, canceled, timed out, body write aborted, or a
-///   malformed response head, which botocore meets as a `ConnectionClosedError`),
+///   malformed response head, which botocore meets as a `ConnectionClosedError`;
+///   with feature `reqwest`, a `reqwest::Error` that is a timeout or a connect error),
 ///   [`AttemptTimedOut`], and the `ReadTimedOut` and `BodyReadFailed` errors
 ///   of the `read_timeout` and `collect_body` modules.
 ///
@@ -295,6 +297,16 @@ fn known_reason(err: &(dyn StdError + 'static)) -> Option<RetryReason> {
     // before the response was complete), a malformed response (botocore's
     // `ConnectionClosedError`), the request canceled because the connection
     // went away, a hyper timeout, or writing the request body aborted.
+    // reqwest's own timeouts (the client's `timeout`, `read_timeout`,
+    // `connect_timeout`) carry no I/O error beneath; botocore retries its
+    // read and connect timeouts.
+    #[cfg(feature = "reqwest")]
+    if err
+        .downcast_ref::<::reqwest::Error>()
+        .is_some_and(|e| e.is_timeout() || e.is_connect())
+    {
+        return Some(RetryReason::Transport);
+    }
     #[cfg(feature = "hyper")]
     if err.downcast_ref::<hyper::Error>().is_some_and(|e| {
         e.is_closed()

@@ -15,6 +15,8 @@ pub(super) enum ErrorKind {
     NoHost,
     HeaderNotAscii(HeaderName),
     Body(BoxError),
+    #[cfg(feature = "reqwest")]
+    StreamingBody,
     Sign(BoxError),
     Polled,
 }
@@ -22,6 +24,13 @@ pub(super) enum ErrorKind {
 impl SigningError {
     pub(super) fn new(kind: ErrorKind) -> Self {
         Self { kind }
+    }
+
+    /// A reqwest request whose body is a stream: it cannot be hashed
+    /// before it is sent, so it cannot be signed.
+    #[cfg(feature = "reqwest")]
+    pub(crate) fn streaming_body() -> Self {
+        Self::new(ErrorKind::StreamingBody)
     }
 
     /// The request had neither an absolute URI nor a `Host` header.
@@ -37,9 +46,15 @@ impl SigningError {
         }
     }
 
-    /// Reading the request body failed.
+    /// Reading the request body failed, or (reqwest) the body is a stream,
+    /// which cannot be hashed before it is sent.
     pub fn is_body(&self) -> bool {
-        matches!(self.kind, ErrorKind::Body(_))
+        match self.kind {
+            ErrorKind::Body(_) => true,
+            #[cfg(feature = "reqwest")]
+            ErrorKind::StreamingBody => true,
+            _ => false,
+        }
     }
 }
 
@@ -53,6 +68,10 @@ impl fmt::Display for SigningError {
                 write!(f, "the value of header `{name}` is not visible ASCII")
             }
             ErrorKind::Body(_) => f.write_str("reading its body failed"),
+            #[cfg(feature = "reqwest")]
+            ErrorKind::StreamingBody => {
+                f.write_str("its body is a stream, which cannot be hashed before it is sent")
+            }
             ErrorKind::Sign(_) => f.write_str("the signer failed"),
             ErrorKind::Polled => f.write_str("the response future was polled after completion"),
         }

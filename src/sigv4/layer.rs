@@ -7,7 +7,7 @@ use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
 use aws_sigv4::sign::v4;
 use http::header::{AUTHORIZATION, HOST};
-use http::{HeaderName, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use tower_layer::Layer;
 
 use super::error::{ErrorKind, SigningError};
@@ -83,6 +83,11 @@ impl SigV4Layer {
     pub fn get_access_key_id(&self) -> &str {
         self.signer.credentials.access_key_id()
     }
+
+    #[cfg(feature = "reqwest")]
+    pub(crate) fn signer(&self) -> &Arc<Signer> {
+        &self.signer
+    }
 }
 
 impl fmt::Debug for SigV4Layer {
@@ -116,7 +121,23 @@ impl Signer {
         req: &mut http::Request<B>,
         body: &[u8],
     ) -> Result<(), SigningError> {
-        let headers = req.headers_mut();
+        let method = req.method().clone();
+        let uri = req.uri().to_string();
+        let uri_has_host = req.uri().host().is_some();
+        self.sign_parts(&method, &uri, uri_has_host, req.headers_mut(), body)
+    }
+
+    /// Replaces any old signature in `headers` with one made now over the
+    /// request `method uri`, those headers and `body`: the one signing code
+    /// of the crate, shared by [`SigV4Layer`] and the reqwest middleware.
+    pub(crate) fn sign_parts(
+        &self,
+        method: &http::Method,
+        uri: &str,
+        uri_has_host: bool,
+        headers: &mut HeaderMap,
+        body: &[u8],
+    ) -> Result<(), SigningError> {
         for name in [
             AUTHORIZATION,
             AMZ_DATE_HEADER,
@@ -125,19 +146,19 @@ impl Signer {
         ] {
             headers.remove(name);
         }
-        if req.uri().host().is_none() && !req.headers().contains_key(HOST) {
+        if !uri_has_host && !headers.contains_key(HOST) {
             return Err(SigningError::new(ErrorKind::NoHost));
         }
-        let mut signable_headers = Vec::with_capacity(req.headers().len());
-        for (name, value) in req.headers() {
+        let mut signable_headers = Vec::with_capacity(headers.len());
+        for (name, value) in headers.iter() {
             let value = value
                 .to_str()
                 .map_err(|_| SigningError::new(ErrorKind::HeaderNotAscii(name.clone())))?;
             signable_headers.push((name.as_str(), value));
         }
         let signable = SignableRequest::new(
-            req.method().as_str(),
-            req.uri().to_string(),
+            method.as_str(),
+            uri,
             signable_headers.into_iter(),
             SignableBody::Bytes(body),
         )
@@ -171,7 +192,7 @@ impl Signer {
                 .map_err(|e| SigningError::new(ErrorKind::Sign(e.into())))?;
             // Keep signatures and tokens out of logs that print headers.
             value.set_sensitive(header.sensitive() || name == AUTHORIZATION);
-            req.headers_mut().insert(name, value);
+            headers.insert(name, value);
         }
         Ok(())
     }
