@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use common::*;
 use tower::retry::RetryLayer;
+use tower::util::Either;
 use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
 use tower_sagemaker::deadline::{Deadline, DeadlineExceeded, DeadlineLayer};
 use tower_sagemaker::retry::{
@@ -74,28 +75,20 @@ fn layer(retries: LegacyRetries) -> ModelNotReadyRetryLayer {
     ModelNotReadyRetryLayer::new(retries).no_attempt_timeout()
 }
 
-async fn through_layer(
+/// A call through `DeadlineLayer` and the retry layer, or the retry policy.
+async fn through(
+    policy: bool,
     retries: LegacyRetries,
     budget: Duration,
     steps: Vec<Step>,
 ) -> Result<u16, BoxError> {
+    let retry = match policy {
+        false => Either::Left(layer(retries)),
+        true => Either::Right(RetryLayer::new(LegacyRetryPolicy::new(retries))),
+    };
     ServiceBuilder::new()
         .layer(DeadlineLayer::new(budget))
-        .layer(layer(retries))
-        .service(Scripted::new(steps))
-        .oneshot(request("1"))
-        .await
-        .map(|res| res.status().as_u16())
-}
-
-async fn through_policy(
-    retries: LegacyRetries,
-    budget: Duration,
-    steps: Vec<Step>,
-) -> Result<u16, BoxError> {
-    ServiceBuilder::new()
-        .layer(DeadlineLayer::new(budget))
-        .layer(RetryLayer::new(LegacyRetryPolicy::new(retries)))
+        .layer(retry)
         .service(Scripted::new(steps))
         .oneshot(request("1"))
         .await
@@ -111,10 +104,7 @@ async fn a_response_ends_the_call_once() {
     for policy in [false, true] {
         let log = Log::default();
         let steps = vec![error_code(503, "ServiceUnavailable"), respond(200)];
-        let res = match policy {
-            false => through_layer(log.retries(), secs(60), steps).await,
-            true => through_policy(log.retries(), secs(60), steps).await,
-        };
+        let res = through(policy, log.retries(), secs(60), steps).await;
         assert_eq!(res.unwrap(), 200);
         let end = log.ending();
         assert_eq!((end.attempt, end.status), (2, Some(200)), "policy {policy}");
@@ -127,11 +117,9 @@ async fn an_error_not_retried_ends_the_call_once() {
     for policy in [false, true] {
         let log = Log::default();
         let steps = vec![Step::Other("bad signature")];
-        let err = match policy {
-            false => through_layer(log.retries(), secs(60), steps).await,
-            true => through_policy(log.retries(), secs(60), steps).await,
-        }
-        .unwrap_err();
+        let err = through(policy, log.retries(), secs(60), steps)
+            .await
+            .unwrap_err();
         assert_eq!(err.to_string(), "bad signature");
         let end = log.ending();
         assert_eq!(end.attempt, 1);
@@ -146,10 +134,7 @@ async fn running_out_of_retries_ends_the_call_once() {
         let log = Log::default();
         let retries = log.retries().max_retries(2);
         let steps = vec![respond(500); 3];
-        let res = match policy {
-            false => through_layer(retries, secs(60), steps).await,
-            true => through_policy(retries, secs(60), steps).await,
-        };
+        let res = through(policy, retries, secs(60), steps).await;
         assert_eq!(res.unwrap(), 500);
         let end = log.ending();
         assert_eq!((end.attempt, end.status), (3, Some(500)));
@@ -165,10 +150,7 @@ async fn a_backoff_past_the_deadline_ends_the_call_once() {
         let log = Log::default();
         let retries = log.retries().base_delay(secs(1_000_000));
         let steps = vec![respond(500), respond(500)];
-        let res = match policy {
-            false => through_layer(retries, Duration::from_millis(5), steps).await,
-            true => through_policy(retries, Duration::from_millis(5), steps).await,
-        };
+        let res = through(policy, retries, Duration::from_millis(5), steps).await;
         assert_eq!(res.unwrap(), 500);
         let end = log.ending();
         assert_eq!(end.decision, Decision::DeadlineWouldPass, "{end:?}");
@@ -178,7 +160,7 @@ async fn a_backoff_past_the_deadline_ends_the_call_once() {
 #[tokio::test(start_paused = true)]
 async fn the_deadline_during_an_attempt_ends_the_call_once() {
     let log = Log::default();
-    let err = through_layer(log.retries(), secs(30), vec![Step::Hang])
+    let err = through(false, log.retries(), secs(30), vec![Step::Hang])
         .await
         .unwrap_err();
     assert!(is_deadline(&err), "{err}");
@@ -189,9 +171,14 @@ async fn the_deadline_during_an_attempt_ends_the_call_once() {
     // The policy's attempt is cut by `DeadlineLayer` above: the call reports
     // its end as it is dropped.
     let log = Log::default();
-    let err = through_policy(log.retries(), secs(30), vec![respond(503), Step::Hang])
-        .await
-        .unwrap_err();
+    let err = through(
+        true,
+        log.retries(),
+        secs(30),
+        vec![respond(503), Step::Hang],
+    )
+    .await
+    .unwrap_err();
     assert!(is_deadline(&err), "{err}");
     let end = log.ending();
     assert_eq!(end.attempt, 2);
