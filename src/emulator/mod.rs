@@ -103,7 +103,8 @@
 
 mod answer;
 mod auth;
-mod builder;
+mod body;
+mod config;
 mod connection;
 mod faults;
 mod inference;
@@ -112,7 +113,7 @@ mod request;
 mod server;
 mod service;
 
-pub use self::builder::{EmulatorBuilder, ModelSpec};
+pub use self::config::{EmulatorBuilder, ModelSpec};
 pub use self::faults::{Fault, FaultScope};
 pub use self::registry::ModelStats;
 pub use self::server::Server;

@@ -1,12 +1,16 @@
 //! Serving the emulator over HTTP/1.1 with hyper, as a server others can
 //! share: idle and slow connections are closed, connections are capped, and
-//! shutdown is bounded.
+//! shutdown is bounded. It serves any service shaped like the emulator.
 
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Full;
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
@@ -14,9 +18,33 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 use tower_service::Service;
 
-use super::builder::Limits;
+use super::config::Limits;
 use super::connection::{Connection, Phase, Tracked};
-use super::service::Emulator;
+
+/// What the server serves: the emulator, as hyper hands it requests.
+pub(super) trait Serves:
+    Service<
+        Request<Incoming>,
+        Response = Response<Full<Bytes>>,
+        Error = io::Error,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S> Serves for S where
+    S: Service<
+            Request<Incoming>,
+            Response = Response<Full<Bytes>>,
+            Error = io::Error,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + 'static
+{
+}
 
 /// A running HTTP/1.1 emulator, from [`Emulator::serve`](super::Emulator::serve).
 ///
@@ -50,11 +78,16 @@ impl Server {
     }
 }
 
-pub(crate) async fn serve(emulator: Emulator, addr: SocketAddr) -> io::Result<Server> {
+/// Serves `service` on `addr` within `limits`.
+pub(super) async fn serve(
+    service: impl Serves,
+    limits: Limits,
+    addr: SocketAddr,
+) -> io::Result<Server> {
     let listener = TcpListener::bind(addr).await?;
     let local_addr = listener.local_addr()?;
     let (tx, rx) = watch::channel(false);
-    let task = tokio::spawn(accept_loop(emulator, listener, rx));
+    let task = tokio::spawn(accept_loop(service, limits, listener, rx));
     Ok(Server {
         local_addr,
         shutdown: tx,
@@ -63,11 +96,11 @@ pub(crate) async fn serve(emulator: Emulator, addr: SocketAddr) -> io::Result<Se
 }
 
 async fn accept_loop(
-    emulator: Emulator,
+    service: impl Serves,
+    limits: Limits,
     listener: TcpListener,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let limits = emulator.inner.limits.clone();
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let mut open: Vec<Weak<Connection>> = Vec::new();
     let mut conns = JoinSet::new();
@@ -101,11 +134,11 @@ async fn accept_loop(
                 let conn = Arc::new(Connection::new());
                 open.retain(|c| c.strong_count() > 0);
                 open.push(Arc::downgrade(&conn));
-                let emulator = emulator.clone();
+                let service = service.clone();
                 let shutdown = shutdown.clone();
                 let limits = limits.clone();
                 conns.spawn(async move {
-                    serve_connection(emulator, stream, peer, conn, limits, shutdown).await;
+                    serve_connection(service, stream, peer, conn, limits, shutdown).await;
                     drop(slot);
                 });
             }
@@ -149,7 +182,7 @@ enum Ending {
 }
 
 async fn serve_connection(
-    emulator: Emulator,
+    service: impl Serves,
     stream: tokio::net::TcpStream,
     peer: SocketAddr,
     conn: Arc<Connection>,
@@ -159,9 +192,9 @@ async fn serve_connection(
     let tracked = Tracked::new(stream, conn.clone());
     let in_service = conn.clone();
     let svc = hyper::service::service_fn(move |req| {
-        let mut emulator = emulator.clone();
+        let mut service = service.clone();
         let request = in_service.start_request();
-        let future = emulator.call(req);
+        let future = service.call(req);
         async move {
             let res = future.await;
             drop(request);

@@ -1,15 +1,10 @@
-//! [`EmulatorBuilder`] and [`ModelSpec`]: what an emulator serves and how.
+//! The emulator's configuration: [`ModelSpec`], [`EmulatorBuilder`] and the
+//! server's limits. Plain settings that import nothing else of the emulator;
+//! [`EmulatorBuilder::build`] is with the [`Emulator`](super::Emulator), which
+//! it makes.
 
-use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
-
-use super::auth::Verifier;
-use super::faults::Faults;
-use super::registry::Registry;
-use super::service::{Emulator, Inner};
 use crate::sagemaker::internal::DEFAULT_REGION;
 use crate::sagemaker::{COLD_START_HOLD, MAX_LOAD_TIME};
 
@@ -94,14 +89,14 @@ impl ModelSpec {
 /// Builds an [`Emulator`].
 #[derive(Debug, Clone)]
 pub struct EmulatorBuilder {
-    endpoints: Vec<String>,
-    models: Vec<(String, ModelSpec)>,
-    hold_timeout: Duration,
-    max_load_time: Duration,
-    memory: Option<u64>,
-    credentials: Option<(String, String)>,
-    region: String,
-    limits: Limits,
+    pub(super) endpoints: Vec<String>,
+    pub(super) models: Vec<(String, ModelSpec)>,
+    pub(super) hold_timeout: Duration,
+    pub(super) max_load_time: Duration,
+    pub(super) memory: Option<u64>,
+    pub(super) credentials: Option<(String, String)>,
+    pub(super) region: String,
+    pub(super) limits: Limits,
 }
 
 /// How the emulator protects itself as a server: timeouts, and caps on
@@ -242,38 +237,5 @@ impl EmulatorBuilder {
     pub fn request_body_memory(mut self, bytes: usize) -> Self {
         self.limits.request_body_memory = bytes;
         self
-    }
-
-    /// Builds the emulator.
-    pub fn build(self) -> Emulator {
-        let endpoints = if self.endpoints.is_empty() {
-            vec!["demo".to_owned()]
-        } else {
-            self.endpoints
-        };
-        let verifier = self.credentials.map(|(access_key, secret_key)| Verifier {
-            access_key,
-            secret_key,
-            region: self.region.clone(),
-        });
-        Emulator {
-            inner: Arc::new(Inner {
-                endpoints,
-                registry: Arc::new(Registry::new(
-                    self.models,
-                    self.hold_timeout,
-                    self.max_load_time,
-                    self.memory,
-                )),
-                verifier,
-                region: self.region,
-                faults: Mutex::new(Faults::default()),
-                request_seq: AtomicU64::new(0),
-                body_memory: Arc::new(Semaphore::new(
-                    self.limits.request_body_memory.min(Semaphore::MAX_PERMITS),
-                )),
-                limits: self.limits,
-            }),
-        }
     }
 }
