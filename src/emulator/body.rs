@@ -1,17 +1,23 @@
 //! Reading a request body: up to the service's payload limit, within the
 //! body timeout, in the memory that all bodies in progress share.
+//!
+//! A quarter of that memory is kept for the first 64 KiB of each body, so
+//! small requests are admitted while big uploads (stalled ones too) hold the
+//! rest. A body over the limit is read to its end and dropped before the 413
+//! goes out: a server that closes a socket with unread bytes in it resets the
+//! connection, and the reset can destroy the answer before the client reads it.
 
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use http::header::CONTENT_LENGTH;
+use http::header::{CONTENT_LENGTH, EXPECT};
 use http::request::Parts;
 use http::StatusCode;
 use http_body::Body;
 use http_body_util::BodyExt;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{AcquireError, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tower::BoxError;
 
@@ -19,20 +25,68 @@ use super::answer::{ErrorAnswer, Outcome};
 use crate::error_code::ErrorCode;
 use crate::sagemaker::MAX_PAYLOAD_BYTES;
 
-/// The memory, in bytes, that the bodies of all requests in progress share.
+/// The bytes of a body that count as small: each body takes its first
+/// `SMALL_BODY` bytes from the reserve.
+const SMALL_BODY: usize = 64 * 1024;
+
+/// The memory, in bytes, that the bodies of all requests in progress share:
+/// a reserve (a quarter) for the first [`SMALL_BODY`] bytes of each body,
+/// and a pool for the rest.
 #[derive(Debug)]
-pub(super) struct BodyBudget(Arc<Semaphore>);
+pub(super) struct BodyBudget {
+    reserve: Arc<Semaphore>,
+    pool: Arc<Semaphore>,
+    /// What one body takes from the reserve at most.
+    small: usize,
+}
 
 impl BodyBudget {
     pub(super) fn new(bytes: usize) -> Self {
-        Self(Arc::new(Semaphore::new(bytes.min(Semaphore::MAX_PERMITS))))
+        let bytes = bytes.min(Semaphore::MAX_PERMITS);
+        let reserve = bytes / 4;
+        Self {
+            reserve: Arc::new(Semaphore::new(reserve)),
+            pool: Arc::new(Semaphore::new(bytes - reserve)),
+            small: SMALL_BODY.min(reserve),
+        }
     }
+
+    /// Grows `share` by `bytes`, from the reserve while it is within its
+    /// first `small` bytes, then from the pool.
+    async fn grow(&self, share: &mut Share, bytes: usize) -> Result<(), AcquireError> {
+        let from_reserve = bytes.min(self.small.saturating_sub(share.bytes));
+        for (semaphore, n, held) in [
+            (&self.reserve, from_reserve, &mut share.reserve),
+            (&self.pool, bytes - from_reserve, &mut share.pool),
+        ] {
+            if n == 0 {
+                continue;
+            }
+            // At most MAX_PAYLOAD_BYTES, so it fits.
+            let n = u32::try_from(n).unwrap_or(u32::MAX);
+            let permit = semaphore.clone().acquire_many_owned(n).await?;
+            match held {
+                Some(held) => held.merge(permit),
+                None => *held = Some(permit),
+            }
+        }
+        share.bytes += bytes;
+        Ok(())
+    }
+}
+
+/// The memory one body holds; given back when dropped.
+#[derive(Debug, Default)]
+struct Share {
+    bytes: usize,
+    reserve: Option<OwnedSemaphorePermit>,
+    pool: Option<OwnedSemaphorePermit>,
 }
 
 /// A body read whole, and the share of the budget it holds until dropped.
 pub(super) struct ReadBody {
     pub(super) bytes: Bytes,
-    _memory: Option<OwnedSemaphorePermit>,
+    _memory: Share,
 }
 
 /// Why a body was not read.
@@ -70,20 +124,28 @@ where
     B: Body<Data = Bytes>,
     B::Error: Into<BoxError>,
 {
+    let until = Instant::now() + timeout;
+    let mut body = std::pin::pin!(body);
     let declared = parts
         .headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > MAX_PAYLOAD_BYTES as u64) {
+        // A client that waits for `100 Continue` sends nothing more.
+        let waits = parts
+            .headers
+            .get(EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        if !waits {
+            drain(body, until).await;
+        }
         return Err(too_large().into());
     }
-    let until = Instant::now() + timeout;
-    let mut body = std::pin::pin!(body);
     let mut data = BytesMut::new();
-    let mut held: Option<OwnedSemaphorePermit> = None;
+    let mut memory = Share::default();
     loop {
-        let frame = match tokio::time::timeout_at(until, body.frame()).await {
+        let frame = match tokio::time::timeout_at(until, body.as_mut().frame()).await {
             Err(_) => return Err(timed_out(timeout).into()),
             Ok(None) => break,
             Ok(Some(Ok(frame))) => frame,
@@ -98,28 +160,33 @@ where
             continue;
         };
         if data.len() + chunk.len() > MAX_PAYLOAD_BYTES {
+            // The memory goes back before the rest is drained.
+            drop((data, memory));
+            drain(body, until).await;
             return Err(too_large().into());
         }
         if chunk.is_empty() {
             continue;
         }
-        // At most MAX_PAYLOAD_BYTES, so it fits.
-        let bytes = u32::try_from(chunk.len()).unwrap_or(u32::MAX);
-        let memory = budget.0.clone().acquire_many_owned(bytes);
-        let permit = match tokio::time::timeout_at(until, memory).await {
-            Ok(Ok(permit)) => permit,
+        match tokio::time::timeout_at(until, budget.grow(&mut memory, chunk.len())).await {
+            Ok(Ok(())) => {}
             Err(_) | Ok(Err(_)) => return Err(no_memory().into()),
-        };
-        match &mut held {
-            Some(held) => held.merge(permit),
-            None => held = Some(permit),
         }
         data.extend_from_slice(&chunk);
     }
     Ok(ReadBody {
         bytes: data.freeze(),
-        _memory: held,
+        _memory: memory,
     })
+}
+
+/// Reads and drops the rest of `body`, until its end or `until`.
+async fn drain<B>(mut body: std::pin::Pin<&mut B>, until: Instant)
+where
+    B: Body<Data = Bytes>,
+{
+    let rest = async { while let Some(Ok(_)) = body.as_mut().frame().await {} };
+    let _ = tokio::time::timeout_at(until, rest).await;
 }
 
 fn too_large() -> ErrorAnswer {

@@ -8,14 +8,16 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::future::Either;
 use http::{Request, Response};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{watch, AcquireError, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
+use tokio::time::Instant;
 use tower_service::Service;
 
 use super::config::Limits;
@@ -102,23 +104,21 @@ async fn accept_loop(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let went_idle = Arc::new(Notify::new());
     let mut open: Vec<Weak<Connection>> = Vec::new();
     let mut conns = JoinSet::new();
     loop {
-        // A slot first: at the cap, the longest-idle connection makes room.
+        // A slot first: at the cap, an idle connection makes room.
         let slot = match slots.clone().try_acquire_owned() {
             Ok(slot) => slot,
-            Err(_) => {
-                evict_longest_idle(&mut open);
-                tokio::select! {
-                    slot = slots.clone().acquire_owned() => match slot {
-                        Ok(slot) => slot,
-                        Err(_) => break,
-                    },
-                    _ = signalled(&mut shutdown) => break,
-                    Some(_) = conns.join_next(), if !conns.is_empty() => continue,
-                }
-            }
+            Err(_) => tokio::select! {
+                slot = make_room(&slots, &mut open, &went_idle) => match slot {
+                    Ok(slot) => slot,
+                    Err(_) => break,
+                },
+                _ = signalled(&mut shutdown) => break,
+                Some(_) = conns.join_next(), if !conns.is_empty() => continue,
+            },
         };
         tokio::select! {
             res = listener.accept() => {
@@ -131,7 +131,7 @@ async fn accept_loop(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let conn = Arc::new(Connection::new());
+                let conn = Arc::new(Connection::new(went_idle.clone()));
                 open.retain(|c| c.strong_count() > 0);
                 open.push(Arc::downgrade(&conn));
                 let service = service.clone();
@@ -156,21 +156,53 @@ async fn accept_loop(
     }
 }
 
-/// Asks the connection idle for the longest time to close, if one is idle.
-fn evict_longest_idle(open: &mut Vec<Weak<Connection>>) {
+/// How long a connection must have been idle before it is closed to make
+/// room: its client may be sending a request on a connection it has just
+/// opened, or just got an answer on.
+const EVICTION_GRACE: Duration = Duration::from_millis(100);
+
+/// At the cap: closes the longest-idle connection once it has been idle for
+/// the grace, or the first to go idle when none is, and waits for the slot
+/// that frees (or any other).
+async fn make_room(
+    slots: &Arc<Semaphore>,
+    open: &mut Vec<Weak<Connection>>,
+    went_idle: &Notify,
+) -> Result<OwnedSemaphorePermit, AcquireError> {
+    loop {
+        // Made before looking, so a connection that goes idle meanwhile is not missed.
+        let idle = went_idle.notified();
+        let wake = match longest_idle(open) {
+            Some((since, conn)) if since + EVICTION_GRACE <= Instant::now() => {
+                if conn.evict() {
+                    tracing::debug!(
+                        "emulator at its connection cap: closing the longest-idle connection"
+                    );
+                    return slots.clone().acquire_owned().await;
+                }
+                // It has just become busy: look again.
+                continue;
+            }
+            Some((since, _)) => Either::Left(tokio::time::sleep_until(since + EVICTION_GRACE)),
+            None => Either::Right(idle),
+        };
+        tokio::select! {
+            slot = slots.clone().acquire_owned() => return slot,
+            () = wake => {}
+        }
+    }
+}
+
+/// The connection idle for the longest time, and since when.
+fn longest_idle(open: &mut Vec<Weak<Connection>>) -> Option<(Instant, Arc<Connection>)> {
     open.retain(|c| c.strong_count() > 0);
-    let idle = open
-        .iter()
+    open.iter()
         .filter_map(Weak::upgrade)
         .filter_map(|c| match c.phase() {
             (Phase::Idle, since) => Some((since, c)),
             _ => None,
         })
-        .min_by_key(|(since, _)| *since);
-    if let Some((_, conn)) = idle {
-        tracing::debug!("emulator at its connection cap: closing the longest-idle connection");
-        conn.evict();
-    }
+        .min_by_key(|(since, _)| *since)
 }
 
 /// Why a connection's watcher ends it.
