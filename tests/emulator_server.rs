@@ -384,3 +384,56 @@ async fn stalled_uploads_do_not_starve_small_calls() {
     drop(stalled);
     server.shutdown().await;
 }
+
+/// Reads until the head of an answer has come; its first bytes.
+async fn answer_head(stream: &mut TcpStream) -> String {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = tokio::time::timeout(ms(3000), stream.read(&mut buf))
+            .await
+            .expect("an answer")
+            .expect("no reset before the answer");
+        assert!(n > 0, "closed before the answer");
+        head.extend_from_slice(&buf[..n]);
+    }
+    head_of(&head)
+}
+
+#[tokio::test]
+async fn a_chunked_body_over_the_limit_is_read_to_its_end_and_answered_413() {
+    let server = serve(builder()).await;
+    let mut stream = TcpStream::connect(server.local_addr()).await.unwrap();
+    let head = "POST /endpoints/demo/invocations HTTP/1.1\r\nhost: x\r\nx-amzn-sagemaker-target-model: m\r\ntransfer-encoding: chunked\r\n\r\n";
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // 7 MiB in 64 KiB chunks, all of it written: the server keeps reading.
+    let chunk = csv(64 * 1024);
+    for _ in 0..7 * 16 {
+        stream
+            .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+            .await
+            .unwrap();
+        stream.write_all(&chunk).await.unwrap();
+        stream.write_all(b"\r\n").await.unwrap();
+    }
+    stream.write_all(b"0\r\n\r\n").await.unwrap();
+    let head = answer_head(&mut stream).await;
+    assert!(head.starts_with("HTTP/1.1 413"), "{head}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_client_waiting_for_100_continue_gets_413_without_sending_its_body() {
+    let server = serve(builder()).await;
+    let mut stream = TcpStream::connect(server.local_addr()).await.unwrap();
+    let head = format!(
+        "POST /endpoints/demo/invocations HTTP/1.1\r\nhost: x\r\nx-amzn-sagemaker-target-model: m\r\nexpect: 100-continue\r\ncontent-length: {}\r\n\r\n",
+        7 << 20
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let start = Instant::now();
+    let head = answer_head(&mut stream).await;
+    assert!(head.starts_with("HTTP/1.1 413"), "{head}");
+    assert!(start.elapsed() < ms(1000), "{:?}", start.elapsed());
+    server.shutdown().await;
+}

@@ -86,7 +86,7 @@ impl ModelSpec {
     }
 }
 
-/// Builds an [`Emulator`].
+/// Builds an [`Emulator`](super::Emulator).
 #[derive(Debug, Clone)]
 pub struct EmulatorBuilder {
     pub(super) endpoints: Vec<String>,
@@ -220,10 +220,11 @@ impl EmulatorBuilder {
         self
     }
 
-    /// The most connections served at once (default 512). A new connection
-    /// beyond it closes the connection that has been idle longest; when none
-    /// is idle, it waits (in the listen queue) for one to end, so a flood of
-    /// idle sockets cannot lock other clients out.
+    /// The most connections served at once (default 512). Past it, a new
+    /// connection waits in the listen queue while the server closes the
+    /// connection idle longest, as soon as one has been idle for 100 ms, so
+    /// neither a flood of idle sockets nor clients keeping connections alive
+    /// lock other clients out.
     pub fn max_connections(mut self, max: usize) -> Self {
         self.limits.max_connections = max.max(1);
         self
@@ -231,9 +232,10 @@ impl EmulatorBuilder {
 
     /// The most memory, in bytes, that the bodies of all requests in
     /// progress may hold together (default 64 MiB); one body may hold up to
-    /// [`MAX_PAYLOAD_BYTES`](crate::sagemaker::MAX_PAYLOAD_BYTES). A request
-    /// that cannot get memory within its body timeout gets 503
-    /// `ServiceUnavailable`.
+    /// [`MAX_PAYLOAD_BYTES`](crate::sagemaker::MAX_PAYLOAD_BYTES). A quarter
+    /// is kept for the first 64 KiB of each body, so small requests get in
+    /// while big uploads hold the rest. A request that cannot get memory
+    /// within its body timeout gets 503 `ServiceUnavailable`.
     pub fn request_body_memory(mut self, bytes: usize) -> Self {
         self.limits.request_body_memory = bytes;
         self

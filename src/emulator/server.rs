@@ -14,7 +14,7 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::{watch, AcquireError, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
@@ -47,6 +47,13 @@ impl<S> Serves for S where
         + 'static
 {
 }
+
+/// Connections the system may hold for the server beyond its connection
+/// cap, before it has accepted them (the system may lower it: on Linux,
+/// `net.core.somaxconn`). Clients past a full queue wait on the system's
+/// handshake retries: with tokio's 1,024, 2,000 callers at once on the
+/// default cap had some answered only after 70 s.
+const LISTEN_BACKLOG: u32 = 4096;
 
 /// A running HTTP/1.1 emulator, from [`Emulator::serve`](super::Emulator::serve).
 ///
@@ -86,7 +93,16 @@ pub(super) async fn serve(
     limits: Limits,
     addr: SocketAddr,
 ) -> io::Result<Server> {
-    let listener = TcpListener::bind(addr).await?;
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    // As `TcpListener::bind` does, so a restarted server gets its port back.
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    let listener = socket.listen(LISTEN_BACKLOG)?;
     let local_addr = listener.local_addr()?;
     let (tx, rx) = watch::channel(false);
     let task = tokio::spawn(accept_loop(service, limits, listener, rx));
