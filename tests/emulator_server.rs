@@ -314,16 +314,18 @@ async fn past_the_connection_cap_a_caller_waits_for_an_idle_connection_not_the_i
             })
         })
         .collect();
-    let mut latest = Duration::ZERO;
+    let (mut failed, mut late, mut latest) = (0, 0, Duration::ZERO);
     for caller in callers {
         let (status, took) = caller.await.unwrap();
-        assert_eq!(status, 200, "a caller failed after {took:?}");
+        failed += usize::from(status != 200);
+        late += usize::from(took >= Duration::from_secs(10));
         latest = latest.max(took);
     }
     // The load takes 3 s; the idle timeout (60 s) must not show.
-    assert!(
-        latest < Duration::from_secs(10),
-        "the last caller took {latest:?}"
+    assert_eq!(
+        (failed, late),
+        (0, 0),
+        "callers failed, and answered after 10 s (the last after {latest:?})"
     );
     server.shutdown().await;
 }
