@@ -402,3 +402,62 @@ fn invoke_endpoint_sends_its_header_flags_and_the_emulator_checks_them() {
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
+
+#[tokio::test]
+async fn invoke_endpoint_refuses_a_bad_endpoint_url_or_region_before_any_request() {
+    // Where a request would go: it must see no connection.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let ftp = format!("ftp://127.0.0.1:{port}");
+    let http = format!("http://127.0.0.1:{port}");
+    let out = outfile("unused.txt");
+    let out = out.to_str().unwrap();
+    for (flags, says) in [
+        (vec!["--endpoint-url", &ftp], format!("'{ftp}'")),
+        (
+            vec!["--endpoint-url", "http://127.0.0.1:99999"],
+            "port \"99999\"".to_owned(),
+        ),
+        (
+            vec!["--endpoint-url", ""],
+            "'' for '--endpoint-url".to_owned(),
+        ),
+        (
+            vec!["--endpoint-url", &http, "--region", "us-east-1\n"],
+            "\"us-east-1\\n\"".to_owned(),
+        ),
+    ] {
+        let mut cmd = command("invoke_endpoint");
+        cmd.args(["--endpoint-name", "demo", "--body", "1", "--deadline", "3"])
+            .args(&flags)
+            .arg(out);
+        let start = std::time::Instant::now();
+        let output = tokio::process::Command::from(cmd).output().await.unwrap();
+        let took = start.elapsed();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(252), "{flags:?}: {stderr}");
+        assert!(stderr.contains(&says), "{flags:?}: {stderr}");
+        assert!(
+            took < std::time::Duration::from_secs(2),
+            "{flags:?}: {took:?}"
+        );
+        let accepted = tokio::time::timeout(std::time::Duration::ZERO, listener.accept()).await;
+        assert!(accepted.is_err(), "{flags:?}: a request was sent");
+    }
+}
+
+#[test]
+fn debug_logs_carry_no_colour_codes_off_a_terminal() {
+    let out = outfile("debug-plain.txt");
+    let r = invoke(&[
+        "--debug",
+        "--target-model",
+        "model-1.tar.gz",
+        "--body",
+        "1",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("DEBUG"), "{}", r.stderr);
+    assert!(!r.stderr.contains('\x1b'), "{}", r.stderr);
+}

@@ -263,3 +263,179 @@ async fn shutdown_is_bounded_when_a_client_stalls() {
         .expect("the stalled call ended");
     assert!(res.unwrap().is_err());
 }
+
+/// A call of model `model` with a small body, through `client`; its status
+/// (0 for a transport error).
+async fn small_call(
+    client: &Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
+    url: &str,
+    model: &str,
+) -> u16 {
+    let req = http::Request::post(format!("{url}/endpoints/demo/invocations"))
+        .header("content-type", "text/csv")
+        .header("x-amzn-sagemaker-target-model", model)
+        .body(Full::new(Bytes::from("1,2")))
+        .unwrap();
+    match client.request(req).await {
+        Ok(res) => {
+            let status = res.status().as_u16();
+            match res.into_body().collect().await {
+                Ok(_) => status,
+                Err(_) => 0,
+            }
+        }
+        Err(e) => {
+            eprintln!("call failed: {e:?}");
+            0
+        }
+    }
+}
+
+// Paused clock: the 3 s load and the 60 s idle timeout take no real time;
+// the clock says when each caller was answered.
+#[tokio::test(start_paused = true)]
+async fn past_the_connection_cap_a_caller_waits_for_an_idle_connection_not_the_idle_timeout() {
+    let server = serve(
+        builder()
+            .model("cold", ModelSpec::new(Duration::from_secs(3)))
+            .max_connections(40),
+    )
+    .await;
+    let url = server.endpoint_url();
+    // One pool, as one stack: a connection per caller in flight.
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let start = tokio::time::Instant::now();
+    let callers: Vec<_> = (0..300)
+        .map(|_| {
+            let (client, url) = (client.clone(), url.clone());
+            tokio::spawn(async move {
+                let status = small_call(&client, &url, "cold").await;
+                (status, start.elapsed())
+            })
+        })
+        .collect();
+    let (mut failed, mut late, mut latest) = (0, 0, Duration::ZERO);
+    for caller in callers {
+        let (status, took) = caller.await.unwrap();
+        failed += usize::from(status != 200);
+        late += usize::from(took >= Duration::from_secs(10));
+        latest = latest.max(took);
+    }
+    // The load takes 3 s; the idle timeout (60 s) must not show.
+    assert_eq!(
+        (failed, late),
+        (0, 0),
+        "callers failed, and answered after 10 s (the last after {latest:?})"
+    );
+    server.shutdown().await;
+}
+
+/// Sends the head of a chunked upload of model `m` and `len` bytes of its
+/// body in 64 KiB chunks, then nothing more; the socket stays open.
+async fn stalled_upload(addr: std::net::SocketAddr, len: usize) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let head = "POST /endpoints/demo/invocations HTTP/1.1\r\nhost: x\r\ncontent-type: text/csv\r\nx-amzn-sagemaker-target-model: m\r\ntransfer-encoding: chunked\r\n\r\n";
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let chunk = csv(64 * 1024);
+    let mut sent = 0;
+    while sent < len {
+        let n = chunk.len().min(len - sent);
+        let mut frame = format!("{n:x}\r\n").into_bytes();
+        frame.extend_from_slice(&chunk[..n]);
+        frame.extend_from_slice(b"\r\n");
+        // The server stops reading when it has no memory for more: so does the client.
+        if tokio::time::timeout(ms(500), stream.write_all(&frame))
+            .await
+            .is_err()
+        {
+            break;
+        }
+        sent += n;
+    }
+    stream
+}
+
+#[tokio::test(start_paused = true)]
+async fn stalled_uploads_do_not_starve_small_calls() {
+    // As 50 uploads of 6 MiB less 64 KiB in the default 64 MiB, scaled down.
+    let server = serve(builder().request_body_memory(16 * 1024 * 1024)).await;
+    let addr = server.local_addr();
+    let mut uploads = Vec::new();
+    for _ in 0..12 {
+        uploads.push(tokio::spawn(stalled_upload(
+            addr,
+            2 * 1024 * 1024 - 64 * 1024,
+        )));
+    }
+    let mut stalled = Vec::new();
+    for upload in uploads {
+        stalled.push(upload.await.unwrap());
+    }
+    // A prober: a small call every 200 ms, each given 3 s.
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let url = server.endpoint_url();
+    let mut answered = 0;
+    for _ in 0..20 {
+        let call = small_call(&client, &url, "m");
+        if let Ok(200) = tokio::time::timeout(Duration::from_secs(3), call).await {
+            answered += 1;
+        }
+        tokio::time::sleep(ms(200)).await;
+    }
+    assert_eq!(answered, 20, "small calls answered while uploads stall");
+    drop(stalled);
+    server.shutdown().await;
+}
+
+/// Reads until the head of an answer has come; its first bytes.
+async fn answer_head(stream: &mut TcpStream) -> String {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = tokio::time::timeout(ms(3000), stream.read(&mut buf))
+            .await
+            .expect("an answer")
+            .expect("no reset before the answer");
+        assert!(n > 0, "closed before the answer");
+        head.extend_from_slice(&buf[..n]);
+    }
+    head_of(&head)
+}
+
+#[tokio::test]
+async fn a_chunked_body_over_the_limit_is_read_to_its_end_and_answered_413() {
+    let server = serve(builder()).await;
+    let mut stream = TcpStream::connect(server.local_addr()).await.unwrap();
+    let head = "POST /endpoints/demo/invocations HTTP/1.1\r\nhost: x\r\nx-amzn-sagemaker-target-model: m\r\ntransfer-encoding: chunked\r\n\r\n";
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // 7 MiB in 64 KiB chunks, all of it written: the server keeps reading.
+    let chunk = csv(64 * 1024);
+    for _ in 0..7 * 16 {
+        stream
+            .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+            .await
+            .unwrap();
+        stream.write_all(&chunk).await.unwrap();
+        stream.write_all(b"\r\n").await.unwrap();
+    }
+    stream.write_all(b"0\r\n\r\n").await.unwrap();
+    let head = answer_head(&mut stream).await;
+    assert!(head.starts_with("HTTP/1.1 413"), "{head}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_client_waiting_for_100_continue_gets_413_without_sending_its_body() {
+    let server = serve(builder()).await;
+    let mut stream = TcpStream::connect(server.local_addr()).await.unwrap();
+    let head = format!(
+        "POST /endpoints/demo/invocations HTTP/1.1\r\nhost: x\r\nx-amzn-sagemaker-target-model: m\r\nexpect: 100-continue\r\ncontent-length: {}\r\n\r\n",
+        7 << 20
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let start = Instant::now();
+    let head = answer_head(&mut stream).await;
+    assert!(head.starts_with("HTTP/1.1 413"), "{head}");
+    assert!(start.elapsed() < ms(1000), "{:?}", start.elapsed());
+    server.shutdown().await;
+}

@@ -355,3 +355,35 @@ async fn signing_outside_the_target_model_layer_fails_verification() {
     assert_eq!(served.stats("m.tar.gz").invocations, 0);
     served.server.shutdown().await;
 }
+
+/// The emulator answers 413 to a body over 6 MiB, and the client must read
+/// it: were the connection reset under its feet while it still writes, the
+/// client would see a broken pipe and try again. Client and server on two
+/// threads, as in the CLI: the race shows there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_over_the_limit_gets_its_413_in_one_attempt_every_time() {
+    let served =
+        Served::start(Emulator::builder().model("m", ModelSpec::new(Duration::ZERO))).await;
+    let svc = stack(Duration::from_secs(30), 4, SECRET_KEY);
+    for size in [MAX_PAYLOAD_BYTES + 1, 7 << 20] {
+        let body = Bytes::from(vec![b'1'; size]);
+        for round in 0..10 {
+            let url = format!("{}/endpoints/demo/invocations", served.url());
+            let mut req = http::Request::post(url)
+                .header("content-type", "text/csv")
+                .body(Full::new(body.clone()))
+                .unwrap();
+            req.extensions_mut().insert(TargetModel::new("m").unwrap());
+            let res = svc
+                .clone()
+                .oneshot(req)
+                .await
+                .unwrap_or_else(|e| panic!("{size} bytes, round {round}: {e}"));
+            let at = format!("{size} bytes, round {round}");
+            assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE, "{at}");
+            assert_eq!(error_code(&res), "ValidationError", "{at}");
+            assert_eq!(attempts(&res), 1, "{at}");
+        }
+    }
+    served.server.shutdown().await;
+}

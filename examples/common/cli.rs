@@ -1,5 +1,6 @@
-//! Command-line values shared by the examples: durations, sizes and the
-//! emulator's `--model` argument. One grammar for every binary.
+//! Command-line values shared by the examples: durations, sizes, endpoint
+//! URLs, regions and the emulator's `--model` argument. One grammar for
+//! every binary.
 #![allow(dead_code)] // Each example uses part of it.
 
 use std::fmt;
@@ -9,7 +10,7 @@ use std::time::Duration;
 use tower_sagemaker::emulator::ModelSpec;
 use tower_sagemaker::target_model::TargetModel;
 
-/// Why a duration, size or model argument could not be parsed.
+/// Why a duration, size, URL, region or model argument could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseArgError(String);
 
@@ -150,6 +151,60 @@ impl FromStr for ModelArg {
     }
 }
 
+/// An endpoint URL: `http://` or `https://`, a host, and a port from 1 to
+/// 65535 if any (`http://127.0.0.1:8080`, `https://runtime.example`).
+/// Refused at once, as no request could reach it.
+pub fn parse_endpoint_url(s: &str) -> Result<String, ParseArgError> {
+    // clap names the flag and the value: the message says what is wrong.
+    let bad = |why: &str| error(why);
+    if s.is_empty() {
+        return Err(bad(
+            "it is empty; give http://HOST[:PORT] or https://HOST[:PORT]",
+        ));
+    }
+    let uri: http::Uri = s
+        .parse()
+        .map_err(|_| bad("not a URL; give http://HOST[:PORT] or https://HOST[:PORT]"))?;
+    match uri.scheme_str() {
+        Some("http" | "https") => {}
+        Some(other) => return Err(bad(&format!("scheme {other:?} is not http or https"))),
+        None => return Err(bad("no scheme; begin with http:// or https://")),
+    }
+    let authority = uri.authority().map(|a| a.as_str()).unwrap_or_default();
+    if authority.contains('@') {
+        return Err(bad("user information in the URL is not supported"));
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(bad("no host"));
+    }
+    // The port is what follows the last colon, unless that is inside an
+    // IPv6 address's brackets.
+    if let Some((_, port)) = authority.rsplit_once(':').filter(|(_, p)| !p.contains(']')) {
+        if !matches!(port.parse::<u16>(), Ok(1..)) {
+            return Err(bad(&format!(
+                "port {port:?} is not a number from 1 to 65535"
+            )));
+        }
+    }
+    Ok(s.to_owned())
+}
+
+/// A region, as it goes into a host name (`runtime.sagemaker.REGION.amazonaws.com`)
+/// and a signature: 1 to 63 ASCII letters, digits and inner hyphens.
+pub fn parse_region(s: &str) -> Result<String, ParseArgError> {
+    let label = s.len() <= 63
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if s.is_empty() || !label {
+        // Escaped: a stray newline or space is invisible as it is.
+        return Err(error(format!(
+            "{s:?} is not 1 to 63 letters, digits and inner hyphens, such as us-east-1"
+        )));
+    }
+    Ok(s.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,6 +247,52 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("unknown unit"));
+    }
+
+    #[test]
+    fn endpoint_urls() {
+        for good in [
+            "http://127.0.0.1:8080",
+            "https://runtime.sagemaker.us-east-1.amazonaws.com",
+            "http://localhost",
+            "http://[::1]:9000/",
+            "https://example.com:443/prefix",
+        ] {
+            assert_eq!(parse_endpoint_url(good).unwrap(), good);
+        }
+        for (bad, says) in [
+            ("", "empty"),
+            ("ftp://127.0.0.1:21", "\"ftp\" is not http or https"),
+            ("http://127.0.0.1:99999", "port \"99999\""),
+            ("http://127.0.0.1:0", "port \"0\""),
+            ("127.0.0.1:8080", "scheme"),
+            ("http://", "not a URL"),
+            ("http://user:secret@host", "user information"),
+            ("http://exa mple", "not a URL"),
+        ] {
+            let e = parse_endpoint_url(bad).unwrap_err().to_string();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn regions() {
+        for good in ["us-east-1", "eu-central-2", "us-gov-west-1", "local"] {
+            assert_eq!(parse_region(good).unwrap(), good);
+        }
+        for bad in [
+            "",
+            "us-east-1\n",
+            " us-east-1",
+            "-us",
+            "us-",
+            "us_east_1",
+            "us.east",
+        ] {
+            let e = parse_region(bad).unwrap_err().to_string();
+            assert!(e.contains(&format!("{bad:?}")), "{bad:?}: {e}");
+        }
+        assert!(parse_region(&"a".repeat(64)).is_err());
     }
 
     #[test]

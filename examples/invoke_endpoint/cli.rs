@@ -33,7 +33,7 @@ use tower_sagemaker::ErrorCode;
 
 use crate::demo::{describe_demo_models, with_demo_models};
 use crate::progress::{secs, stamp, Progress};
-use crate::values::parse_duration;
+use crate::values::{parse_duration, parse_endpoint_url, parse_region};
 
 /// Invoke a SageMaker endpoint, riding through multi-model endpoint cold starts.
 ///
@@ -46,9 +46,12 @@ use crate::values::parse_duration;
 #[derive(Debug, Parser)]
 #[command(
     version,
-    after_help = "Exit status: 0 success; 252 invalid arguments; 253 no credentials or \
-                  invalid configuration; 254 the service answered an error; 255 any other \
-                  error (connection, timeout, deadline). As AWS CLI v2."
+    after_help = "Exit status: 0 success; 252 invalid arguments (an unknown flag, a bad \
+                  value such as an endpoint URL or region that no request could use), \
+                  before any request; 253 no credentials or invalid configuration (a \
+                  region from the environment or profile included); 254 the service \
+                  answered an error; 255 any other error (connection, timeout, deadline). \
+                  As AWS CLI v2."
 )]
 pub struct Args {
     /// Name of the endpoint.
@@ -99,12 +102,12 @@ pub struct Args {
     #[arg(long)]
     custom_attributes: Option<String>,
 
-    /// Endpoint URL (default: https://runtime.sagemaker.{region}.amazonaws.com).
-    #[arg(long)]
+    /// Endpoint URL, http:// or https:// (default: https://runtime.sagemaker.{region}.amazonaws.com).
+    #[arg(long, value_parser = parse_endpoint_url)]
     endpoint_url: Option<String>,
 
     /// AWS region to call and sign for (default: AWS_REGION, AWS_DEFAULT_REGION or the profile's).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_region)]
     region: Option<String>,
 
     /// Named profile of the shared config and credentials files.
@@ -234,7 +237,7 @@ pub async fn prepare(args: &Args) -> Result<Call, Failure> {
     let payload = read_body(&args.body)?;
 
     // Where to send the call, and how to sign it.
-    let region = find_region(args).await;
+    let region = find_region(args).await?;
     let mut emulator = None;
     let (endpoint_url, signer) = match (&args.endpoint_url, region) {
         (None, None) => {
@@ -352,9 +355,9 @@ fn invoke_headers(args: &Args) -> Result<InvokeHeaders, Failure> {
 /// The region as the AWS CLI finds it: --region, then `AWS_REGION` /
 /// `AWS_DEFAULT_REGION`, then the profile's. No instance metadata: a machine
 /// without AWS configuration runs against the embedded emulator at once.
-async fn find_region(args: &Args) -> Option<String> {
+async fn find_region(args: &Args) -> Result<Option<String>, Failure> {
     if let Some(region) = &args.region {
-        return Some(region.clone());
+        return Ok(Some(region.clone()));
     }
     let mut profile = aws_config::profile::ProfileFileRegionProvider::builder();
     if let Some(name) = &args.profile {
@@ -364,7 +367,15 @@ async fn find_region(args: &Args) -> Option<String> {
         aws_config::environment::EnvironmentVariableRegionProvider::new(),
     )
     .or_else(profile.build());
-    chain.region().await.map(|r| r.to_string())
+    let Some(region) = chain.region().await else {
+        return Ok(None);
+    };
+    // Checked as --region is: the configuration is wrong, not the arguments.
+    parse_region(region.as_ref()).map(Some).map_err(|e| {
+        Failure::Config(format!(
+            "{e} (from AWS_REGION, AWS_DEFAULT_REGION or the profile)"
+        ))
+    })
 }
 
 /// Credentials from the default chain (environment, profile, SSO,

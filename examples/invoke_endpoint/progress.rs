@@ -111,6 +111,8 @@ pub fn init_tracing(debug: bool) {
     if let Some(filter) = filter {
         let _ = tracing_subscriber::fmt()
             .with_writer(std::io::stderr)
+            // Colours for a terminal only: not in a log file or a pipe.
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .with_env_filter(filter)
             .try_init();
     }

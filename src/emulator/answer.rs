@@ -1,5 +1,7 @@
 //! How the emulator renders its answers: restJson1 error responses.
 
+use std::io;
+
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use http::{Response, StatusCode};
@@ -13,8 +15,12 @@ use crate::sagemaker::{ERROR_TYPE_HEADER, REQUEST_ID_HEADER};
 pub(super) enum Outcome {
     Response(Response<Full<Bytes>>),
     Error(ErrorAnswer),
+    /// A fault: the connection is dropped with no response.
     Drop,
+    /// A fault: no answer ever.
     Stall,
+    /// The request body could not be read: the connection is dropped.
+    Unreadable(io::Error),
 }
 
 impl From<ErrorAnswer> for Outcome {

@@ -1,6 +1,8 @@
 //! What the server knows about each connection: whether a request is in
 //! progress, a request head is arriving, or nothing is happening, and since
-//! when. The server's watcher closes connections idle or slow for too long.
+//! when. The server's watcher closes connections idle or slow for too long;
+//! at its connection cap, the server closes idle ones, told of each
+//! connection that goes idle.
 
 use std::io;
 use std::pin::Pin;
@@ -10,7 +12,7 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 
 /// What a connection is doing.
@@ -31,13 +33,16 @@ pub(super) enum Phase {
 pub(super) struct Connection {
     phase: watch::Sender<(Phase, Instant)>,
     in_service: AtomicUsize,
+    /// Told each time a request ends and leaves this connection idle.
+    went_idle: Arc<Notify>,
 }
 
 impl Connection {
-    pub(super) fn new() -> Self {
+    pub(super) fn new(went_idle: Arc<Notify>) -> Self {
         Self {
             phase: watch::Sender::new((Phase::Idle, Instant::now())),
             in_service: AtomicUsize::new(0),
+            went_idle,
         }
     }
 
@@ -50,15 +55,15 @@ impl Connection {
         self.phase.subscribe()
     }
 
-    /// Asks an idle connection to close.
-    pub(super) fn evict(&self) {
+    /// Asks an idle connection to close; whether it was idle.
+    pub(super) fn evict(&self) -> bool {
         self.phase.send_if_modified(|state| {
             let evict = state.0 == Phase::Idle;
             if evict {
                 *state = (Phase::Evicted, Instant::now());
             }
             evict
-        });
+        })
     }
 
     /// Bytes came in: on an idle connection, a request head begins.
@@ -98,13 +103,16 @@ impl Drop for InService {
     fn drop(&mut self) {
         let conn = &self.0;
         if conn.in_service.fetch_sub(1, Ordering::SeqCst) == 1 {
-            conn.phase.send_if_modified(|state| {
+            let idle = conn.phase.send_if_modified(|state| {
                 let idle = state.0 == Phase::Busy;
                 if idle {
                     *state = (Phase::Idle, Instant::now());
                 }
                 idle
             });
+            if idle {
+                conn.went_idle.notify_one();
+            }
         }
     }
 }

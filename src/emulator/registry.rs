@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::builder::ModelSpec;
+use super::config::ModelSpec;
 
 /// Counters of one model, from [`Emulator::stats`](super::Emulator::stats).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -1,33 +1,51 @@
-//! What the emulator does with one request: read it, authenticate it, route
-//! it to an endpoint and a model, and run the model.
+//! The emulator's shared state, and what it does with one request: read it,
+//! authenticate it, route it to an endpoint and a model, and run the model.
 
-use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use bytes::BytesMut;
-use http::header::{HeaderValue, ACCEPT, ALLOW, CONTENT_LENGTH, CONTENT_TYPE};
+use http::header::{HeaderValue, ACCEPT, ALLOW, CONTENT_TYPE};
 use http::request::Parts;
 use http::{Method, Request, Response, StatusCode};
 use http_body::Body;
-use http_body_util::{BodyExt, Full};
-use tokio::sync::OwnedSemaphorePermit;
-use tokio::time::Instant;
+use http_body_util::Full;
 use tower::BoxError;
 
 use super::answer::{ErrorAnswer, Outcome};
-use super::faults::Fault;
+use super::auth::Verifier;
+use super::body::{self, BodyBudget};
+use super::config::Limits;
+use super::faults::{Fault, Faults};
 use super::inference::{self, Format};
-use super::registry::Acquire;
-use super::service::Emulator;
+use super::registry::{Acquire, Registry};
 use crate::error_code::ErrorCode;
 use crate::sagemaker::internal::{DEFAULT_VARIANT_NAME, EMULATOR_ACCOUNT_ID};
 use crate::sagemaker::{
     check_invoke_header, is_valid_endpoint_name, parse_invocations_path, CUSTOM_ATTRIBUTES_HEADER,
     ENABLE_EXPLANATIONS_HEADER, INFERENCE_COMPONENT_HEADER, INFERENCE_ID_HEADER,
-    INVOKED_PRODUCTION_VARIANT_HEADER, MAX_PAYLOAD_BYTES, SESSION_ID_HEADER,
-    TARGET_CONTAINER_HOSTNAME_HEADER, TARGET_MODEL_HEADER, TARGET_VARIANT_HEADER,
+    INVOKED_PRODUCTION_VARIANT_HEADER, SESSION_ID_HEADER, TARGET_CONTAINER_HOSTNAME_HEADER,
+    TARGET_MODEL_HEADER, TARGET_VARIANT_HEADER,
 };
+
+/// What all clones of an emulator share.
+pub(super) struct Shared {
+    pub(super) endpoints: Vec<String>,
+    pub(super) registry: Arc<Registry>,
+    pub(super) verifier: Option<Verifier>,
+    pub(super) region: String,
+    pub(super) faults: Mutex<Faults>,
+    pub(super) request_seq: AtomicU64,
+    /// The memory request bodies in progress share.
+    pub(super) body_budget: BodyBudget,
+    pub(super) limits: Limits,
+}
+
+/// Locks `m`, also after a panic elsewhere: the emulator's state stays usable.
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// A request that passed every check: where it goes.
 struct Route<'a> {
@@ -35,28 +53,29 @@ struct Route<'a> {
     model: &'a str,
 }
 
-impl Emulator {
+impl Shared {
     /// Answers one request; checks run in the order the module docs list.
-    pub(super) async fn handle<B>(&self, req: Request<B>) -> io::Result<Outcome>
+    pub(super) async fn handle<B>(&self, req: Request<B>) -> Outcome
     where
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
         let (parts, body) = req.into_parts();
         // The memory the body holds is given back when this call ends.
-        let (body, _memory) = match self.read_body(&parts, body).await? {
-            Ok(read) => read,
-            Err(answer) => return Ok(answer.into()),
+        let timeout = self.limits.request_body_timeout;
+        let body = match body::read(&parts, body, timeout, &self.body_budget).await {
+            Ok(body) => body,
+            Err(refused) => return refused.into(),
         };
-        if let Err(answer) = self.authenticate(&parts, &body) {
-            return Ok(answer.into());
+        if let Err(answer) = self.authenticate(&parts, &body.bytes) {
+            return answer.into();
         }
         let route = match self.route(&parts) {
             Ok(route) => route,
-            Err(answer) => return Ok(answer.into()),
+            Err(answer) => return answer.into(),
         };
-        if let Some(fault) = self.take_fault(route.model) {
-            return Ok(match fault {
+        if let Some(fault) = lock(&self.faults).take(route.model) {
+            return match fault {
                 Fault::Status {
                     status,
                     code,
@@ -64,14 +83,28 @@ impl Emulator {
                 } => ErrorAnswer::raw(status, &code, message).into(),
                 Fault::DropConnection => Outcome::Drop,
                 Fault::Stall => Outcome::Stall,
-            });
+            };
         }
-        Ok(self.invoke(&parts, &route, &body).await)
+        self.invoke(&parts, &route, &body.bytes).await
+    }
+
+    /// A fresh request id shaped like AWS's (a UUID).
+    pub(super) fn request_id(&self) -> String {
+        let n = self.request_seq.fetch_add(1, Ordering::Relaxed) + 1;
+        let p = self as *const Self as usize as u64;
+        format!(
+            "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+            (p >> 4) as u32,
+            (n >> 48) & 0xffff,
+            (n >> 36) & 0xfff,
+            (n >> 24) & 0xfff,
+            n & 0xffff_ffff_ffff
+        )
     }
 
     /// Checks the SigV4 signature when verification is on.
     fn authenticate(&self, parts: &Parts, body: &[u8]) -> Result<(), ErrorAnswer> {
-        let Some(verifier) = &self.inner.verifier else {
+        let Some(verifier) = &self.verifier else {
             return Ok(());
         };
         verifier
@@ -105,7 +138,7 @@ impl Emulator {
                 "1 validation error detected: Value '{endpoint}' at 'endpointName' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9](-*[a-zA-Z0-9])*"
             )));
         }
-        if !self.inner.endpoints.iter().any(|e| e == endpoint) {
+        if !self.endpoints.iter().any(|e| e == endpoint) {
             return Err(ErrorAnswer::validation(format!(
                 "Endpoint {endpoint} of account {EMULATOR_ACCOUNT_ID} not found."
             )));
@@ -134,16 +167,16 @@ impl Emulator {
     /// Loads the model if needed (a cold start) and runs it on `body`.
     async fn invoke(&self, parts: &Parts, route: &Route<'_>, body: &[u8]) -> Outcome {
         let Route { endpoint, model } = *route;
-        let region = self.inner.region.as_str();
+        let region = self.region.as_str();
         let unknown_model = || {
             ErrorAnswer::validation(format!(
                 "Could not find model data at s3://sagemaker-emulator/models/{model}."
             ))
         };
-        if !self.inner.registry.contains(model) {
+        if !self.registry.contains(model) {
             return unknown_model().into();
         }
-        let _in_flight = match self.inner.registry.acquire(model).await {
+        let _in_flight = match self.registry.acquire(model).await {
             Acquire::Ready((in_flight, latency)) => {
                 if !latency.is_zero() {
                     tokio::time::sleep(latency).await;
@@ -196,96 +229,6 @@ impl Emulator {
             HeaderValue::from_static(DEFAULT_VARIANT_NAME),
         );
         Outcome::Response(res)
-    }
-}
-
-impl Emulator {
-    /// Reads the whole body, up to the service's payload limit, within the
-    /// request body timeout and the memory all bodies in progress share:
-    /// the bytes and the memory they hold, or the error answer (413, 408,
-    /// 503). An unreadable body is an I/O error (the connection is dropped).
-    async fn read_body<B>(
-        &self,
-        parts: &Parts,
-        body: B,
-    ) -> io::Result<Result<(Bytes, Option<OwnedSemaphorePermit>), ErrorAnswer>>
-    where
-        B: Body<Data = Bytes>,
-        B::Error: Into<BoxError>,
-    {
-        let too_large = || {
-            ErrorAnswer::raw(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                ErrorCode::VALIDATION_ERROR.as_str(),
-                format!(
-                    "Received payload of size greater than the maximum allowed payload size of {MAX_PAYLOAD_BYTES} bytes."
-                ),
-            )
-        };
-        let declared = parts
-            .headers
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > MAX_PAYLOAD_BYTES as u64) {
-            return Ok(Err(too_large()));
-        }
-        let limits = &self.inner.limits;
-        let until = Instant::now() + limits.request_body_timeout;
-        let timed_out = || {
-            ErrorAnswer::raw(
-                StatusCode::REQUEST_TIMEOUT,
-                "RequestTimeoutException",
-                format!(
-                    "The request body was not received within {} s.",
-                    limits.request_body_timeout.as_secs_f64()
-                ),
-            )
-        };
-        let mut body = std::pin::pin!(body);
-        let mut data = BytesMut::new();
-        let mut held: Option<OwnedSemaphorePermit> = None;
-        loop {
-            let frame = match tokio::time::timeout_at(until, body.frame()).await {
-                Err(_) => return Ok(Err(timed_out())),
-                Ok(None) => break,
-                Ok(Some(Ok(frame))) => frame,
-                Ok(Some(Err(e))) => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!("emulator could not read the request body: {}", e.into()),
-                    ))
-                }
-            };
-            let Ok(chunk) = frame.into_data() else {
-                continue;
-            };
-            if data.len() + chunk.len() > MAX_PAYLOAD_BYTES {
-                return Ok(Err(too_large()));
-            }
-            if chunk.is_empty() {
-                continue;
-            }
-            // At most MAX_PAYLOAD_BYTES, so it fits.
-            let bytes = u32::try_from(chunk.len()).unwrap_or(u32::MAX);
-            let memory = self.inner.body_memory.clone().acquire_many_owned(bytes);
-            let permit = match tokio::time::timeout_at(until, memory).await {
-                Ok(Ok(permit)) => permit,
-                Err(_) | Ok(Err(_)) => {
-                    return Ok(Err(ErrorAnswer::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        ErrorCode::SERVICE_UNAVAILABLE,
-                        "The emulator's memory for request bodies is in use by other requests; try again.",
-                    )))
-                }
-            };
-            match &mut held {
-                Some(held) => held.merge(permit),
-                None => held = Some(permit),
-            }
-            data.extend_from_slice(&chunk);
-        }
-        Ok(Ok((data.freeze(), held)))
     }
 }
 

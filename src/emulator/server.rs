@@ -1,22 +1,59 @@
 //! Serving the emulator over HTTP/1.1 with hyper, as a server others can
 //! share: idle and slow connections are closed, connections are capped, and
-//! shutdown is bounded.
+//! shutdown is bounded. It serves any service shaped like the emulator.
 
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use bytes::Bytes;
+use futures_util::future::Either;
+use http::{Request, Response};
+use http_body_util::Full;
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use tokio::net::{TcpListener, TcpSocket};
+use tokio::sync::{watch, AcquireError, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
+use tokio::time::Instant;
 use tower_service::Service;
 
-use super::builder::Limits;
+use super::config::Limits;
 use super::connection::{Connection, Phase, Tracked};
-use super::service::Emulator;
+
+/// What the server serves: the emulator, as hyper hands it requests.
+pub(super) trait Serves:
+    Service<
+        Request<Incoming>,
+        Response = Response<Full<Bytes>>,
+        Error = io::Error,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S> Serves for S where
+    S: Service<
+            Request<Incoming>,
+            Response = Response<Full<Bytes>>,
+            Error = io::Error,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + 'static
+{
+}
+
+/// Connections the system may hold for the server beyond its connection
+/// cap, before it has accepted them (the system may lower it: on Linux,
+/// `net.core.somaxconn`). Clients past a full queue wait on the system's
+/// handshake retries: with tokio's 1,024, 2,000 callers at once on the
+/// default cap had some answered only after 70 s.
+const LISTEN_BACKLOG: u32 = 4096;
 
 /// A running HTTP/1.1 emulator, from [`Emulator::serve`](super::Emulator::serve).
 ///
@@ -50,11 +87,25 @@ impl Server {
     }
 }
 
-pub(crate) async fn serve(emulator: Emulator, addr: SocketAddr) -> io::Result<Server> {
-    let listener = TcpListener::bind(addr).await?;
+/// Serves `service` on `addr` within `limits`.
+pub(super) async fn serve(
+    service: impl Serves,
+    limits: Limits,
+    addr: SocketAddr,
+) -> io::Result<Server> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    // As `TcpListener::bind` does, so a restarted server gets its port back.
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    let listener = socket.listen(LISTEN_BACKLOG)?;
     let local_addr = listener.local_addr()?;
     let (tx, rx) = watch::channel(false);
-    let task = tokio::spawn(accept_loop(emulator, listener, rx));
+    let task = tokio::spawn(accept_loop(service, limits, listener, rx));
     Ok(Server {
         local_addr,
         shutdown: tx,
@@ -63,29 +114,27 @@ pub(crate) async fn serve(emulator: Emulator, addr: SocketAddr) -> io::Result<Se
 }
 
 async fn accept_loop(
-    emulator: Emulator,
+    service: impl Serves,
+    limits: Limits,
     listener: TcpListener,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let limits = emulator.inner.limits.clone();
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let went_idle = Arc::new(Notify::new());
     let mut open: Vec<Weak<Connection>> = Vec::new();
     let mut conns = JoinSet::new();
     loop {
-        // A slot first: at the cap, the longest-idle connection makes room.
+        // A slot first: at the cap, an idle connection makes room.
         let slot = match slots.clone().try_acquire_owned() {
             Ok(slot) => slot,
-            Err(_) => {
-                evict_longest_idle(&mut open);
-                tokio::select! {
-                    slot = slots.clone().acquire_owned() => match slot {
-                        Ok(slot) => slot,
-                        Err(_) => break,
-                    },
-                    _ = signalled(&mut shutdown) => break,
-                    Some(_) = conns.join_next(), if !conns.is_empty() => continue,
-                }
-            }
+            Err(_) => tokio::select! {
+                slot = make_room(&slots, &mut open, &went_idle) => match slot {
+                    Ok(slot) => slot,
+                    Err(_) => break,
+                },
+                _ = signalled(&mut shutdown) => break,
+                Some(_) = conns.join_next(), if !conns.is_empty() => continue,
+            },
         };
         tokio::select! {
             res = listener.accept() => {
@@ -98,14 +147,14 @@ async fn accept_loop(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let conn = Arc::new(Connection::new());
+                let conn = Arc::new(Connection::new(went_idle.clone()));
                 open.retain(|c| c.strong_count() > 0);
                 open.push(Arc::downgrade(&conn));
-                let emulator = emulator.clone();
+                let service = service.clone();
                 let shutdown = shutdown.clone();
                 let limits = limits.clone();
                 conns.spawn(async move {
-                    serve_connection(emulator, stream, peer, conn, limits, shutdown).await;
+                    serve_connection(service, stream, peer, conn, limits, shutdown).await;
                     drop(slot);
                 });
             }
@@ -123,21 +172,53 @@ async fn accept_loop(
     }
 }
 
-/// Asks the connection idle for the longest time to close, if one is idle.
-fn evict_longest_idle(open: &mut Vec<Weak<Connection>>) {
+/// How long a connection must have been idle before it is closed to make
+/// room: its client may be sending a request on a connection it has just
+/// opened, or just got an answer on.
+const EVICTION_GRACE: Duration = Duration::from_millis(100);
+
+/// At the cap: closes the longest-idle connection once it has been idle for
+/// the grace, or the first to go idle when none is, and waits for the slot
+/// that frees (or any other).
+async fn make_room(
+    slots: &Arc<Semaphore>,
+    open: &mut Vec<Weak<Connection>>,
+    went_idle: &Notify,
+) -> Result<OwnedSemaphorePermit, AcquireError> {
+    loop {
+        // Made before looking, so a connection that goes idle meanwhile is not missed.
+        let idle = went_idle.notified();
+        let wake = match longest_idle(open) {
+            Some((since, conn)) if since + EVICTION_GRACE <= Instant::now() => {
+                if conn.evict() {
+                    tracing::debug!(
+                        "emulator at its connection cap: closing the longest-idle connection"
+                    );
+                    return slots.clone().acquire_owned().await;
+                }
+                // It has just become busy: look again.
+                continue;
+            }
+            Some((since, _)) => Either::Left(tokio::time::sleep_until(since + EVICTION_GRACE)),
+            None => Either::Right(idle),
+        };
+        tokio::select! {
+            slot = slots.clone().acquire_owned() => return slot,
+            () = wake => {}
+        }
+    }
+}
+
+/// The connection idle for the longest time, and since when.
+fn longest_idle(open: &mut Vec<Weak<Connection>>) -> Option<(Instant, Arc<Connection>)> {
     open.retain(|c| c.strong_count() > 0);
-    let idle = open
-        .iter()
+    open.iter()
         .filter_map(Weak::upgrade)
         .filter_map(|c| match c.phase() {
             (Phase::Idle, since) => Some((since, c)),
             _ => None,
         })
-        .min_by_key(|(since, _)| *since);
-    if let Some((_, conn)) = idle {
-        tracing::debug!("emulator at its connection cap: closing the longest-idle connection");
-        conn.evict();
-    }
+        .min_by_key(|(since, _)| *since)
 }
 
 /// Why a connection's watcher ends it.
@@ -149,7 +230,7 @@ enum Ending {
 }
 
 async fn serve_connection(
-    emulator: Emulator,
+    service: impl Serves,
     stream: tokio::net::TcpStream,
     peer: SocketAddr,
     conn: Arc<Connection>,
@@ -159,9 +240,9 @@ async fn serve_connection(
     let tracked = Tracked::new(stream, conn.clone());
     let in_service = conn.clone();
     let svc = hyper::service::service_fn(move |req| {
-        let mut emulator = emulator.clone();
+        let mut service = service.clone();
         let request = in_service.start_request();
-        let future = emulator.call(req);
+        let future = service.call(req);
         async move {
             let res = future.await;
             drop(request);

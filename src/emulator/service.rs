@@ -1,12 +1,13 @@
-//! [`Emulator`]: the emulated endpoint as a tower service.
+//! [`Emulator`]: the emulated endpoint as a tower service, made by
+//! [`EmulatorBuilder::build`].
 
 use std::fmt;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -14,14 +15,15 @@ use http::header::HeaderValue;
 use http::{Request, Response};
 use http_body::Body;
 use http_body_util::Full;
-use tokio::sync::Semaphore;
 use tower::BoxError;
 
 use super::answer::Outcome;
 use super::auth::Verifier;
-use super::builder::{EmulatorBuilder, Limits};
+use super::body::BodyBudget;
+use super::config::EmulatorBuilder;
 use super::faults::{Fault, FaultScope, Faults};
 use super::registry::{ModelStats, Registry};
+use super::request::{lock, Shared};
 use super::server::{self, Server};
 use crate::sagemaker::REQUEST_ID_HEADER;
 
@@ -32,19 +34,40 @@ use crate::sagemaker::REQUEST_ID_HEADER;
 /// [module docs](super)), and [`Emulator::serve`] serves it over HTTP/1.1.
 #[derive(Clone)]
 pub struct Emulator {
-    pub(super) inner: Arc<Inner>,
+    inner: Arc<Shared>,
 }
 
-pub(super) struct Inner {
-    pub(super) endpoints: Vec<String>,
-    pub(super) registry: Arc<Registry>,
-    pub(super) verifier: Option<Verifier>,
-    pub(super) region: String,
-    pub(super) faults: Mutex<Faults>,
-    pub(super) request_seq: AtomicU64,
-    /// Bytes request bodies in progress may still take.
-    pub(super) body_memory: Arc<Semaphore>,
-    pub(super) limits: Limits,
+impl EmulatorBuilder {
+    /// Builds the emulator.
+    pub fn build(self) -> Emulator {
+        let endpoints = if self.endpoints.is_empty() {
+            vec!["demo".to_owned()]
+        } else {
+            self.endpoints
+        };
+        let verifier = self.credentials.map(|(access_key, secret_key)| Verifier {
+            access_key,
+            secret_key,
+            region: self.region.clone(),
+        });
+        Emulator {
+            inner: Arc::new(Shared {
+                endpoints,
+                registry: Arc::new(Registry::new(
+                    self.models,
+                    self.hold_timeout,
+                    self.max_load_time,
+                    self.memory,
+                )),
+                verifier,
+                region: self.region,
+                faults: Mutex::new(Faults::default()),
+                request_seq: AtomicU64::new(0),
+                body_budget: BodyBudget::new(self.limits.request_body_memory),
+                limits: self.limits,
+            }),
+        }
+    }
 }
 
 impl fmt::Debug for Emulator {
@@ -98,31 +121,8 @@ impl Emulator {
 
     /// Serves the emulator over HTTP/1.1 on `addr` (port 0 picks a free port).
     pub async fn serve(&self, addr: SocketAddr) -> io::Result<Server> {
-        server::serve(self.clone(), addr).await
+        server::serve(self.clone(), self.inner.limits.clone(), addr).await
     }
-
-    pub(super) fn take_fault(&self, model: &str) -> Option<Fault> {
-        lock(&self.inner.faults).take(model)
-    }
-
-    /// A fresh request id shaped like AWS's (a UUID).
-    fn request_id(&self) -> String {
-        let n = self.inner.request_seq.fetch_add(1, Ordering::Relaxed) + 1;
-        let p = Arc::as_ptr(&self.inner) as usize as u64;
-        format!(
-            "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
-            (p >> 4) as u32,
-            (n >> 48) & 0xffff,
-            (n >> 36) & 0xfff,
-            (n >> 24) & 0xfff,
-            n & 0xffff_ffff_ffff
-        )
-    }
-}
-
-/// Locks `m`, also after a panic elsewhere: the emulator's state stays usable.
-pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl<B> tower_service::Service<Request<B>> for Emulator
@@ -141,39 +141,39 @@ where
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let this = self.clone();
         Box::pin(async move {
-            let request_id = this.request_id();
+            let request_id = this.inner.request_id();
             let method = req.method().clone();
             let path = req.uri().path().to_owned();
-            let outcome = this.handle(req).await;
+            let outcome = this.inner.handle(req).await;
             match &outcome {
-                Ok(Outcome::Response(r)) => {
+                Outcome::Response(r) => {
                     tracing::debug!(%method, %path, status = r.status().as_u16(), %request_id, "emulator answered")
                 }
-                Ok(Outcome::Error(e)) => {
+                Outcome::Error(e) => {
                     tracing::debug!(%method, %path, status = e.status.as_u16(), code = %e.code, %request_id, "emulator answered an error")
                 }
-                Ok(Outcome::Drop) => {
+                Outcome::Drop => {
                     tracing::debug!(%method, %path, "emulator fault: dropping the connection")
                 }
-                Ok(Outcome::Stall) => tracing::debug!(%method, %path, "emulator fault: stalling"),
-                Err(e) => {
+                Outcome::Stall => tracing::debug!(%method, %path, "emulator fault: stalling"),
+                Outcome::Unreadable(e) => {
                     tracing::debug!(%method, %path, error = %e, "emulator could not read the request")
                 }
             }
             match outcome {
-                Ok(Outcome::Response(mut res)) => {
+                Outcome::Response(mut res) => {
                     if let Ok(v) = HeaderValue::from_str(&request_id) {
                         res.headers_mut().insert(REQUEST_ID_HEADER, v);
                     }
                     Ok(res)
                 }
-                Ok(Outcome::Error(e)) => Ok(e.into_response(&request_id)),
-                Ok(Outcome::Drop) => Err(io::Error::new(
+                Outcome::Error(e) => Ok(e.into_response(&request_id)),
+                Outcome::Drop => Err(io::Error::new(
                     io::ErrorKind::ConnectionReset,
                     "emulator fault: connection dropped",
                 )),
-                Ok(Outcome::Stall) => std::future::pending().await,
-                Err(e) => Err(e),
+                Outcome::Stall => std::future::pending().await,
+                Outcome::Unreadable(e) => Err(e),
             }
         })
     }

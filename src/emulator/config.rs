@@ -1,15 +1,10 @@
-//! [`EmulatorBuilder`] and [`ModelSpec`]: what an emulator serves and how.
+//! The emulator's configuration: [`ModelSpec`], [`EmulatorBuilder`] and the
+//! server's limits. Plain settings that import nothing else of the emulator;
+//! [`EmulatorBuilder::build`] is with the [`Emulator`](super::Emulator), which
+//! it makes.
 
-use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
-
-use super::auth::Verifier;
-use super::faults::Faults;
-use super::registry::Registry;
-use super::service::{Emulator, Inner};
 use crate::sagemaker::internal::DEFAULT_REGION;
 use crate::sagemaker::{COLD_START_HOLD, MAX_LOAD_TIME};
 
@@ -91,17 +86,17 @@ impl ModelSpec {
     }
 }
 
-/// Builds an [`Emulator`].
+/// Builds an [`Emulator`](super::Emulator).
 #[derive(Debug, Clone)]
 pub struct EmulatorBuilder {
-    endpoints: Vec<String>,
-    models: Vec<(String, ModelSpec)>,
-    hold_timeout: Duration,
-    max_load_time: Duration,
-    memory: Option<u64>,
-    credentials: Option<(String, String)>,
-    region: String,
-    limits: Limits,
+    pub(super) endpoints: Vec<String>,
+    pub(super) models: Vec<(String, ModelSpec)>,
+    pub(super) hold_timeout: Duration,
+    pub(super) max_load_time: Duration,
+    pub(super) memory: Option<u64>,
+    pub(super) credentials: Option<(String, String)>,
+    pub(super) region: String,
+    pub(super) limits: Limits,
 }
 
 /// How the emulator protects itself as a server: timeouts, and caps on
@@ -225,10 +220,11 @@ impl EmulatorBuilder {
         self
     }
 
-    /// The most connections served at once (default 512). A new connection
-    /// beyond it closes the connection that has been idle longest; when none
-    /// is idle, it waits (in the listen queue) for one to end, so a flood of
-    /// idle sockets cannot lock other clients out.
+    /// The most connections served at once (default 512). Past it, a new
+    /// connection waits in the listen queue while the server closes the
+    /// connection idle longest, as soon as one has been idle for 100 ms, so
+    /// neither a flood of idle sockets nor clients keeping connections alive
+    /// lock other clients out.
     pub fn max_connections(mut self, max: usize) -> Self {
         self.limits.max_connections = max.max(1);
         self
@@ -236,44 +232,12 @@ impl EmulatorBuilder {
 
     /// The most memory, in bytes, that the bodies of all requests in
     /// progress may hold together (default 64 MiB); one body may hold up to
-    /// [`MAX_PAYLOAD_BYTES`](crate::sagemaker::MAX_PAYLOAD_BYTES). A request
-    /// that cannot get memory within its body timeout gets 503
-    /// `ServiceUnavailable`.
+    /// [`MAX_PAYLOAD_BYTES`](crate::sagemaker::MAX_PAYLOAD_BYTES). A quarter
+    /// is kept for the first 64 KiB of each body, so small requests get in
+    /// while big uploads hold the rest. A request that cannot get memory
+    /// within its body timeout gets 503 `ServiceUnavailable`.
     pub fn request_body_memory(mut self, bytes: usize) -> Self {
         self.limits.request_body_memory = bytes;
         self
-    }
-
-    /// Builds the emulator.
-    pub fn build(self) -> Emulator {
-        let endpoints = if self.endpoints.is_empty() {
-            vec!["demo".to_owned()]
-        } else {
-            self.endpoints
-        };
-        let verifier = self.credentials.map(|(access_key, secret_key)| Verifier {
-            access_key,
-            secret_key,
-            region: self.region.clone(),
-        });
-        Emulator {
-            inner: Arc::new(Inner {
-                endpoints,
-                registry: Arc::new(Registry::new(
-                    self.models,
-                    self.hold_timeout,
-                    self.max_load_time,
-                    self.memory,
-                )),
-                verifier,
-                region: self.region,
-                faults: Mutex::new(Faults::default()),
-                request_seq: AtomicU64::new(0),
-                body_memory: Arc::new(Semaphore::new(
-                    self.limits.request_body_memory.min(Semaphore::MAX_PERMITS),
-                )),
-                limits: self.limits,
-            }),
-        }
     }
 }
