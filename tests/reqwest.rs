@@ -239,7 +239,7 @@ mod signed {
 
     type Svc = BoxCloneService<
         http::Request<Full<Bytes>>,
-        http::Response<tower_sagemaker::deadline::ResponseBody<reqwest::Body>>,
+        http::Response<tower_sagemaker::deadline::DeadlineBody<reqwest::Body>>,
         BoxError,
     >;
 
