@@ -58,6 +58,14 @@ pub const INVOKED_PRODUCTION_VARIANT_HEADER: HeaderName =
 /// `X-Amzn-RequestId`: the request id AWS services return.
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-amzn-requestid");
 
+/// `amz-sdk-invocation-id`: one id (a UUID) for all the attempts of a call,
+/// as botocore and the AWS SDKs send it.
+pub const INVOCATION_ID_HEADER: HeaderName = HeaderName::from_static("amz-sdk-invocation-id");
+
+/// `amz-sdk-request`: which attempt of how many, as `attempt=N; max=M`, as
+/// botocore and the AWS SDKs send it on every attempt.
+pub const SDK_REQUEST_HEADER: HeaderName = HeaderName::from_static("amz-sdk-request");
+
 /// Longest target model name the service accepts, in bytes.
 pub const MAX_TARGET_MODEL_LEN: usize = 1024;
 

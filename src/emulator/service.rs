@@ -25,7 +25,7 @@ use super::faults::{Fault, FaultScope, Faults};
 use super::registry::{ModelStats, Registry};
 use super::request::{lock, Shared};
 use super::server::{self, Server};
-use crate::sagemaker::REQUEST_ID_HEADER;
+use crate::sagemaker::{INVOCATION_ID_HEADER, REQUEST_ID_HEADER, SDK_REQUEST_HEADER};
 
 /// The emulated multi-model endpoint(s). Cheap to clone: all clones share state.
 ///
@@ -144,13 +144,24 @@ where
             let request_id = this.inner.request_id();
             let method = req.method().clone();
             let path = req.uri().path().to_owned();
+            // How a client ties its attempts together (botocore, the AWS
+            // SDKs and this crate's retry layer send them).
+            let (invocation_id, sdk_request) = {
+                let sdk = |name| {
+                    let value = req.headers().get(name).and_then(|v| v.to_str().ok());
+                    value
+                        .filter(|_| tracing::enabled!(tracing::Level::DEBUG))
+                        .map(str::to_owned)
+                };
+                (sdk(INVOCATION_ID_HEADER), sdk(SDK_REQUEST_HEADER))
+            };
             let outcome = this.inner.handle(req).await;
             match &outcome {
                 Outcome::Response(r) => {
-                    tracing::debug!(%method, %path, status = r.status().as_u16(), %request_id, "emulator answered")
+                    tracing::debug!(%method, %path, status = r.status().as_u16(), %request_id, ?invocation_id, ?sdk_request, "emulator answered")
                 }
                 Outcome::Error(e) => {
-                    tracing::debug!(%method, %path, status = e.status.as_u16(), code = %e.code, %request_id, "emulator answered an error")
+                    tracing::debug!(%method, %path, status = e.status.as_u16(), code = %e.code, %request_id, ?invocation_id, ?sdk_request, "emulator answered an error")
                 }
                 Outcome::Drop => {
                     tracing::debug!(%method, %path, "emulator fault: dropping the connection")

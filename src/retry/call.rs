@@ -5,7 +5,7 @@
 use std::error::Error as StdError;
 use std::time::Duration;
 
-use http::{HeaderValue, StatusCode};
+use http::{HeaderMap, HeaderValue, StatusCode};
 use tokio::time::Instant;
 use tower::BoxError;
 
@@ -16,7 +16,7 @@ use super::event::{AttemptOutcome, Decision, RetryEvent};
 use super::template::Head;
 use super::{AttemptTimedOut, LegacyRetries, RetryReason};
 use crate::deadline::Deadline;
-use crate::sagemaker::TARGET_MODEL_HEADER;
+use crate::sagemaker::{INVOCATION_ID_HEADER, SDK_REQUEST_HEADER, TARGET_MODEL_HEADER};
 use crate::timer::far_future;
 
 /// What a call does next.
@@ -132,6 +132,34 @@ impl Call {
                 .emit(&RetryEvent::Attempt { attempt, remaining });
         }
         Ok(())
+    }
+
+    /// With attempt headers on, before the call's first attempt: gives the
+    /// request an `amz-sdk-invocation-id` unless it has one.
+    pub(crate) fn stamp_call(&self, headers: &mut HeaderMap) {
+        if self.retries.attempt_headers && !headers.contains_key(INVOCATION_ID_HEADER) {
+            let bytes = fastrand::u128(..).to_le_bytes();
+            let id = uuid::Builder::from_random_bytes(bytes).into_uuid();
+            let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+            let id = id.hyphenated().encode_lower(&mut text);
+            headers.insert(
+                INVOCATION_ID_HEADER,
+                HeaderValue::from_str(id).expect("a UUID is ASCII"),
+            );
+        }
+    }
+
+    /// With attempt headers on, on the attempt just [`send`](Self::send)
+    /// allowed: `amz-sdk-request: attempt=N; max=M`.
+    pub(crate) fn stamp_attempt(&self, headers: &mut HeaderMap) {
+        if self.retries.attempt_headers {
+            let max = self.retries.max_retries.saturating_add(1);
+            let value = format!("attempt={}; max={max}", self.attempts);
+            headers.insert(
+                SDK_REQUEST_HEADER,
+                HeaderValue::try_from(value).expect("ASCII"),
+            );
+        }
     }
 
     /// An attempt went out that the driver does not announce: a policy

@@ -72,15 +72,19 @@ where
         attempt_timeout: Option<Duration>,
     ) -> Self {
         let (deadline, kept) = take_deadline(req.extensions_mut());
+        let mut call = Call::new(retries, attempt_timeout, deadline, &req);
+        call.stamp_call(req.headers_mut());
         let template = Template::capture(&req);
-        let mut call = Call::new(retries, attempt_timeout, deadline, &template);
         // The first attempt sends the caller's request on the ready service.
         let state = match call.coalesces() {
             true => State::Join,
             false => match call.send() {
-                Ok(()) => State::Attempt {
-                    future: service.call(req),
-                },
+                Ok(()) => {
+                    call.stamp_attempt(req.headers_mut());
+                    State::Attempt {
+                        future: service.call(req),
+                    }
+                }
                 Err(error) => State::Failed { error: Some(error) },
             },
         };
@@ -186,7 +190,9 @@ where
                         this.state.set(State::Done);
                         return Poll::Ready(Err(error));
                     }
-                    let future = this.service.call(this.template.request());
+                    let mut req = this.template.request();
+                    this.call.stamp_attempt(req.headers_mut());
+                    let future = this.service.call(req);
                     *this.wake_at = None;
                     this.state.set(State::Attempt { future });
                     continue;

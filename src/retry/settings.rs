@@ -36,6 +36,7 @@ pub struct LegacyRetries {
     pub(super) backoff: LegacyBackoff,
     pub(super) classifier: RetryClassifier,
     pub(super) reset_connection_at_once: bool,
+    pub(super) attempt_headers: bool,
     pub(super) cold_starts: Option<ColdStarts>,
     pub(super) hooks: Hooks,
 }
@@ -55,6 +56,7 @@ impl LegacyRetries {
             backoff: LegacyBackoff::new(),
             classifier: RetryClassifier::legacy(),
             reset_connection_at_once: false,
+            attempt_headers: true,
             cold_starts: None,
             hooks: Hooks::default(),
         }
@@ -103,6 +105,27 @@ impl LegacyRetries {
     /// connection, a timeout, an error status), keep the legacy backoff.
     pub fn reset_connection_at_once(mut self, at_once: bool) -> Self {
         self.reset_connection_at_once = at_once;
+        self
+    }
+
+    /// Whether the retry layer sends, as botocore and the AWS SDKs do,
+    /// `amz-sdk-invocation-id` (one UUID for all the attempts of a call;
+    /// one the request already has is kept) and `amz-sdk-request:
+    /// attempt=N; max=M` on every attempt (default `true`). The service and
+    /// AWS support tie a call's attempts together by them; put `SigV4Layer`
+    /// beneath the retry layer and they are signed.
+    ///
+    /// `LegacyRetryPolicy` sends neither: `tower::retry::Retry` sends a
+    /// call's first attempt before it asks the policy anything.
+    ///
+    /// ```
+    /// use tower_sagemaker::retry::LegacyRetries;
+    ///
+    /// let retries = LegacyRetries::new().attempt_headers(false);
+    /// assert!(!retries.get_attempt_headers());
+    /// ```
+    pub fn attempt_headers(mut self, on: bool) -> Self {
+        self.attempt_headers = on;
         self
     }
 
@@ -164,6 +187,11 @@ impl LegacyRetries {
     /// Whether the first retry after a reset connection is made at once.
     pub fn get_reset_connection_at_once(&self) -> bool {
         self.reset_connection_at_once
+    }
+
+    /// Whether the retry layer sends `amz-sdk-invocation-id` and `amz-sdk-request`.
+    pub fn get_attempt_headers(&self) -> bool {
+        self.attempt_headers
     }
 
     /// The cold-start coalescing state, when coalescing is on.
