@@ -9,6 +9,7 @@ raises (exit status 1, traceback on stderr) when it fails.
 """
 
 import argparse
+import json
 import sys
 import time
 
@@ -95,16 +96,39 @@ def wrong_secret(url, model):
     raise AssertionError("the wrong secret was accepted")
 
 
+def attempt_headers(url, model):
+    """The amz-sdk-* headers boto3's legacy mode sends on each attempt of a
+    call that rides through a cold start, as JSON after "ok: "."""
+    c = client(url, {"mode": "legacy"})
+    seen = []
+
+    def record(request, **_):
+        h = request.headers
+        seen.append([h.get("amz-sdk-invocation-id"), h.get("amz-sdk-request")])
+
+    c.meta.events.register("before-send.sagemaker-runtime.InvokeEndpoint", record)
+    res = invoke(c, model)
+    expect(res["ResponseMetadata"].get("RetryAttempts", 0) >= 1, "no retry")
+    text = [[v.decode() if isinstance(v, bytes) else v for v in pair] for pair in seen]
+    print("ok: " + json.dumps(text))
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("check", choices=["not-ready", "legacy-retries", "wrong-secret"])
+    p.add_argument(
+        "check", choices=["not-ready", "legacy-retries", "wrong-secret", "attempt-headers"]
+    )
     p.add_argument("--endpoint-url", required=True)
     p.add_argument("--model", required=True)
     a = p.parse_args()
     print(f"boto3 {boto3.__version__}, botocore {botocore.__version__}", file=sys.stderr)
-    {"not-ready": not_ready, "legacy-retries": legacy_retries, "wrong-secret": wrong_secret}[
-        a.check
-    ](a.endpoint_url, a.model)
+    checks = {
+        "not-ready": not_ready,
+        "legacy-retries": legacy_retries,
+        "wrong-secret": wrong_secret,
+        "attempt-headers": attempt_headers,
+    }
+    checks[a.check](a.endpoint_url, a.model)
 
 
 if __name__ == "__main__":

@@ -229,6 +229,101 @@ fn boto3_legacy_mode_rides_through_a_cold_start() {
     assert!(out.starts_with("ok: 8.0 after"), "{out}");
 }
 
+/// The `amz-sdk-invocation-id` and `amz-sdk-request` headers boto3 sends on
+/// the attempts of a call that rides through a cold start are the ones the
+/// retry layer sends for the same attempts.
+#[cfg(feature = "retry")]
+#[test]
+fn the_retry_layer_sends_the_attempt_headers_boto3_sends() {
+    use tower::{ServiceBuilder, ServiceExt};
+    use tower_sagemaker::retry::ModelNotReadyRetryLayer;
+    use tower_sagemaker::sagemaker::{INVOCATION_ID_HEADER, SDK_REQUEST_HEADER};
+
+    if skipped() {
+        return;
+    }
+    let served = Served::start("attempt_headers", &["cold.tar.gz=1500ms"]);
+    let out = botocore_check("attempt-headers", &served, "cold.tar.gz");
+    let boto: Vec<(String, String)> =
+        serde_json::from_str(out.trim().strip_prefix("ok: ").unwrap()).expect(&out);
+    assert!(boto.len() >= 2, "{boto:?}");
+
+    // The same attempts through the retry layer: 429s, then a success.
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let n = boto.len();
+    let endpoint = tower::service_fn(move |req: http::Request<String>| {
+        let mut seen = record.lock().unwrap();
+        let header = |name| req.headers()[name].to_str().unwrap().to_owned();
+        seen.push((header(&INVOCATION_ID_HEADER), header(&SDK_REQUEST_HEADER)));
+        let status = if seen.len() < n { 429 } else { 200 };
+        std::future::ready(http::Response::builder().status(status).body(()))
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    runtime
+        .block_on(
+            ServiceBuilder::new()
+                .layer(ModelNotReadyRetryLayer::legacy())
+                .service(endpoint)
+                .oneshot(http::Request::new(String::from("1.0"))),
+        )
+        .unwrap();
+    let ours = seen.lock().unwrap().clone();
+    // `amz-sdk-request` as `key=value` pairs joined by "; ".
+    let pairs = |value: &str| -> Vec<(String, String)> {
+        value
+            .split("; ")
+            .map(|pair| {
+                let (k, v) = pair.split_once('=').expect(value);
+                (k.to_owned(), v.to_owned())
+            })
+            .collect()
+    };
+    assert_eq!(ours.len(), boto.len());
+    for (n, ((_, mine), (_, theirs))) in ours.iter().zip(&boto).enumerate() {
+        let attempt = (n + 1).to_string();
+        assert_eq!(
+            pairs(mine),
+            [
+                ("attempt".into(), attempt.clone()),
+                ("max".into(), "5".into())
+            ]
+        );
+        // Where botocore differs, and why we do not follow: it leaves out
+        // `max` on a first attempt (its legacy handler has not run yet),
+        // and adds on retries `ttl=`, when the attempt times out on the
+        // server's clock (estimated from the last response's `Date`); the
+        // AWS SDK for Rust sends `max` on every attempt, as the crate does.
+        let theirs: Vec<_> = pairs(theirs)
+            .into_iter()
+            .filter(|(k, _)| k != "ttl")
+            .collect();
+        let expected: &[(String, String)] = if n == 0 {
+            &[("attempt".into(), attempt)][..]
+        } else {
+            &[("attempt".into(), attempt), ("max".into(), "5".into())][..]
+        };
+        assert_eq!(theirs, expected, "{boto:?}");
+    }
+    writeln_stderr(format!(
+        "interop: amz-sdk-request, boto3 {boto:?}, the retry layer {ours:?}"
+    ))
+    .ok();
+    for calls in [&ours, &boto] {
+        let id = &calls[0].0;
+        assert!(calls.iter().all(|(other, _)| other == id), "{calls:?}");
+        // A version 4 UUID, lower-case, hyphenated.
+        let groups: Vec<usize> = id.split('-').map(str::len).collect();
+        assert_eq!(groups, [8, 4, 4, 4, 12], "{id}");
+        assert_eq!(id.as_bytes()[14], b'4', "{id}");
+        assert!(!id.chars().any(|c| c.is_ascii_uppercase()), "{id}");
+    }
+}
+
 #[test]
 fn botocore_signatures_verify_and_a_wrong_secret_gets_403() {
     if skipped() {

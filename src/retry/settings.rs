@@ -115,6 +115,11 @@ impl LegacyRetries {
     /// AWS support tie a call's attempts together by them; put `SigV4Layer`
     /// beneath the retry layer and they are signed.
     ///
+    /// The value is `attempt=N; max=M` on every attempt, as the AWS SDK for
+    /// Rust sends it on a first attempt. Both SDKs add `ttl=` on retries
+    /// (when the attempt times out on the server's clock), which the retry
+    /// layer does not; botocore also leaves `max` out of a first attempt.
+    ///
     /// `LegacyRetryPolicy` sends neither: `tower::retry::Retry` sends a
     /// call's first attempt before it asks the policy anything.
     ///
