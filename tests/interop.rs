@@ -12,7 +12,7 @@
 //! If python3 or PyPI is unavailable the tests FAIL, saying so. The emulator
 //! binary is built with `cargo build --example mme_emulator` and this test's
 //! features (a no-op after `cargo test`, which builds the examples).
-#![cfg(feature = "emulator")]
+#![cfg(all(feature = "emulator", feature = "retry"))]
 
 use std::fs;
 use std::io::{BufRead, BufReader};
@@ -232,7 +232,6 @@ fn boto3_legacy_mode_rides_through_a_cold_start() {
 /// The `amz-sdk-invocation-id` and `amz-sdk-request` headers boto3 sends on
 /// the attempts of a call that rides through a cold start are the ones the
 /// retry layer sends for the same attempts.
-#[cfg(feature = "retry")]
 #[test]
 fn the_retry_layer_sends_the_attempt_headers_boto3_sends() {
     use tower::{ServiceBuilder, ServiceExt};
