@@ -152,14 +152,26 @@ impl Call {
     /// With attempt headers on, on the attempt just [`send`](Self::send)
     /// allowed: `amz-sdk-request: attempt=N; max=M`.
     pub(crate) fn stamp_attempt(&self, headers: &mut HeaderMap) {
-        if self.retries.attempt_headers {
-            let max = self.retries.max_retries.saturating_add(1);
-            let value = format!("attempt={}; max={max}", self.attempts);
-            headers.insert(
-                SDK_REQUEST_HEADER,
-                HeaderValue::try_from(value).expect("ASCII"),
-            );
+        if !self.retries.attempt_headers {
+            return;
         }
+        let max = self.retries.max_retries.saturating_add(1);
+        // botocore's default of 5 attempts needs no allocation.
+        const OF_FIVE: [&str; 5] = [
+            "attempt=1; max=5",
+            "attempt=2; max=5",
+            "attempt=3; max=5",
+            "attempt=4; max=5",
+            "attempt=5; max=5",
+        ];
+        let value = match OF_FIVE.get(self.attempts.wrapping_sub(1) as usize) {
+            Some(value) if max == 5 => HeaderValue::from_static(value),
+            _ => {
+                let value = format!("attempt={}; max={max}", self.attempts);
+                HeaderValue::try_from(value).expect("ASCII")
+            }
+        };
+        headers.insert(SDK_REQUEST_HEADER, value);
     }
 
     /// An attempt went out that the driver does not announce: a policy
