@@ -13,7 +13,7 @@ use super::backoff::decide;
 use super::classify::Classified;
 use super::cold_starts::{Ticket, Turn, Watch};
 use super::event::{AttemptOutcome, Decision, RetryEvent};
-use super::template::Head;
+use super::template::{invocation_id, sdk_request, Head};
 use super::{AttemptTimedOut, LegacyRetries, RetryReason};
 use crate::deadline::Deadline;
 use crate::sagemaker::{INVOCATION_ID_HEADER, SDK_REQUEST_HEADER, TARGET_MODEL_HEADER};
@@ -138,40 +138,17 @@ impl Call {
     /// request an `amz-sdk-invocation-id` unless it has one.
     pub(crate) fn stamp_call(&self, headers: &mut HeaderMap) {
         if self.retries.attempt_headers && !headers.contains_key(INVOCATION_ID_HEADER) {
-            let bytes = fastrand::u128(..).to_le_bytes();
-            let id = uuid::Builder::from_random_bytes(bytes).into_uuid();
-            let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
-            let id = id.hyphenated().encode_lower(&mut text);
-            headers.insert(
-                INVOCATION_ID_HEADER,
-                HeaderValue::from_str(id).expect("a UUID is ASCII"),
-            );
+            headers.insert(INVOCATION_ID_HEADER, invocation_id());
         }
     }
 
     /// With attempt headers on, on the attempt just [`send`](Self::send)
     /// allowed: `amz-sdk-request: attempt=N; max=M`.
     pub(crate) fn stamp_attempt(&self, headers: &mut HeaderMap) {
-        if !self.retries.attempt_headers {
-            return;
+        if self.retries.attempt_headers {
+            let max = self.retries.max_retries.saturating_add(1);
+            headers.insert(SDK_REQUEST_HEADER, sdk_request(self.attempts, max));
         }
-        let max = self.retries.max_retries.saturating_add(1);
-        // botocore's default of 5 attempts needs no allocation.
-        const OF_FIVE: [&str; 5] = [
-            "attempt=1; max=5",
-            "attempt=2; max=5",
-            "attempt=3; max=5",
-            "attempt=4; max=5",
-            "attempt=5; max=5",
-        ];
-        let value = match OF_FIVE.get(self.attempts.wrapping_sub(1) as usize) {
-            Some(value) if max == 5 => HeaderValue::from_static(value),
-            _ => {
-                let value = format!("attempt={}; max={max}", self.attempts);
-                HeaderValue::try_from(value).expect("ASCII")
-            }
-        };
-        headers.insert(SDK_REQUEST_HEADER, value);
     }
 
     /// An attempt went out that the driver does not announce: a policy

@@ -1,4 +1,5 @@
-//! What later attempts are rebuilt from.
+//! What later attempts are rebuilt from, and the headers that tell the
+//! attempts of a call apart.
 
 use http::{Extensions, HeaderMap, HeaderName, HeaderValue, Method, Request, Uri, Version};
 
@@ -105,6 +106,29 @@ impl<B> Head for Request<B> {
     }
 }
 
+/// A new `amz-sdk-invocation-id`: a version 4 UUID, as the AWS SDKs make one.
+pub(crate) fn invocation_id() -> HeaderValue {
+    let id = uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes()).into_uuid();
+    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    HeaderValue::from_str(id.hyphenated().encode_lower(&mut text)).expect("a UUID is ASCII")
+}
+
+/// `amz-sdk-request` for attempt `attempt` of `max`: `attempt=N; max=M`.
+pub(crate) fn sdk_request(attempt: u32, max: u32) -> HeaderValue {
+    // botocore's default of 5 attempts needs no allocation.
+    const OF_FIVE: [&str; 5] = [
+        "attempt=1; max=5",
+        "attempt=2; max=5",
+        "attempt=3; max=5",
+        "attempt=4; max=5",
+        "attempt=5; max=5",
+    ];
+    match OF_FIVE.get(attempt.wrapping_sub(1) as usize) {
+        Some(value) if max == 5 => HeaderValue::from_static(value),
+        _ => HeaderValue::try_from(format!("attempt={attempt}; max={max}")).expect("ASCII"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,6 +160,18 @@ mod tests {
         assert_eq!(req.extensions().get::<u8>(), Some(&7));
         assert!(template.take_extensions().unwrap().is_empty());
         assert!(template.request().extensions().is_empty());
+    }
+
+    #[test]
+    fn attempt_header_values() {
+        assert_eq!(sdk_request(1, 5), "attempt=1; max=5");
+        assert_eq!(sdk_request(5, 5), "attempt=5; max=5");
+        assert_eq!(sdk_request(6, 5), "attempt=6; max=5");
+        assert_eq!(sdk_request(2, 3), "attempt=2; max=3");
+        assert_eq!(sdk_request(0, 1), "attempt=0; max=1");
+        let (a, b) = (invocation_id(), invocation_id());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 36);
     }
 
     #[test]

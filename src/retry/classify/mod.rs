@@ -8,61 +8,14 @@ use std::sync::Arc;
 use http::{HeaderMap, StatusCode};
 use tower::BoxError;
 
-use super::AttemptTimedOut;
 use crate::error_code::ErrorCode;
 use crate::legacy::LegacyRetry;
 
-/// Why an attempt's outcome is retried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum RetryReason {
-    /// HTTP 429 `ModelNotReadyException`: the target model is still loading.
-    ModelNotReady,
-    /// HTTP 429 with any other code (or none).
-    TooManyRequests,
-    /// HTTP 500, 502, 503, 504 or 509.
-    ServerError(StatusCode),
-    /// HTTP 400 with a legacy throttling code.
-    Throttling,
-    /// A status added with [`RetryClassifier::retry_status`].
-    ExtraStatus(StatusCode),
-    /// An error code added with [`RetryClassifier::retry_error_code`].
-    ExtraErrorCode,
-    /// The predicate of [`RetryClassifier::retry_response_if`] or
-    /// [`RetryClassifier::retry_error_if`] said so.
-    Predicate,
-    /// A transport error: connect failure, connection closed or reset,
-    /// malformed response, I/O error (with feature `reqwest`, also a timeout
-    /// of reqwest's own).
-    Transport,
-    /// The attempt timed out ([`AttemptTimedOut`]).
-    AttemptTimeout,
-    /// A read waited longer than the read timeout (`ReadTimedOut` of the
-    /// `read_timeout` module).
-    ReadTimeout,
-    /// Reading the response body failed within the attempt (`BodyReadFailed`
-    /// of the `collect_body` module).
-    BodyRead,
-}
+mod errors;
+mod reason;
 
-impl RetryReason {
-    /// A short name for logs and metric labels.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::ModelNotReady => "model_not_ready",
-            Self::TooManyRequests => "too_many_requests",
-            Self::ServerError(_) => "server_error",
-            Self::Throttling => "throttling",
-            Self::ExtraStatus(_) => "extra_status",
-            Self::ExtraErrorCode => "extra_error_code",
-            Self::Predicate => "predicate",
-            Self::Transport => "transport",
-            Self::AttemptTimeout => "attempt_timeout",
-            Self::ReadTimeout => "read_timeout",
-            Self::BodyRead => "body_read",
-        }
-    }
-}
+use self::errors::{is_reset, known_reason};
+pub use self::reason::RetryReason;
 
 type ResponsePredicate = dyn Fn(StatusCode, &HeaderMap) -> bool + Send + Sync;
 type ErrorPredicate = dyn Fn(&(dyn StdError + 'static)) -> bool + Send + Sync;
@@ -272,72 +225,6 @@ impl RetryClassifier {
             reset,
         }
     }
-}
-
-/// botocore's legacy rule for one error of a source chain: the one place
-/// that knows the errors of the crate's other layers and of the transports.
-/// `std::io::Error` is what every client built on std sockets reports; hyper
-/// reports its own connection-level errors.
-fn known_reason(err: &(dyn StdError + 'static)) -> Option<RetryReason> {
-    if err.is::<AttemptTimedOut>() {
-        return Some(RetryReason::AttemptTimeout);
-    }
-    #[cfg(feature = "read-timeout")]
-    if err.is::<crate::read_timeout::ReadTimedOut>() {
-        return Some(RetryReason::ReadTimeout);
-    }
-    #[cfg(feature = "collect-body")]
-    if err.is::<crate::collect_body::BodyReadFailed>() {
-        return Some(RetryReason::BodyRead);
-    }
-    if err.is::<std::io::Error>() {
-        return Some(RetryReason::Transport);
-    }
-    // What botocore calls a connection error: the connection closed (also
-    // before the response was complete), a malformed response (botocore's
-    // `ConnectionClosedError`), the request canceled because the connection
-    // went away, a hyper timeout, or writing the request body aborted.
-    // reqwest's own timeouts (the client's `timeout`, `read_timeout`,
-    // `connect_timeout`) carry no I/O error beneath; botocore retries its
-    // read and connect timeouts.
-    #[cfg(feature = "reqwest")]
-    if err
-        .downcast_ref::<::reqwest::Error>()
-        .is_some_and(|e| e.is_timeout() || e.is_connect())
-    {
-        return Some(RetryReason::Transport);
-    }
-    #[cfg(feature = "hyper")]
-    if err.downcast_ref::<hyper::Error>().is_some_and(|e| {
-        e.is_closed()
-            || e.is_incomplete_message()
-            || e.is_parse()
-            || e.is_canceled()
-            || e.is_timeout()
-            || e.is_body_write_aborted()
-    }) {
-        return Some(RetryReason::Transport);
-    }
-    None
-}
-
-/// Whether one error of a source chain is a connection the server reset or
-/// closed under the request before any response came: what a pooled
-/// keep-alive connection that the server closed just before reuse looks like
-/// (not a failure to connect).
-fn is_reset(err: &(dyn StdError + 'static)) -> bool {
-    use std::io::ErrorKind::*;
-    if let Some(e) = err.downcast_ref::<std::io::Error>() {
-        return matches!(
-            e.kind(),
-            ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof
-        );
-    }
-    #[cfg(feature = "hyper")]
-    if let Some(e) = err.downcast_ref::<hyper::Error>() {
-        return e.is_incomplete_message() || e.is_closed();
-    }
-    false
 }
 
 impl fmt::Debug for RetryClassifier {

@@ -1,0 +1,73 @@
+//! The errors of a source chain that botocore's legacy mode retries, and
+//! the connection resets among them.
+
+use std::error::Error as StdError;
+
+use super::RetryReason;
+use crate::retry::AttemptTimedOut;
+
+/// botocore's legacy rule for one error of a source chain: the one place
+/// that knows the errors of the crate's other layers and of the transports.
+/// `std::io::Error` is what every client built on std sockets reports; hyper
+/// reports its own connection-level errors.
+pub(super) fn known_reason(err: &(dyn StdError + 'static)) -> Option<RetryReason> {
+    if err.is::<AttemptTimedOut>() {
+        return Some(RetryReason::AttemptTimeout);
+    }
+    #[cfg(feature = "read-timeout")]
+    if err.is::<crate::read_timeout::ReadTimedOut>() {
+        return Some(RetryReason::ReadTimeout);
+    }
+    #[cfg(feature = "collect-body")]
+    if err.is::<crate::collect_body::BodyReadFailed>() {
+        return Some(RetryReason::BodyRead);
+    }
+    if err.is::<std::io::Error>() {
+        return Some(RetryReason::Transport);
+    }
+    // What botocore calls a connection error: the connection closed (also
+    // before the response was complete), a malformed response (botocore's
+    // `ConnectionClosedError`), the request canceled because the connection
+    // went away, a hyper timeout, or writing the request body aborted.
+    // reqwest's own timeouts (the client's `timeout`, `read_timeout`,
+    // `connect_timeout`) carry no I/O error beneath; botocore retries its
+    // read and connect timeouts.
+    #[cfg(feature = "reqwest")]
+    if err
+        .downcast_ref::<::reqwest::Error>()
+        .is_some_and(|e| e.is_timeout() || e.is_connect())
+    {
+        return Some(RetryReason::Transport);
+    }
+    #[cfg(feature = "hyper")]
+    if err.downcast_ref::<hyper::Error>().is_some_and(|e| {
+        e.is_closed()
+            || e.is_incomplete_message()
+            || e.is_parse()
+            || e.is_canceled()
+            || e.is_timeout()
+            || e.is_body_write_aborted()
+    }) {
+        return Some(RetryReason::Transport);
+    }
+    None
+}
+
+/// Whether one error of a source chain is a connection the server reset or
+/// closed under the request before any response came: what a pooled
+/// keep-alive connection that the server closed just before reuse looks like
+/// (not a failure to connect).
+pub(super) fn is_reset(err: &(dyn StdError + 'static)) -> bool {
+    use std::io::ErrorKind::*;
+    if let Some(e) = err.downcast_ref::<std::io::Error>() {
+        return matches!(
+            e.kind(),
+            ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof
+        );
+    }
+    #[cfg(feature = "hyper")]
+    if let Some(e) = err.downcast_ref::<hyper::Error>() {
+        return e.is_incomplete_message() || e.is_closed();
+    }
+    false
+}
