@@ -36,7 +36,7 @@ type ErrorPredicate = dyn Fn(&(dyn StdError + 'static)) -> bool + Send + Sync;
 ///   incomplete message, canceled, timed out, body write aborted, or a
 ///   malformed response head, which botocore meets as a `ConnectionClosedError`;
 ///   with feature `reqwest`, a `reqwest::Error` that is a timeout or a connect error),
-///   [`AttemptTimedOut`], and the `ReadTimedOut` and `BodyReadFailed` errors
+///   [`AttemptTimedOut`](super::AttemptTimedOut), and the `ReadTimedOut` and `BodyReadFailed` errors
 ///   of the `read_timeout` and `collect_body` modules.
 ///
 /// Not retried: 424 `ModelError`, 400 `ValidationError`, 530, other 4xx, other errors.
