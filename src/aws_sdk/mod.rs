@@ -92,14 +92,18 @@
 //! (`tower-sagemaker-legacy`) unless told to keep the SDK's
 //! (`MultiModelEndpoint::retry_quota(true)`).
 
+mod calls;
 mod classifier;
 mod config;
+mod http_client;
 mod interceptor;
 #[cfg(feature = "aws-sdk-sagemakerruntime")]
 mod sagemakerruntime;
 
+pub use self::calls::LegacyRetriesInterceptor;
 pub use self::classifier::ModelNotReadyClassifier;
 pub use self::config::{legacy_retry_config, multi_model_timeout_config};
+pub use self::http_client::ColdStartsHttpClient;
 pub use self::interceptor::{AttemptNumberInterceptor, TargetModelInterceptor};
 #[cfg(feature = "aws-sdk-sagemakerruntime")]
 pub use self::sagemakerruntime::{MultiModelEndpoint, MultiModelEndpointExt};
