@@ -209,7 +209,9 @@ fn main() {
             }
         }
         if failed[1] > failed[0] {
-            missed.push(format!("N = {callers}: more callers failed with coalescing"));
+            missed.push(format!(
+                "N = {callers}: more callers failed with coalescing"
+            ));
         }
     }
     println!();

@@ -167,7 +167,10 @@ impl Intercept for LegacyRetriesInterceptor {
         }
         let classifier = ModelNotReadyClassifier::new(&state.retries);
         let reason = classifier.reason(ctx);
-        let mark = ctx.response().and_then(|r| r.extension::<ColdStartMark>()).copied();
+        let mark = ctx
+            .response()
+            .and_then(|r| r.extension::<ColdStartMark>())
+            .copied();
         let decision = match &action {
             RetryAction::RetryIndicated(why) => {
                 if state.attempts >= max_attempts {
@@ -182,7 +185,11 @@ impl Intercept for LegacyRetriesInterceptor {
                         } => (*delay).min(max_backoff),
                         _ => {
                             let counted = mark.map_or(state.attempts, |m| m.counted);
-                            state.retries.get_backoff().ceiling(counted).min(max_backoff)
+                            state
+                                .retries
+                                .get_backoff()
+                                .ceiling(counted)
+                                .min(max_backoff)
                         }
                     };
                     Decision::Retry { delay }
@@ -195,10 +202,11 @@ impl Intercept for LegacyRetriesInterceptor {
         let status = ctx
             .response()
             .and_then(|r| StatusCode::from_u16(r.status().as_u16()).ok());
-        let error: Option<&(dyn std::error::Error + 'static)> = match (status, ctx.output_or_error()) {
-            (None, Some(Err(e))) => Some(e),
-            _ => None,
-        };
+        let error: Option<&(dyn std::error::Error + 'static)> =
+            match (status, ctx.output_or_error()) {
+                (None, Some(Err(e))) => Some(e),
+                _ => None,
+            };
         let code = match (status, &headers) {
             (Some(s), Some(h)) if !s.is_success() => ErrorCode::from_headers(h),
             _ => None,
@@ -422,7 +430,10 @@ impl CallState {
 
     /// After an attempt: reports its outcome to the call's ticket, and says
     /// what the classifier needs to know of it (`None` without a ticket).
-    pub(super) fn after_attempt(&mut self, response: Option<(StatusCode, &Headers)>) -> Option<ColdStartMark> {
+    pub(super) fn after_attempt(
+        &mut self,
+        response: Option<(StatusCode, &Headers)>,
+    ) -> Option<ColdStartMark> {
         let ticket = self.ticket.as_mut()?;
         let counted = self.attempts.saturating_add(ticket.witnessed());
         let classifier = self.retries.get_classifier();

@@ -142,9 +142,7 @@ impl ModelNotReadyClassifier {
         };
         // With cold-start coalescing, the probes the call waited through
         // count as its attempts, as with the crate's retry layer.
-        let mark = ctx
-            .response()
-            .and_then(|r| r.extension::<ColdStartMark>());
+        let mark = ctx.response().and_then(|r| r.extension::<ColdStartMark>());
         if let Some(mark) = mark {
             if mark.counted > self.max_retries {
                 return RetryAction::NoActionIndicated;

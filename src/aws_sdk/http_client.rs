@@ -3,6 +3,7 @@
 
 use std::future::poll_fn;
 
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
     SharedHttpConnector,
@@ -12,7 +13,6 @@ use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::{
     RuntimeComponents, RuntimeComponentsBuilder,
 };
-use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
 use aws_smithy_types::config_bag::ConfigBag;
 use http::StatusCode;
 
@@ -121,9 +121,7 @@ impl HttpConnector for ColdStartsConnector {
         };
         let inner = self.inner.clone();
         HttpConnectorFuture::new(async move {
-            let watch = call
-                .lock()
-                .before_send(request.uri(), request.headers());
+            let watch = call.lock().before_send(request.uri(), request.headers());
             if let Some(mut watch) = watch {
                 poll_fn(|cx| watch.poll_turn(cx)).await;
                 call.lock().waited();
@@ -146,7 +144,8 @@ impl HttpConnector for ColdStartsConnector {
             match &mut result {
                 Ok(response) => {
                     let status = StatusCode::from_u16(response.status().as_u16()).ok();
-                    let mark = status.and_then(|s| state.after_attempt(Some((s, response.headers()))));
+                    let mark =
+                        status.and_then(|s| state.after_attempt(Some((s, response.headers()))));
                     if let Some(mark) = mark {
                         response.add_extension(mark);
                     }

@@ -183,7 +183,12 @@ impl MultiModelEndpoint {
             builder = builder.interceptor(interceptor);
         }
         if coalescing && client {
-            match builder.clone().build().http_client().or_else(default_http_client) {
+            match builder
+                .clone()
+                .build()
+                .http_client()
+                .or_else(default_http_client)
+            {
                 Some(inner) => builder = builder.http_client(ColdStartsHttpClient::new(inner)),
                 None => tracing::warn!(
                     "cold-start coalescing for an AWS SDK client: no HTTP client to wrap (set one \
