@@ -412,6 +412,26 @@ mod tests {
     }
 
     #[test]
+    fn coalescing_marks_set_the_delay_and_the_budget() {
+        use crate::aws_sdk::calls::ColdStartMark;
+        let c = ModelNotReadyClassifier::new(&LegacyRetries::new().max_retries(4));
+        let marked = |counted, wait| {
+            let mut ctx = failed_with_response(429, Some("ModelNotReadyException"), Some(1));
+            let mut res = response(429, Some("ModelNotReadyException"));
+            res.add_extension(ColdStartMark { counted, wait });
+            ctx.set_response(res);
+            c.classify_retry(&ctx)
+        };
+        // Waiting for another call's probe: no backoff sleep.
+        assert_eq!(delay_of(&marked(2, true)), Some(Duration::ZERO));
+        // The probes waited through count: the fourth retry's ceiling.
+        let action = marked(4, false);
+        assert!(delay_of(&action).unwrap() < Duration::from_secs(8));
+        // Beyond the retries: not retried.
+        assert_eq!(marked(5, false), RetryAction::NoActionIndicated);
+    }
+
+    #[test]
     fn runs_after_the_sdk_defaults() {
         let p = ModelNotReadyClassifier::legacy().priority();
         assert!(p > RetryClassifierPriority::transient_error_classifier());
