@@ -708,6 +708,7 @@ async fn coalescing_bounds_the_requests_of_n_sdk_callers() {
         }
         let stats = emu.stats(MODEL).unwrap();
         let received = stats.not_ready + stats.invocations;
+        eprintln!("coalesce {coalesce}: {N} callers, {received} requests, {stats:?}");
         assert_eq!(failed, 0, "coalesce {coalesce}: {stats:?}");
         assert_eq!(stats.invocations as usize, N, "{stats:?}");
         if coalesce {
