@@ -22,7 +22,7 @@ use aws_sdk_sagemakerruntime::Client;
 use http::StatusCode;
 use tower_sagemaker::aws_sdk::{MultiModelEndpoint, MultiModelEndpointExt};
 use tower_sagemaker::emulator::{Emulator, Fault, FaultScope, ModelSpec, Server};
-use tower_sagemaker::retry::LegacyRetries;
+use tower_sagemaker::retry::{ColdStarts, Decision, LegacyRetries, RetryEvent};
 use tower_sagemaker::target_model::TargetModel;
 
 const MODEL: &str = "m.tar.gz";
@@ -464,4 +464,261 @@ async fn dropped_connections_and_attempt_timeouts_are_retried() {
     );
     assert_eq!(emu.stats(MODEL).unwrap().invocations, 1);
     server.shutdown().await;
+}
+
+/// The events of `LegacyRetries::on_event`, as lines.
+#[derive(Debug, Clone, Default)]
+struct Events(Arc<Mutex<Vec<String>>>);
+
+impl Events {
+    fn retries(&self, max_retries: u32) -> LegacyRetries {
+        let into = self.clone();
+        retries(max_retries).on_event(move |event| {
+            let line = match event {
+                RetryEvent::Attempt { attempt, remaining } => {
+                    assert!(remaining.is_some(), "operation timeout set");
+                    format!("attempt {attempt}")
+                }
+                RetryEvent::Outcome(o) => {
+                    assert_eq!(o.target_model, Some(MODEL));
+                    let decision = match o.decision {
+                        Decision::Retry { .. } => "retry",
+                        Decision::Return => "return",
+                        Decision::RetriesExhausted => "exhausted",
+                        Decision::WaitForModel => "wait",
+                        Decision::DeadlineExceeded => "deadline",
+                        _ => "other",
+                    };
+                    let final_ = if o.decision.is_final() { " final" } else { "" };
+                    let waited = match (o.decision, o.since_first_429) {
+                        (Decision::Return, Some(_)) => " after 429",
+                        _ => "",
+                    };
+                    format!(
+                        "{} {} {:?} {decision}{final_}{waited}",
+                        o.attempt,
+                        o.status.map_or(0, |s| s.as_u16()),
+                        o.error_code.as_ref().map(|c| c.as_str().to_owned()),
+                    )
+                }
+                _ => "other".into(),
+            };
+            into.0.lock().unwrap().push(line);
+        })
+    }
+
+    fn lines(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+/// (events) An SDK call that rides through a cold start reports each
+/// attempt and its outcome, the SDK's decisions, and one final outcome, last.
+#[tokio::test]
+async fn events_of_a_cold_start_ridden_through() {
+    let emu = emulator(ModelSpec::new(LOAD), HOLD);
+    let server = serve(&emu).await;
+    let events = Events::default();
+    let client = Client::from_conf(
+        plain_config(&server, &Attempts::default())
+            .multi_model_endpoint_with(
+                MultiModelEndpoint::new()
+                    .retries(events.retries(8))
+                    .target_model(model()),
+            )
+            .build(),
+    );
+    invoke(&client).await.expect("rides through the cold start");
+
+    let lines = events.lines();
+    let n = emu.stats(MODEL).unwrap().not_ready as usize + 1;
+    assert_eq!(lines.len(), 2 * n, "{lines:#?}");
+    for k in 1..n {
+        assert_eq!(lines[2 * k - 2], format!("attempt {k}"), "{lines:#?}");
+        assert_eq!(
+            lines[2 * k - 1],
+            format!("{k} 429 Some(\"ModelNotReadyException\") retry"),
+            "{lines:#?}"
+        );
+    }
+    assert_eq!(lines[2 * n - 2], format!("attempt {n}"));
+    assert_eq!(
+        lines[2 * n - 1],
+        format!("{n} 200 None return final after 429")
+    );
+    assert_eq!(lines.iter().filter(|l| l.contains("final")).count(), 1);
+    server.shutdown().await;
+}
+
+/// (events) Retries exhausted: the last 429 is the final outcome; the
+/// operation timeout: one final `DeadlineExceeded`.
+#[tokio::test]
+async fn events_of_exhausted_retries_and_of_the_operation_timeout() {
+    let emu = emulator(
+        ModelSpec::new(Duration::from_secs(3600)),
+        Duration::from_millis(200),
+    );
+    let server = serve(&emu).await;
+    let events = Events::default();
+    let client = Client::from_conf(
+        plain_config(&server, &Attempts::default())
+            .multi_model_endpoint_with(
+                MultiModelEndpoint::new()
+                    .retries(events.retries(2))
+                    .target_model(model()),
+            )
+            .build(),
+    );
+    invoke(&client).await.expect_err("never ready");
+    let lines = events.lines();
+    assert_eq!(
+        lines.last().unwrap(),
+        "3 429 Some(\"ModelNotReadyException\") exhausted final",
+        "{lines:#?}"
+    );
+    assert_eq!(lines.iter().filter(|l| l.contains("final")).count(), 1);
+
+    let events = Events::default();
+    let client = Client::from_conf(
+        plain_config(&server, &Attempts::default())
+            .multi_model_endpoint_with(
+                MultiModelEndpoint::new()
+                    .retries(events.retries(100))
+                    .target_model(model())
+                    .timeouts(Duration::from_millis(700), Duration::from_secs(1)),
+            )
+            .build(),
+    );
+    let err = invoke(&client).await.expect_err("never ready");
+    assert!(matches!(err, SdkError::TimeoutError(_)), "{err:?}");
+    let lines = events.lines();
+    assert!(
+        lines.last().unwrap().ends_with("deadline final"),
+        "{lines:#?}"
+    );
+    assert_eq!(lines.iter().filter(|l| l.contains("final")).count(), 1);
+    server.shutdown().await;
+}
+
+/// (metrics) `RetryMetrics` counts the retries and the give-up of an SDK call.
+#[cfg(feature = "metrics")]
+#[test]
+fn retry_metrics_count_an_sdk_give_up() {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    use tower_sagemaker::retry::RetryMetrics;
+
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(&recorder, || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let emu = emulator(
+                ModelSpec::new(Duration::from_secs(3600)),
+                Duration::from_millis(100),
+            );
+            let server = serve(&emu).await;
+            let metrics = RetryMetrics::new();
+            let client = Client::from_conf(
+                plain_config(&server, &Attempts::default())
+                    .multi_model_endpoint_with(
+                        MultiModelEndpoint::new()
+                            .retries(retries(2).on_event(move |e| metrics.record(e)))
+                            .target_model(model()),
+                    )
+                    .build(),
+            );
+            invoke(&client).await.expect_err("never ready");
+            server.shutdown().await;
+        });
+    });
+    // A snapshot resets the counters: one for all.
+    let snapshot = snapshotter.snapshot().into_vec();
+    let counter = |name: &str, label: (&str, &str)| {
+        snapshot.iter().find_map(|(key, _, _, value)| {
+            let key = key.key();
+            let hit = key.name() == name
+                && key
+                    .labels()
+                    .any(|l| l.key() == label.0 && l.value() == label.1);
+            match (hit, value) {
+                (true, DebugValue::Counter(n)) => Some(*n),
+                _ => None,
+            }
+        })
+    };
+    assert_eq!(
+        counter(
+            "tower_sagemaker_give_ups_total",
+            ("why", "retries_exhausted")
+        ),
+        Some(1)
+    );
+    assert_eq!(
+        counter(
+            "tower_sagemaker_retries_total",
+            ("reason", "model_not_ready")
+        ),
+        Some(2)
+    );
+    assert_eq!(
+        counter(
+            "tower_sagemaker_attempts_total",
+            ("outcome", "error_status")
+        ),
+        Some(3)
+    );
+}
+
+/// (coalescing) N SDK callers at once on one cold model: with coalescing
+/// the endpoint gets about N requests, not one per caller per hold; every
+/// caller succeeds, with and without.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coalescing_bounds_the_requests_of_n_sdk_callers() {
+    const N: usize = 50;
+    for coalesce in [false, true] {
+        let emu = emulator(ModelSpec::new(LOAD), HOLD);
+        let server = serve(&emu).await;
+        let mut settings = retries(8);
+        if coalesce {
+            settings = settings.coalesce_cold_starts(ColdStarts::new());
+        }
+        let client = Client::from_conf(
+            plain_config(&server, &Attempts::default())
+                .multi_model_endpoint_with(
+                    MultiModelEndpoint::new()
+                        .retries(settings)
+                        .target_model(model()),
+                )
+                .build(),
+        );
+        let calls: Vec<_> = (0..N)
+            .map(|_| {
+                let client = client.clone();
+                tokio::spawn(async move { invoke(&client).await.map(|_| ()) })
+            })
+            .collect();
+        let mut failed = 0;
+        for call in calls {
+            if call.await.unwrap().is_err() {
+                failed += 1;
+            }
+        }
+        let stats = emu.stats(MODEL).unwrap();
+        let received = stats.not_ready + stats.invocations;
+        eprintln!("coalesce {coalesce}: {N} callers, {received} requests, {stats:?}");
+        assert_eq!(failed, 0, "coalesce {coalesce}: {stats:?}");
+        assert_eq!(stats.invocations as usize, N, "{stats:?}");
+        if coalesce {
+            assert!(
+                received as usize <= N + 10,
+                "{received} requests: {stats:?}"
+            );
+        } else {
+            assert!(received as usize >= 2 * N, "{received} requests: {stats:?}");
+        }
+        server.shutdown().await;
+    }
 }

@@ -9,8 +9,11 @@ use aws_smithy_runtime_api::http::Headers;
 use aws_smithy_types::retry::ErrorKind;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
+use std::time::Duration;
+
+use super::calls::ColdStartMark;
 use super::interceptor::AttemptNumber;
-use crate::retry::{LegacyBackoff, LegacyRetries, RetryClassifier, RetryReason};
+use crate::retry::{AttemptTimedOut, LegacyBackoff, LegacyRetries, RetryClassifier, RetryReason};
 
 /// An SDK retry classifier that retries what botocore's legacy mode retries,
 /// `ModelNotReadyException` first, with [`LegacyBackoff`] delays.
@@ -43,10 +46,17 @@ use crate::retry::{LegacyBackoff, LegacyRetries, RetryClassifier, RetryReason};
 /// //     .interceptor(tower_sagemaker::aws_sdk::AttemptNumberInterceptor::new())
 /// # let _ = classifier;
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ModelNotReadyClassifier {
     classifier: RetryClassifier,
     backoff: LegacyBackoff,
+    max_retries: u32,
+}
+
+impl Default for ModelNotReadyClassifier {
+    fn default() -> Self {
+        Self::new(&LegacyRetries::new())
+    }
 }
 
 impl ModelNotReadyClassifier {
@@ -56,6 +66,7 @@ impl ModelNotReadyClassifier {
         Self {
             classifier: retries.get_classifier().clone(),
             backoff: retries.get_backoff(),
+            max_retries: retries.get_max_retries(),
         }
     }
 
@@ -101,6 +112,10 @@ impl ModelNotReadyClassifier {
             return Some(RetryReason::AttemptTimeout);
         }
         if let Some(connector) = error.as_connector_error() {
+            if connector.is_timeout() && find_source::<AttemptTimedOut>(connector).is_some() {
+                // `ColdStartsHttpClient`'s attempt timeout.
+                return Some(RetryReason::AttemptTimeout);
+            }
             if connector.is_io() || connector.is_timeout() {
                 return Some(RetryReason::Transport);
             }
@@ -125,10 +140,26 @@ impl ModelNotReadyClassifier {
             RetryAction::RetryIndicated(SdkRetryReason::RetryableError { kind, .. }) => *kind,
             _ => error_kind(reason, ctx),
         };
-        let attempt = ctx
-            .response()
-            .and_then(|r| r.extension::<AttemptNumber>())
-            .map(|a| a.0);
+        // With cold-start coalescing, the probes the call waited through
+        // count as its attempts, as with the crate's retry layer.
+        let mark = ctx.response().and_then(|r| r.extension::<ColdStartMark>());
+        if let Some(mark) = mark {
+            if mark.counted > self.max_retries {
+                return RetryAction::NoActionIndicated;
+            }
+            if mark.wait {
+                // `ColdStartsHttpClient` waits for another call's probe
+                // before the next attempt: no backoff sleep.
+                return RetryAction::retryable_error_with_explicit_delay(kind, Duration::ZERO);
+            }
+        }
+        let attempt = match mark {
+            Some(mark) => Some(mark.counted),
+            None => ctx
+                .response()
+                .and_then(|r| r.extension::<AttemptNumber>())
+                .map(|a| a.0),
+        };
         match attempt {
             Some(k) => {
                 RetryAction::retryable_error_with_explicit_delay(kind, self.backoff.delay(k))
@@ -152,7 +183,20 @@ fn error_kind(reason: RetryReason, ctx: &InterceptorContext) -> ErrorKind {
     }
 }
 
-fn to_header_map(headers: &Headers) -> HeaderMap {
+fn find_source<'a, T: std::error::Error + 'static>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
+        }
+        next = e.source();
+    }
+    None
+}
+
+pub(super) fn to_header_map(headers: &Headers) -> HeaderMap {
     let mut map = HeaderMap::with_capacity(headers.len());
     for (name, value) in headers.iter() {
         if let (Ok(name), Ok(value)) = (
@@ -365,6 +409,26 @@ mod tests {
         assert_eq!(c.classify_retry(&user), RetryAction::NoActionIndicated);
         let other = failed_with(OrchestratorError::other("signing failed"));
         assert_eq!(c.classify_retry(&other), RetryAction::NoActionIndicated);
+    }
+
+    #[test]
+    fn coalescing_marks_set_the_delay_and_the_budget() {
+        use crate::aws_sdk::calls::ColdStartMark;
+        let c = ModelNotReadyClassifier::new(&LegacyRetries::new().max_retries(4));
+        let marked = |counted, wait| {
+            let mut ctx = failed_with_response(429, Some("ModelNotReadyException"), Some(1));
+            let mut res = response(429, Some("ModelNotReadyException"));
+            res.add_extension(ColdStartMark { counted, wait });
+            ctx.set_response(res);
+            c.classify_retry(&ctx)
+        };
+        // Waiting for another call's probe: no backoff sleep.
+        assert_eq!(delay_of(&marked(2, true)), Some(Duration::ZERO));
+        // The probes waited through count: the fourth retry's ceiling.
+        let action = marked(4, false);
+        assert!(delay_of(&action).unwrap() < Duration::from_secs(8));
+        // Beyond the retries: not retried.
+        assert_eq!(marked(5, false), RetryAction::NoActionIndicated);
     }
 
     #[test]

@@ -11,6 +11,10 @@
 //! - [`ModelNotReadyClassifier`] retries what botocore's legacy mode retries
 //!   ([`RetryClassifier::legacy`](crate::retry::RetryClassifier::legacy)), with [`LegacyBackoff`](crate::retry::LegacyBackoff) delays;
 //! - [`AttemptNumberInterceptor`] tells the classifier which attempt failed;
+//! - [`LegacyRetriesInterceptor`] reports the [`RetryEvent`](crate::retry::RetryEvent)s
+//!   of [`LegacyRetries::on_event`](crate::retry::LegacyRetries::on_event) for
+//!   SDK calls, and [`ColdStartsHttpClient`] coalesces cold starts
+//!   ([`ColdStarts`](crate::retry::ColdStarts)) in the SDK's HTTP connector;
 //! - [`legacy_retry_config`] and [`multi_model_timeout_config`] size the SDK's
 //!   retry and timeout settings for a 360 s cold start;
 //! - with feature `aws-sdk-sagemakerruntime`, `MultiModelEndpointExt` applies
@@ -92,14 +96,18 @@
 //! (`tower-sagemaker-legacy`) unless told to keep the SDK's
 //! (`MultiModelEndpoint::retry_quota(true)`).
 
+mod calls;
 mod classifier;
 mod config;
+mod http_client;
 mod interceptor;
 #[cfg(feature = "aws-sdk-sagemakerruntime")]
 mod sagemakerruntime;
 
+pub use self::calls::LegacyRetriesInterceptor;
 pub use self::classifier::ModelNotReadyClassifier;
 pub use self::config::{legacy_retry_config, multi_model_timeout_config};
+pub use self::http_client::ColdStartsHttpClient;
 pub use self::interceptor::{AttemptNumberInterceptor, TargetModelInterceptor};
 #[cfg(feature = "aws-sdk-sagemakerruntime")]
 pub use self::sagemakerruntime::{MultiModelEndpoint, MultiModelEndpointExt};

@@ -4,15 +4,47 @@ use std::time::Duration;
 
 use aws_sdk_sagemakerruntime::config::retry::{RetryPartition, TokenBucket};
 use aws_sdk_sagemakerruntime::config::timeout::TimeoutConfig;
-use aws_sdk_sagemakerruntime::config::Builder;
+use aws_sdk_sagemakerruntime::config::{BehaviorVersion, Builder, SharedHttpClient};
+use aws_smithy_runtime::client::defaults::default_http_client_plugin_v2;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponentsBuilder;
+use aws_smithy_runtime_api::client::runtime_plugin::RuntimePlugin;
 
 use super::config::timeouts;
 use super::{
     legacy_retry_config, multi_model_timeout_config, AttemptNumberInterceptor,
-    ModelNotReadyClassifier, TargetModelInterceptor,
+    ColdStartsHttpClient, LegacyRetriesInterceptor, ModelNotReadyClassifier,
+    TargetModelInterceptor,
 };
 use crate::retry::LegacyRetries;
 use crate::target_model::TargetModel;
+
+/// `timeouts` with the SDK's `operation_attempt_timeout` turned off (also
+/// one the builder had).
+fn without_attempt_timeout(timeouts: &TimeoutConfig) -> TimeoutConfig {
+    // `set_*(None)` would turn a timeout off: unset ones stay unset, so
+    // the builder's or the SDK's apply.
+    let mut builder = TimeoutConfig::builder().disable_operation_attempt_timeout();
+    if let Some(t) = timeouts.connect_timeout() {
+        builder = builder.connect_timeout(t);
+    }
+    if let Some(t) = timeouts.read_timeout() {
+        builder = builder.read_timeout(t);
+    }
+    if let Some(t) = timeouts.operation_timeout() {
+        builder = builder.operation_timeout(t);
+    }
+    builder.build()
+}
+
+/// The HTTP client the SDK would use when none is set: its default for the
+/// latest behavior version, when an SDK crate's `default-https-client`
+/// feature is on.
+fn default_http_client() -> Option<SharedHttpClient> {
+    let plugin = default_http_client_plugin_v2(BehaviorVersion::latest())?;
+    plugin
+        .runtime_components(&RuntimeComponentsBuilder::new("tower_sagemaker"))
+        .http_client()
+}
 
 /// The retry partition of clients without a retry quota.
 const UNLIMITED_PARTITION: &str = "tower-sagemaker-legacy";
@@ -72,11 +104,16 @@ impl MultiModelEndpoint {
     }
 
     /// Sets the retries: their number, backoff (also the SDK's initial and
-    /// maximum backoff) and classifier. The SDK makes the retries itself, so
-    /// the settings of [`LegacyRetries`] that need the crate's own retry
-    /// loop (cold-start coalescing, event callbacks, an immediate retry
-    /// after a reset connection) do not apply to SDK calls; applying
-    /// settings that have them logs a warning.
+    /// maximum backoff), classifier and opt-ins. The SDK makes the retries
+    /// itself; the [`on_event`](LegacyRetries::on_event) callbacks get the
+    /// same events as with the crate's retry layer (see
+    /// [`LegacyRetriesInterceptor`] for what differs), and
+    /// [`coalesce_cold_starts`](LegacyRetries::coalesce_cold_starts) wraps
+    /// the client's HTTP client in a [`ColdStartsHttpClient`]. The SDK
+    /// always sleeps its backoff, so
+    /// [`reset_connection_at_once`](LegacyRetries::reset_connection_at_once)
+    /// does not apply to SDK calls; applying settings that have it logs a
+    /// warning.
     pub fn retries(mut self, retries: LegacyRetries) -> Self {
         self.retries = retries;
         self
@@ -110,25 +147,60 @@ impl MultiModelEndpoint {
     }
 
     /// Applies these settings to `builder`.
-    pub fn apply(self, mut builder: Builder) -> Builder {
+    ///
+    /// With cold-start coalescing, the HTTP client the builder has (or, if
+    /// it has none, the SDK's default client for the latest behavior
+    /// version, when the SDK crate's `default-https-client` feature is on) is
+    /// wrapped in a [`ColdStartsHttpClient`]: set your own HTTP client on
+    /// the builder before applying these settings, not after.
+    pub fn apply(self, builder: Builder) -> Builder {
+        self.apply_to(builder, true)
+    }
+
+    fn apply_to(self, mut builder: Builder, client: bool) -> Builder {
         if let Some(model) = self.target_model {
             builder = builder.interceptor(TargetModelInterceptor::new(model));
         }
         let retries = &self.retries;
-        if retries.get_cold_starts().is_some()
-            || retries.has_event_callbacks()
-            || retries.get_reset_connection_at_once()
-        {
+        if retries.get_reset_connection_at_once() {
             tracing::warn!(
-                "LegacyRetries for an AWS SDK client: cold-start coalescing, event callbacks and \
-                 reset_connection_at_once apply to the crate's tower retriers only"
+                "LegacyRetries for an AWS SDK client: reset_connection_at_once applies to the \
+                 crate's tower retriers only (the SDK sleeps its backoff)"
             );
+        }
+        let coalescing = retries.get_cold_starts().is_some();
+        let mut timeout_config = self.timeout_config;
+        if coalescing || retries.has_event_callbacks() {
+            let mut interceptor = LegacyRetriesInterceptor::new(retries);
+            if coalescing {
+                // The SDK's attempt timeout would count the wait for another
+                // call's probe: the HTTP client times the request instead.
+                if let Some(attempt) = timeout_config.operation_attempt_timeout() {
+                    interceptor = interceptor.attempt_timeout(attempt);
+                }
+                timeout_config = without_attempt_timeout(&timeout_config);
+            }
+            builder = builder.interceptor(interceptor);
+        }
+        if coalescing && client {
+            match builder
+                .clone()
+                .build()
+                .http_client()
+                .or_else(default_http_client)
+            {
+                Some(inner) => builder = builder.http_client(ColdStartsHttpClient::new(inner)),
+                None => tracing::warn!(
+                    "cold-start coalescing for an AWS SDK client: no HTTP client to wrap (set one \
+                     on the builder before the multi-model settings); calls are not coalesced"
+                ),
+            }
         }
         builder = builder
             .interceptor(AttemptNumberInterceptor::new())
             .retry_classifier(ModelNotReadyClassifier::new(retries))
             .retry_config(legacy_retry_config(retries))
-            .timeout_config(self.timeout_config);
+            .timeout_config(timeout_config);
         if !self.retry_quota {
             builder = builder.retry_partition(
                 RetryPartition::custom(UNLIMITED_PARTITION)
@@ -149,8 +221,13 @@ impl MultiModelEndpoint {
     /// order equal priorities), and the override's [`TargetModelInterceptor`]
     /// runs last, so its model wins (the operation's own
     /// `.target_model(..)` still wins over both).
+    ///
+    /// With cold-start coalescing, the call coalesces only when the client's
+    /// HTTP client is a [`ColdStartsHttpClient`] (the client was set up with
+    /// coalescing too): an override does not replace the client's HTTP
+    /// client.
     pub fn config_override(self) -> Builder {
-        self.apply(Builder::default())
+        self.apply_to(Builder::default(), false)
     }
 }
 

@@ -12,8 +12,9 @@ use crate::error_code::ErrorCode;
 
 /// One step of a call through
 /// [`ModelNotReadyRetryLayer`](super::ModelNotReadyRetryLayer) or
-/// [`LegacyRetryPolicy`](super::LegacyRetryPolicy)'s decisions, as given to
-/// the callbacks of [`on_event`](super::LegacyRetries::on_event).
+/// [`LegacyRetryPolicy`](super::LegacyRetryPolicy)'s decisions (or of an
+/// AWS SDK call, feature `aws-sdk`: see `aws_sdk::LegacyRetriesInterceptor`),
+/// as given to the callbacks of [`on_event`](super::LegacyRetries::on_event).
 ///
 /// A stable way to observe retries, where `tracing` lines are for people:
 /// print progress, count, or feed metrics (feature `metrics` does, with

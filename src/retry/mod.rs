@@ -134,6 +134,8 @@ mod template;
 pub use self::backoff::LegacyBackoff;
 pub use self::classify::{RetryClassifier, RetryReason};
 pub use self::cold_starts::ColdStarts;
+#[cfg(feature = "aws-sdk")]
+pub(crate) use self::cold_starts::{Ticket, Turn, Watch};
 pub use self::error::AttemptTimedOut;
 pub use self::event::{AttemptOutcome, Decision, RetryEvent};
 pub use self::future::ResponseFuture;

@@ -208,4 +208,11 @@ impl LegacyRetries {
     pub fn has_event_callbacks(&self) -> bool {
         !self.hooks.is_empty()
     }
+
+    /// Gives `event` to the callbacks (the AWS SDK integration reports
+    /// through this).
+    #[cfg(feature = "aws-sdk")]
+    pub(crate) fn emit(&self, event: &RetryEvent<'_>) {
+        self.hooks.emit(event);
+    }
 }

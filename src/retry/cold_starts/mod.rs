@@ -19,7 +19,9 @@ use crate::sagemaker::{parse_invocations_path, TARGET_MODEL_HEADER};
 /// call at a time asks the endpoint about it and the others wait.
 ///
 /// Opt in with [`LegacyRetries::coalesce_cold_starts`](super::LegacyRetries::coalesce_cold_starts),
-/// for the retry layer or the retry policy (feature `retry-policy`).
+/// for the retry layer, the retry policy (feature `retry-policy`) or an AWS
+/// SDK client (`aws_sdk::MultiModelEndpoint`, feature `aws-sdk-sagemakerruntime`,
+/// through `aws_sdk::ColdStartsHttpClient`).
 /// Clones share one state: a layer and every service it builds share it.
 ///
 /// # What changes

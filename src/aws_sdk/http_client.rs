@@ -1,0 +1,161 @@
+//! [`ColdStartsHttpClient`]: cold-start coalescing where the SDK has an
+//! asynchronous hook, its HTTP connector.
+
+use std::future::poll_fn;
+
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+use aws_smithy_runtime_api::client::result::ConnectorError;
+use aws_smithy_runtime_api::client::runtime_components::{
+    RuntimeComponents, RuntimeComponentsBuilder,
+};
+use aws_smithy_types::config_bag::ConfigBag;
+use http::StatusCode;
+
+use super::calls::SdkCall;
+use crate::retry::AttemptTimedOut;
+
+/// An SDK HTTP client that wraps another and, for the calls of an SDK
+/// client set up with cold-start coalescing
+/// ([`LegacyRetries::coalesce_cold_starts`](crate::retry::LegacyRetries::coalesce_cold_starts)),
+/// holds back each attempt while another call probes the same loading
+/// model, as the crate's retry layer does (see
+/// [`ColdStarts`](crate::retry::ColdStarts)).
+///
+/// The SDK's retry strategy cannot wait for anything but a fixed sleep; its
+/// HTTP connector returns a future, so the waiting happens there:
+///
+/// - before sending, the attempt joins its model's key (host, endpoint and
+///   `X-Amzn-SageMaker-Target-Model`) and, when another call is probing the
+///   model, waits for that probe's answer; then it sends;
+/// - each response is reported to the key (429 `ModelNotReadyException` or
+///   not); a call that must wait for another's probe before its next
+///   attempt gets no backoff sleep from
+///   [`ModelNotReadyClassifier`](super::ModelNotReadyClassifier), and waits
+///   here instead.
+///
+/// Requests of calls without [`LegacyRetriesInterceptor`](super::LegacyRetriesInterceptor)
+/// state (another client's, or settings without coalescing) go through
+/// untouched. The SDK's `operation_attempt_timeout` would count the wait:
+/// `MultiModelEndpoint` turns it off and has the interceptor's
+/// [`attempt_timeout`](super::LegacyRetriesInterceptor::attempt_timeout)
+/// applied here, from the moment the request is sent; the SDK's
+/// `operation_timeout` bounds the whole call, waits included.
+///
+/// ```
+/// use aws_smithy_runtime_api::client::http::SharedHttpClient;
+/// use tower_sagemaker::aws_sdk::ColdStartsHttpClient;
+///
+/// fn coalescing(inner: SharedHttpClient) -> ColdStartsHttpClient {
+///     // aws_sdk_sagemakerruntime::config::Builder::from(&sdk_config)
+///     //     .http_client(ColdStartsHttpClient::new(inner))
+///     ColdStartsHttpClient::new(inner)
+/// }
+/// # let _ = coalescing;
+/// ```
+#[derive(Debug, Clone)]
+pub struct ColdStartsHttpClient {
+    inner: SharedHttpClient,
+}
+
+impl ColdStartsHttpClient {
+    /// Wraps `inner`, the HTTP client that sends the requests.
+    pub fn new(inner: impl HttpClient + 'static) -> Self {
+        Self {
+            inner: SharedHttpClient::new(inner),
+        }
+    }
+
+    /// The wrapped HTTP client.
+    pub fn get_inner(&self) -> &SharedHttpClient {
+        &self.inner
+    }
+}
+
+impl HttpClient for ColdStartsHttpClient {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(ColdStartsConnector {
+            inner: self.inner.http_connector(settings, components),
+        })
+    }
+
+    fn validate_base_client_config(
+        &self,
+        runtime_components: &RuntimeComponentsBuilder,
+        cfg: &ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        self.inner
+            .validate_base_client_config(runtime_components, cfg)
+    }
+
+    fn validate_final_config(
+        &self,
+        runtime_components: &RuntimeComponents,
+        cfg: &ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        self.inner.validate_final_config(runtime_components, cfg)
+    }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.inner.connector_metadata()
+    }
+}
+
+#[derive(Debug)]
+struct ColdStartsConnector {
+    inner: SharedHttpConnector,
+}
+
+impl HttpConnector for ColdStartsConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let Some(call) = request.extension::<SdkCall>().cloned() else {
+            return self.inner.call(request);
+        };
+        let inner = self.inner.clone();
+        HttpConnectorFuture::new(async move {
+            let watch = call.lock().before_send(request.uri(), request.headers());
+            if let Some(mut watch) = watch {
+                poll_fn(|cx| watch.poll_turn(cx)).await;
+                call.lock().waited();
+            }
+            let (timeout, attempt) = {
+                let state = call.lock();
+                (state.attempt_timeout(), state.attempts())
+            };
+            let sent = inner.call(request);
+            let mut result: Result<HttpResponse, ConnectorError> = match timeout {
+                Some(t) => match tokio::time::timeout(t, sent).await {
+                    Ok(result) => result,
+                    Err(_) => Err(ConnectorError::timeout(Box::new(AttemptTimedOut::new(
+                        t, attempt,
+                    )))),
+                },
+                None => sent.await,
+            };
+            let mut state = call.lock();
+            match &mut result {
+                Ok(response) => {
+                    let status = StatusCode::from_u16(response.status().as_u16()).ok();
+                    let mark =
+                        status.and_then(|s| state.after_attempt(Some((s, response.headers()))));
+                    if let Some(mark) = mark {
+                        response.add_extension(mark);
+                    }
+                }
+                Err(_) => {
+                    state.after_attempt(None);
+                }
+            }
+            drop(state);
+            result
+        })
+    }
+}
