@@ -1,0 +1,233 @@
+//! Each SDK operation's part in the crate's retry engine: its
+//! [`RetryEvent`]s and its cold-start [`Ticket`], kept for the whole
+//! operation by [`LegacyRetriesInterceptor`].
+
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use aws_smithy_runtime_api::http::Headers;
+use aws_smithy_types::config_bag::{Storable, StoreReplace};
+use http::header::HOST;
+use http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use tokio::time::Instant;
+
+use super::classifier::to_header_map;
+use crate::error_code::ErrorCode;
+use crate::retry::{
+    AttemptOutcome, Decision, LegacyRetries, RetryEvent, RetryReason, Ticket, Turn, Watch,
+};
+use crate::sagemaker::TARGET_MODEL_HEADER;
+
+mod interceptor;
+
+pub use self::interceptor::LegacyRetriesInterceptor;
+
+/// What [`ColdStartsHttpClient`](super::ColdStartsHttpClient) learnt of an
+/// attempt, on its response for the classifier: the attempts the call has
+/// made counting the failed probes it waited through, and whether it waits
+/// for another call's probe before its next attempt.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ColdStartMark {
+    pub(super) counted: u32,
+    pub(super) wait: bool,
+}
+
+/// One SDK operation's state, shared by the interceptor's hooks (through the
+/// `ConfigBag`) and the HTTP client (through each request's extensions).
+#[derive(Clone)]
+pub(super) struct SdkCall(Arc<Mutex<CallState>>);
+
+impl Storable for SdkCall {
+    type Storer = StoreReplace<Self>;
+}
+
+impl fmt::Debug for SdkCall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SdkCall")
+    }
+}
+
+pub(super) struct CallState {
+    retries: LegacyRetries,
+    attempt_timeout: Option<Duration>,
+    start: Instant,
+    operation_timeout: Option<Duration>,
+    // The SDK's attempt number of the attempt out or last sent.
+    attempts: u32,
+    target_model: Option<String>,
+    first_429: Option<Instant>,
+    // With coalescing.
+    ticket: Option<Box<Ticket>>,
+    watch: Option<Box<Watch>>,
+    finished: bool,
+}
+
+impl SdkCall {
+    fn new(retries: LegacyRetries, attempt_timeout: Option<Duration>) -> Self {
+        Self(Arc::new(Mutex::new(CallState {
+            retries,
+            attempt_timeout,
+            start: Instant::now(),
+            operation_timeout: None,
+            attempts: 0,
+            target_model: None,
+            first_429: None,
+            ticket: None,
+            watch: None,
+            finished: false,
+        })))
+    }
+
+    pub(super) fn lock(&self) -> MutexGuard<'_, CallState> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// An attempt is handed to the HTTP client.
+    fn attempt(&self, headers: &Headers, attempt: u32, operation_timeout: Option<Duration>) {
+        let mut state = self.lock();
+        state.attempts = attempt;
+        state.operation_timeout = operation_timeout;
+        if state.hooks_empty() {
+            return;
+        }
+        if state.target_model.is_none() {
+            state.target_model = headers.get(TARGET_MODEL_HEADER.as_str()).map(str::to_owned);
+        }
+        let remaining = state.remaining();
+        state
+            .retries
+            .emit(&RetryEvent::Attempt { attempt, remaining });
+    }
+}
+
+impl CallState {
+    fn hooks_empty(&self) -> bool {
+        !self.retries.has_event_callbacks()
+    }
+
+    fn remaining(&self) -> Option<Duration> {
+        let budget = self.operation_timeout?;
+        Some(budget.saturating_sub(self.start.elapsed()))
+    }
+
+    fn deadline_passed(&self) -> bool {
+        self.remaining().is_some_and(|r| r.is_zero())
+    }
+
+    fn report(
+        &self,
+        status: Option<StatusCode>,
+        error_code: Option<ErrorCode<'_>>,
+        error: Option<&(dyn std::error::Error + 'static)>,
+        reason: Option<RetryReason>,
+        decision: Decision,
+    ) {
+        if self.hooks_empty() {
+            return;
+        }
+        self.retries.emit(&RetryEvent::Outcome(AttemptOutcome {
+            attempt: self.attempts,
+            status,
+            error_code,
+            error,
+            reason,
+            decision,
+            remaining: self.remaining(),
+            target_model: self.target_model.as_deref(),
+            since_first_429: self.first_429.map(|t| t.elapsed()),
+        }));
+    }
+
+    fn finish(&mut self) {
+        self.finished = true;
+        // A prober hands its role on now.
+        self.watch = None;
+        self.ticket = None;
+    }
+
+    /// The timeout [`ColdStartsHttpClient`](super::ColdStartsHttpClient)
+    /// applies to the request it sends.
+    pub(super) fn attempt_timeout(&self) -> Option<Duration> {
+        self.attempt_timeout
+    }
+
+    pub(super) fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// Before an attempt is sent: with coalescing, the wait for another
+    /// call's probe, if the call must wait.
+    pub(super) fn before_send(&mut self, uri: &str, headers: &Headers) -> Option<Box<Watch>> {
+        let cold = self.retries.get_cold_starts()?.clone();
+        if self.finished {
+            return None;
+        }
+        if let Some(watch) = self.watch.take() {
+            return Some(watch);
+        }
+        if self.ticket.is_some() {
+            return None;
+        }
+        let uri: Uri = uri.parse().ok()?;
+        let mut head = HeaderMap::new();
+        for name in [TARGET_MODEL_HEADER, HOST] {
+            if let Some(value) = headers
+                .get(name.as_str())
+                .and_then(|v| HeaderValue::from_str(v).ok())
+            {
+                head.insert(name, value);
+            }
+        }
+        let (ticket, turn) = cold.join(&uri, |name| head.get(name))?;
+        let max = self.retries.get_max_retries();
+        let ticket = self.ticket.insert(ticket);
+        match turn == Turn::Wait && max > 0 {
+            true => Some(Box::new(ticket.watch(max))),
+            false => None,
+        }
+    }
+
+    /// After a wait: each probe that failed meanwhile counts as one of the
+    /// call's attempts.
+    pub(super) fn waited(&mut self) {
+        if let Some(ticket) = self.ticket.as_mut() {
+            ticket.catch_up();
+        }
+    }
+
+    /// After an attempt: reports its outcome to the call's ticket, and says
+    /// what the classifier needs to know of it (`None` without a ticket).
+    pub(super) fn after_attempt(
+        &mut self,
+        response: Option<(StatusCode, &Headers)>,
+    ) -> Option<ColdStartMark> {
+        let ticket = self.ticket.as_mut()?;
+        let counted = self.attempts.saturating_add(ticket.witnessed());
+        let classifier = self.retries.get_classifier();
+        let reason = response.and_then(|(status, headers)| {
+            classifier.classify_response(status, &to_header_map(headers))
+        });
+        let not_ready = reason == Some(RetryReason::ModelNotReady);
+        let max = self.retries.get_max_retries();
+        let may_wait = reason.is_some() && counted < max;
+        let wait = ticket.report(not_ready, may_wait) == Turn::Wait;
+        if wait {
+            self.watch = Some(Box::new(ticket.watch(max - counted)));
+        }
+        Some(ColdStartMark { counted, wait })
+    }
+}
+
+impl Drop for CallState {
+    fn drop(&mut self) {
+        if self.finished || self.hooks_empty() {
+            return;
+        }
+        let decision = match self.deadline_passed() {
+            true => Decision::DeadlineExceeded,
+            false => Decision::Cancelled,
+        };
+        self.report(None, None, None, None, decision);
+    }
+}
