@@ -597,6 +597,7 @@ async fn bad_retry_and_endpoint_settings_are_refused_before_any_request() {
     let zero = aws_config_file("zero-attempts", "[default]\nmax_attempts = 0\n");
     let fips = aws_config_file("bad-fips", "[profile other]\nuse_fips_endpoint = maybe\n");
     let dual = aws_config_file("bad-dualstack", "[default]\nuse_dualstack_endpoint = 1\n");
+    let broken = aws_config_file("broken", "[default\nmax_attempts = 2\n");
     let out = outfile("unused.txt");
     for (env, flags, code, says) in [
         (
@@ -646,6 +647,12 @@ async fn bad_retry_and_endpoint_settings_are_refused_before_any_request() {
             vec![],
             253,
             "invalid `use_dualstack_endpoint` of profile `default` \"1\"",
+        ),
+        (
+            vec![("AWS_CONFIG_FILE", broken.to_str().unwrap())],
+            vec![],
+            253,
+            "cannot read the AWS config files",
         ),
         (vec![], vec!["--max-retries=-1"], 252, "--max-retries"),
         (vec![], vec!["--max-retries", "many"], 252, "--max-retries"),

@@ -66,7 +66,12 @@ impl Sources {
             profile.map(|p| Cow::Owned(p.to_owned())),
         )
         .await
-        .map_err(|e| format!("cannot read the AWS config files: {e}"))?;
+        .map_err(|e| {
+            format!(
+                "cannot read the AWS config files: {}",
+                crate::cli::chain(&e)
+            )
+        })?;
         Ok(Self { env, profiles })
     }
 
