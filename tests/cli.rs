@@ -40,6 +40,10 @@ fn command(name: &'static str) -> Command {
         "AWS_SECRET_ACCESS_KEY",
         "AWS_SESSION_TOKEN",
         "AWS_ENDPOINT_URL",
+        "AWS_MAX_ATTEMPTS",
+        "AWS_RETRY_MODE",
+        "AWS_USE_FIPS_ENDPOINT",
+        "AWS_USE_DUALSTACK_ENDPOINT",
         "RUST_LOG",
     ] {
         cmd.env_remove(var);
@@ -460,4 +464,407 @@ fn debug_logs_carry_no_colour_codes_off_a_terminal() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.contains("DEBUG"), "{}", r.stderr);
     assert!(!r.stderr.contains('\x1b'), "{}", r.stderr);
+}
+
+/// A shared config file of its own for a test, in the target directory.
+fn aws_config_file(name: &str, contents: &str) -> PathBuf {
+    let (target, _) = support::target_and_profile();
+    let dir = target.join("cli-aws-config");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
+/// The "Invoking endpoint ..." line, which says how many attempts and from where.
+fn announced(r: &Run) -> &str {
+    r.stderr
+        .lines()
+        .find(|l| l.starts_with("Invoking endpoint"))
+        .unwrap_or_else(|| panic!("no announce line: {}", r.stderr))
+}
+
+/// A call of model-1 (a short cold start) on the embedded emulator.
+fn invoke_model_1(cmd: &mut Command) -> Run {
+    let out = outfile("attempts.txt");
+    run(cmd.args([
+        "--endpoint-name",
+        "demo",
+        "--target-model",
+        "model-1.tar.gz",
+        "--body",
+        "1",
+        out.to_str().unwrap(),
+    ]))
+}
+
+const PROFILES: &str = "[default]\nmax_attempts = 3\n\n[profile other]\nmax_attempts = 7\n";
+
+#[test]
+fn attempts_come_from_the_flag_the_environment_or_the_profile_in_that_order() {
+    let config = aws_config_file("attempts", PROFILES);
+    let config = config.to_str().unwrap();
+    for (env, flags, says) in [
+        (vec![], vec![], "up to 5 attempts, "),
+        (
+            vec![("AWS_MAX_ATTEMPTS", "2")],
+            vec![],
+            "up to 2 attempts (AWS_MAX_ATTEMPTS), ",
+        ),
+        (
+            vec![("AWS_CONFIG_FILE", config)],
+            vec![],
+            "up to 3 attempts (`max_attempts` of profile `default`), ",
+        ),
+        (
+            vec![("AWS_CONFIG_FILE", config), ("AWS_PROFILE", "other")],
+            vec![],
+            "up to 7 attempts (`max_attempts` of profile `other`), ",
+        ),
+        (
+            vec![("AWS_CONFIG_FILE", config)],
+            vec!["--profile", "other"],
+            "up to 7 attempts (`max_attempts` of profile `other`), ",
+        ),
+        // The environment wins over the profile.
+        (
+            vec![("AWS_CONFIG_FILE", config), ("AWS_MAX_ATTEMPTS", "1")],
+            vec![],
+            "up to 1 attempt (AWS_MAX_ATTEMPTS), ",
+        ),
+        // The flag wins over both, and a bad value it overrides is not read.
+        (
+            vec![("AWS_CONFIG_FILE", config), ("AWS_MAX_ATTEMPTS", "2")],
+            vec!["--max-retries", "0"],
+            "up to 1 attempt, ",
+        ),
+        (
+            vec![("AWS_MAX_ATTEMPTS", "zero")],
+            vec!["--max-retries", "5"],
+            "up to 6 attempts, ",
+        ),
+    ] {
+        let mut cmd = command("invoke_endpoint");
+        cmd.envs(env.iter().copied()).args(&flags);
+        let r = invoke_model_1(&mut cmd);
+        assert_eq!(r.code, 0, "{env:?} {flags:?}: {}", r.stderr);
+        assert!(
+            announced(&r).contains(says),
+            "{env:?} {flags:?}: {}",
+            r.stderr
+        );
+    }
+}
+
+#[test]
+fn aws_max_attempts_counts_every_attempt() {
+    // A port nothing listens on: each attempt fails to connect and is retried.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let out = outfile("unused.txt");
+    let r = run(command("invoke_endpoint")
+        .env("AWS_MAX_ATTEMPTS", "2")
+        .args([
+            "--endpoint-name",
+            "demo",
+            "--endpoint-url",
+            &url,
+            "--body",
+            "1",
+        ])
+        .arg(&out));
+    assert_eq!(r.code, 255, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "Could not connect to the endpoint URL: \"{url}\" (2 attempts:"
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("attempt 2/2"), "{}", r.stderr);
+    assert!(!r.stderr.contains("attempt 3"), "{}", r.stderr);
+}
+
+#[tokio::test]
+async fn bad_retry_and_endpoint_settings_are_refused_before_any_request() {
+    // Where a request would go: it must see no connection.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let zero = aws_config_file("zero-attempts", "[default]\nmax_attempts = 0\n");
+    let fips = aws_config_file("bad-fips", "[profile other]\nuse_fips_endpoint = maybe\n");
+    let dual = aws_config_file("bad-dualstack", "[default]\nuse_dualstack_endpoint = 1\n");
+    let broken = aws_config_file("broken", "[default\nmax_attempts = 2\n");
+    let out = outfile("unused.txt");
+    for (env, flags, code, says) in [
+        (
+            vec![("AWS_MAX_ATTEMPTS", "0")],
+            vec![],
+            253,
+            "invalid AWS_MAX_ATTEMPTS \"0\"",
+        ),
+        (
+            vec![("AWS_MAX_ATTEMPTS", "three")],
+            vec![],
+            253,
+            "invalid AWS_MAX_ATTEMPTS \"three\"",
+        ),
+        (
+            vec![("AWS_MAX_ATTEMPTS", "-1")],
+            vec![],
+            253,
+            "invalid AWS_MAX_ATTEMPTS \"-1\"",
+        ),
+        (
+            vec![("AWS_MAX_ATTEMPTS", "")],
+            vec![],
+            253,
+            "invalid AWS_MAX_ATTEMPTS \"\"",
+        ),
+        (
+            vec![("AWS_CONFIG_FILE", zero.to_str().unwrap())],
+            vec![],
+            253,
+            "invalid `max_attempts` of profile `default` \"0\"",
+        ),
+        (
+            vec![("AWS_USE_FIPS_ENDPOINT", "yes")],
+            vec![],
+            253,
+            "invalid AWS_USE_FIPS_ENDPOINT \"yes\"",
+        ),
+        (
+            vec![("AWS_CONFIG_FILE", fips.to_str().unwrap())],
+            vec!["--profile", "other"],
+            253,
+            "invalid `use_fips_endpoint` of profile `other` \"maybe\"",
+        ),
+        (
+            vec![("AWS_CONFIG_FILE", dual.to_str().unwrap())],
+            vec![],
+            253,
+            "invalid `use_dualstack_endpoint` of profile `default` \"1\"",
+        ),
+        (
+            vec![("AWS_CONFIG_FILE", broken.to_str().unwrap())],
+            vec![],
+            253,
+            "cannot read the AWS config files",
+        ),
+        (vec![], vec!["--max-retries=-1"], 252, "--max-retries"),
+        (vec![], vec!["--max-retries", "many"], 252, "--max-retries"),
+    ] {
+        let mut cmd = command("invoke_endpoint");
+        cmd.envs(env.iter().copied())
+            .args([
+                "--endpoint-name",
+                "demo",
+                "--body",
+                "1",
+                "--endpoint-url",
+                &url,
+            ])
+            .args(&flags)
+            .arg(&out);
+        let output = tokio::process::Command::from(cmd).output().await.unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(
+            output.status.code(),
+            Some(code),
+            "{env:?} {flags:?}: {stderr}"
+        );
+        assert!(stderr.contains(says), "{env:?} {flags:?}: {stderr}");
+        let accepted = tokio::time::timeout(std::time::Duration::ZERO, listener.accept()).await;
+        assert!(accepted.is_err(), "{env:?} {flags:?}: a request was sent");
+    }
+}
+
+#[test]
+fn a_retry_mode_other_than_legacy_is_ignored_in_one_line() {
+    let says = "AWS_RETRY_MODE=\"standard\" is ignored";
+    let mut cmd = command("invoke_endpoint");
+    cmd.env("AWS_RETRY_MODE", "standard")
+        .env("AWS_MAX_ATTEMPTS", "2");
+    let r = invoke_model_1(&mut cmd);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lines: Vec<_> = r
+        .stderr
+        .lines()
+        .filter(|l| l.contains("AWS_RETRY_MODE"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{}", r.stderr);
+    assert!(
+        lines[0].contains(says) && lines[0].contains("ModelNotReadyException"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        announced(&r).contains("up to 2 attempts (AWS_MAX_ATTEMPTS)"),
+        "{}",
+        r.stderr
+    );
+    for quiet in ["legacy", "LEGACY"] {
+        let mut cmd = command("invoke_endpoint");
+        cmd.env("AWS_RETRY_MODE", quiet);
+        let r = invoke_model_1(&mut cmd);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert!(!r.stderr.contains("AWS_RETRY_MODE"), "{}", r.stderr);
+    }
+}
+
+/// The endpoint `--debug` reports for a region, with no credentials: the
+/// program stops (253) before anything is sent.
+fn resolved_endpoint(cmd: &mut Command) -> String {
+    let out = outfile("unused.txt");
+    let r = run(cmd
+        .args(["--endpoint-name", "demo", "--body", "1", "--debug"])
+        .arg(&out));
+    assert_eq!(r.code, 253, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("Unable to locate credentials"),
+        "{}",
+        r.stderr
+    );
+    let line = r
+        .stderr
+        .lines()
+        .find(|l| l.contains("by the SDK's endpoint rules: "))
+        .unwrap_or_else(|| panic!("no endpoint line: {}", r.stderr));
+    line.rsplit_once("by the SDK's endpoint rules: ")
+        .unwrap()
+        .1
+        .trim()
+        .to_owned()
+}
+
+#[test]
+fn the_region_endpoint_comes_from_the_sdk_endpoint_rules() {
+    // Expected values: the test cases of aws-sdk-sagemakerruntime's endpoint
+    // resolver (src/config/endpoint.rs, generated from the service's rules).
+    for (region, fips, dual_stack, url) in [
+        (
+            "us-east-1",
+            "false",
+            "false",
+            "https://runtime.sagemaker.us-east-1.amazonaws.com",
+        ),
+        (
+            "us-east-1",
+            "true",
+            "false",
+            "https://runtime-fips.sagemaker.us-east-1.amazonaws.com",
+        ),
+        (
+            "us-east-1",
+            "false",
+            "true",
+            "https://runtime.sagemaker.us-east-1.api.aws",
+        ),
+        (
+            "us-east-1",
+            "true",
+            "true",
+            "https://runtime.sagemaker-fips.us-east-1.api.aws",
+        ),
+        (
+            "cn-north-1",
+            "false",
+            "false",
+            "https://runtime.sagemaker.cn-north-1.amazonaws.com.cn",
+        ),
+        (
+            "cn-north-1",
+            "true",
+            "false",
+            "https://runtime.sagemaker-fips.cn-north-1.amazonaws.com.cn",
+        ),
+        (
+            "cn-north-1",
+            "false",
+            "true",
+            "https://runtime.sagemaker.cn-north-1.api.amazonwebservices.com.cn",
+        ),
+        (
+            "cn-north-1",
+            "true",
+            "true",
+            "https://runtime.sagemaker-fips.cn-north-1.api.amazonwebservices.com.cn",
+        ),
+        (
+            "us-gov-west-1",
+            "false",
+            "false",
+            "https://runtime.sagemaker.us-gov-west-1.amazonaws.com",
+        ),
+        // GovCloud's regular endpoint is its FIPS endpoint.
+        (
+            "us-gov-west-1",
+            "true",
+            "false",
+            "https://runtime.sagemaker.us-gov-west-1.amazonaws.com",
+        ),
+    ] {
+        let mut cmd = command("invoke_endpoint");
+        cmd.env("AWS_USE_FIPS_ENDPOINT", fips)
+            .env("AWS_USE_DUALSTACK_ENDPOINT", dual_stack)
+            .args(["--region", region]);
+        assert_eq!(
+            resolved_endpoint(&mut cmd),
+            url,
+            "{region}, FIPS {fips}, dual-stack {dual_stack}"
+        );
+    }
+}
+
+#[test]
+fn fips_and_dual_stack_come_from_the_profile_and_the_environment_wins() {
+    let config = aws_config_file(
+        "fips",
+        "[default]\nregion = cn-north-1\nuse_fips_endpoint = true\n\n\
+         [profile dual]\nuse_dualstack_endpoint = TRUE\n",
+    );
+    let mut cmd = command("invoke_endpoint");
+    cmd.env("AWS_CONFIG_FILE", &config);
+    assert_eq!(
+        resolved_endpoint(&mut cmd),
+        "https://runtime.sagemaker-fips.cn-north-1.amazonaws.com.cn"
+    );
+    let mut cmd = command("invoke_endpoint");
+    cmd.env("AWS_CONFIG_FILE", &config)
+        .env("AWS_USE_FIPS_ENDPOINT", "false");
+    assert_eq!(
+        resolved_endpoint(&mut cmd),
+        "https://runtime.sagemaker.cn-north-1.amazonaws.com.cn"
+    );
+    let mut cmd = command("invoke_endpoint");
+    cmd.env("AWS_CONFIG_FILE", &config)
+        .args(["--profile", "dual", "--region", "us-east-1"]);
+    assert_eq!(
+        resolved_endpoint(&mut cmd),
+        "https://runtime.sagemaker.us-east-1.api.aws"
+    );
+}
+
+#[test]
+fn invoke_endpoint_help_explains_the_retry_mode_and_the_settings() {
+    let r = run(command("invoke_endpoint").arg("--help"));
+    assert_eq!(r.code, 0);
+    for says in [
+        "legacy mode",
+        "AWS_RETRY_MODE",
+        "standard mode, which does not retry ModelNotReadyException",
+        "AWS_MAX_ATTEMPTS",
+        "max_attempts",
+        "--max-retries",
+        "AWS_USE_FIPS_ENDPOINT",
+        "AWS_USE_DUALSTACK_ENDPOINT",
+        "use_fips_endpoint",
+        "use_dualstack_endpoint",
+        "endpoint rules",
+    ] {
+        assert!(r.stdout.contains(says), "{says} missing from --help");
+    }
 }

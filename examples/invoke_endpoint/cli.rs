@@ -31,6 +31,7 @@ use tower_sagemaker::sigv4::{SigV4Layer, SigningError};
 use tower_sagemaker::target_model::TargetModel;
 use tower_sagemaker::ErrorCode;
 
+use crate::config::{self, Configured, DEFAULT_MAX_RETRIES};
 use crate::demo::{describe_demo_models, with_demo_models};
 use crate::progress::{secs, stamp, Progress};
 use crate::values::{parse_duration, parse_endpoint_url, parse_region};
@@ -43,13 +44,29 @@ use crate::values::{parse_duration, parse_endpoint_url, parse_region};
 /// config and credentials files, --profile, SSO, credential_process, ...).
 /// With neither a region nor --endpoint-url it runs against an embedded
 /// multi-model endpoint emulator with demo models.
+///
+/// Retries: botocore's legacy mode, whatever AWS_RETRY_MODE or a profile's
+/// retry_mode say. The AWS CLI v2 defaults to the standard mode, which does
+/// not retry ModelNotReadyException (a 429 without a throttling code), so a
+/// multi-model endpoint's cold start fails there at once. The number of
+/// attempts is --max-retries plus one; without the flag, AWS_MAX_ATTEMPTS,
+/// then the profile's max_attempts (both count all attempts, the first
+/// included, as in the AWS CLI); without either, 5.
+///
+/// Endpoint: for a region, the URL the endpoint rules of the AWS SDK for
+/// Rust give (https://runtime.sagemaker.us-east-1.amazonaws.com,
+/// https://runtime.sagemaker.cn-north-1.amazonaws.com.cn, ...), FIPS and
+/// dual-stack by AWS_USE_FIPS_ENDPOINT and AWS_USE_DUALSTACK_ENDPOINT, or the
+/// profile's use_fips_endpoint and use_dualstack_endpoint; --debug prints it.
+/// --endpoint-url is used as given.
 #[derive(Debug, Parser)]
 #[command(
     version,
     after_help = "Exit status: 0 success; 252 invalid arguments (an unknown flag, a bad \
                   value such as an endpoint URL or region that no request could use), \
                   before any request; 253 no credentials or invalid configuration (a \
-                  region from the environment or profile included); 254 the service \
+                  region, AWS_MAX_ATTEMPTS, max_attempts, FIPS or dual-stack setting \
+                  from the environment or profile included); 254 the service \
                   answered an error; 255 any other error (connection, timeout, deadline). \
                   As AWS CLI v2."
 )]
@@ -102,7 +119,7 @@ pub struct Args {
     #[arg(long)]
     custom_attributes: Option<String>,
 
-    /// Endpoint URL, http:// or https:// (default: https://runtime.sagemaker.{region}.amazonaws.com).
+    /// Endpoint URL, http:// or https:// (default: the region's, by the SDK's endpoint rules).
     #[arg(long, value_parser = parse_endpoint_url)]
     endpoint_url: Option<String>,
 
@@ -114,9 +131,10 @@ pub struct Args {
     #[arg(long)]
     profile: Option<String>,
 
-    /// Retries after the first attempt, as botocore's `retries={'max_attempts': N}`.
-    #[arg(long, default_value_t = 4)]
-    pub max_retries: u32,
+    /// Retries after the first attempt, as botocore's `retries={'max_attempts': N}`
+    /// [default: AWS_MAX_ATTEMPTS or the profile's max_attempts, minus one; else 4].
+    #[arg(long, value_name = "N")]
+    pub max_retries: Option<u32>,
 
     /// Longest wait for bytes (the response head, each body frame): seconds or with a unit.
     #[arg(long, visible_alias = "read-timeout", default_value = "70", value_parser = parse_duration)]
@@ -215,6 +233,10 @@ pub struct Call {
     pub endpoint_url: String,
     /// The embedded emulator, when the call goes to it.
     pub emulator: Option<Server>,
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// Where they were set, when not by --max-retries or the default.
+    pub max_retries_from: Option<String>,
 }
 
 /// Checks the arguments and builds the request; starts the emulator when
@@ -238,6 +260,12 @@ pub async fn prepare(args: &Args) -> Result<Call, Failure> {
 
     // Where to send the call, and how to sign it.
     let region = find_region(args).await?;
+    let configured = read_configuration(args).await?;
+    let (max_retries, max_retries_from) = match (args.max_retries, &configured.max_attempts) {
+        (Some(n), _) => (n, None),
+        (None, Some(attempts)) => (attempts.value - 1, Some(attempts.from.clone())),
+        (None, None) => (DEFAULT_MAX_RETRIES, None),
+    };
     let mut emulator = None;
     let (endpoint_url, signer) = match (&args.endpoint_url, region) {
         (None, None) => {
@@ -250,7 +278,7 @@ pub async fn prepare(args: &Args) -> Result<Call, Failure> {
         (Some(url), region) => {
             // A custom endpoint (a local emulator, say) may take unsigned calls.
             let region = region.unwrap_or_else(|| DEMO_REGION.to_owned());
-            let signer = match find_credentials(args).await {
+            let signer = match find_credentials(args, max_retries).await {
                 Ok(credentials) => Some(SigV4Layer::new(credentials, region)),
                 Err(_) => {
                     eprintln!("No AWS credentials found: sending unsigned requests to {url}");
@@ -260,8 +288,8 @@ pub async fn prepare(args: &Args) -> Result<Call, Failure> {
             (url.clone(), signer)
         }
         (None, Some(region)) => {
-            let credentials = find_credentials(args).await?;
-            let url = format!("https://runtime.sagemaker.{region}.amazonaws.com");
+            let url = region_endpoint(&region, &configured).await?;
+            let credentials = find_credentials(args, max_retries).await?;
             (url, Some(SigV4Layer::new(credentials, region)))
         }
     };
@@ -285,7 +313,60 @@ pub async fn prepare(args: &Args) -> Result<Call, Failure> {
         signer,
         endpoint_url,
         emulator,
+        max_retries,
+        max_retries_from,
     })
+}
+
+/// The retry and endpoint settings of the environment and the profile, each
+/// checked before anything is sent; a bad one is a configuration error (253).
+async fn read_configuration(args: &Args) -> Result<Configured, Failure> {
+    let configured = config::read(args.profile.as_deref(), args.max_retries.is_none())
+        .await
+        .map_err(Failure::Config)?;
+    if let Some(mode) = &configured.ignored_retry_mode {
+        eprintln!(
+            "AWS_RETRY_MODE={mode:?} is ignored: this command retries in botocore's legacy mode, \
+             as the standard and adaptive modes do not retry ModelNotReadyException"
+        );
+    }
+    Ok(configured)
+}
+
+/// The region's endpoint by the SDK's endpoint rules, with the FIPS and
+/// dual-stack settings; `--debug` prints it and where it came from.
+async fn region_endpoint(region: &str, configured: &Configured) -> Result<String, Failure> {
+    let (fips, dual_stack) = (configured.use_fips(), configured.use_dual_stack());
+    let url = config::region_endpoint(region, fips, dual_stack)
+        .await
+        .map_err(|e| {
+            Failure::Config(format!(
+                "no SageMaker Runtime endpoint for region {region} (FIPS {}, dual-stack {}): {e}",
+                on_off(fips),
+                on_off(dual_stack)
+            ))
+        })?;
+    let from = |s: &Option<config::Setting<bool>>| {
+        s.as_ref()
+            .map(|s| format!(" ({})", s.from))
+            .unwrap_or_default()
+    };
+    tracing::debug!(
+        "endpoint for region {region}, FIPS {}{}, dual-stack {}{}, by the SDK's endpoint rules: {url}",
+        on_off(fips),
+        from(&configured.use_fips),
+        on_off(dual_stack),
+        from(&configured.use_dual_stack),
+    );
+    Ok(url)
+}
+
+fn on_off(on: bool) -> &'static str {
+    if on {
+        "on"
+    } else {
+        "off"
+    }
 }
 
 /// `Content-Type` and `Accept`, as given.
@@ -380,8 +461,14 @@ async fn find_region(args: &Args) -> Result<Option<String>, Failure> {
 
 /// Credentials from the default chain (environment, profile, SSO,
 /// credential_process, web identity, container and instance metadata).
-async fn find_credentials(args: &Args) -> Result<Credentials, Failure> {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+///
+/// The retry settings are given to the loader: it would otherwise read
+/// AWS_MAX_ATTEMPTS and AWS_RETRY_MODE again (for the STS and SSO clients of
+/// the chain), and panic on a value it cannot parse.
+async fn find_credentials(args: &Args, max_retries: u32) -> Result<Credentials, Failure> {
+    let retry =
+        aws_config::retry::RetryConfig::standard().with_max_attempts(max_retries.saturating_add(1));
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(retry);
     if let Some(name) = &args.profile {
         loader = loader.profile_name(name);
     }
@@ -398,9 +485,9 @@ async fn find_credentials(args: &Args) -> Result<Credentials, Failure> {
 
 /// The line that says what is about to happen.
 pub fn announce(args: &Args, call: &Call) {
-    let attempts_max = args.max_retries.saturating_add(1);
+    let attempts_max = call.max_retries.saturating_add(1);
     eprintln!(
-        "Invoking endpoint `{}`{} at {}: up to {} attempt{}, reads within {} each, {} in all{}",
+        "Invoking endpoint `{}`{} at {}: up to {} attempt{}{}, reads within {} each, {} in all{}",
         args.endpoint_name,
         call.target_model
             .as_ref()
@@ -409,6 +496,10 @@ pub fn announce(args: &Args, call: &Call) {
         call.endpoint_url,
         attempts_max,
         if attempts_max == 1 { "" } else { "s" },
+        call.max_retries_from
+            .as_ref()
+            .map(|from| format!(" ({from})"))
+            .unwrap_or_default(),
         secs(args.cli_read_timeout),
         secs(args.deadline),
         match &call.signer {

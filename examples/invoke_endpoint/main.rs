@@ -10,9 +10,14 @@
 //! - With neither `--endpoint-url` nor `--region` it starts this crate's
 //!   multi-model endpoint emulator in-process on `127.0.0.1` with a few demo
 //!   models, and calls it (signed; the emulator checks the signatures).
-//! - With `--region` it calls `https://runtime.sagemaker.{region}.amazonaws.com`
-//!   (or `--endpoint-url`), signing with SigV4 from `AWS_ACCESS_KEY_ID`,
-//!   `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`.
+//! - With a region it calls the region's endpoint by the AWS SDK's endpoint
+//!   rules (`https://runtime.sagemaker.{region}.amazonaws.com`, the China
+//!   regions' `.amazonaws.com.cn`, FIPS and dual-stack variants), or
+//!   `--endpoint-url`, signing with SigV4 and credentials from the default
+//!   chain.
+//! - Retries are botocore's legacy mode (it retries ModelNotReadyException);
+//!   `--max-retries`, else `AWS_MAX_ATTEMPTS` or the profile's `max_attempts`
+//!   (total attempts), set how many.
 //!
 //! The response body goes to the output file; the response metadata is printed
 //! as JSON on stdout, as the AWS CLI does; progress (each attempt, its outcome,
@@ -22,6 +27,7 @@
 //! around it lives in `cli.rs` and the progress lines in `progress.rs`.
 
 mod cli;
+mod config;
 #[path = "../common/demo.rs"]
 mod demo;
 mod progress;
@@ -56,7 +62,7 @@ use progress::Progress;
 /// TargetModelLayer         sets X-Amzn-SageMaker-Target-Model
 /// InvokeHeadersLayer       sets the request's other SageMaker headers (--target-variant, ...)
 /// DeadlineLayer            one budget for the whole call, body included (--deadline)
-/// ModelNotReadyRetryLayer  botocore legacy retries (--max-retries)
+/// ModelNotReadyRetryLayer  botocore legacy retries (--max-retries, AWS_MAX_ATTEMPTS, max_attempts)
 ///   on_event               (this example) prints each attempt, from the layer's events
 /// CollectBodyLayer         reads the body inside the attempt: a broken body is retried
 /// ReadTimeoutLayer         bounds each wait for the head and each body frame (--cli-read-timeout)
@@ -66,6 +72,7 @@ use progress::Progress;
 fn stack<C>(
     client: C,
     args: &Args,
+    max_retries: u32,
     target_model: TargetModelLayer,
     signer: Option<SigV4Layer>,
     progress: Progress,
@@ -89,7 +96,7 @@ where
         .layer(
             ModelNotReadyRetryLayer::new(
                 LegacyRetries::new()
-                    .max_retries(args.max_retries)
+                    .max_retries(max_retries)
                     .on_event(progress.on_event()),
             )
             .no_attempt_timeout(),
@@ -123,10 +130,11 @@ async fn run(args: Args, start: Instant) -> Result<(), Failure> {
         None => TargetModelLayer::per_request(),
     };
     // Made just before the call: its clock and the deadline start together.
-    let progress = Progress::new(start, &args);
+    let progress = Progress::new(start, call.max_retries);
     let svc = stack(
         client,
         &args,
+        call.max_retries,
         target_model,
         call.signer.clone(),
         progress.clone(),

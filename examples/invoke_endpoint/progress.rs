@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use http::StatusCode;
 use tower_sagemaker::retry::{Decision, RetryEvent};
 
-use crate::cli::{chain, Args};
+use crate::cli::chain;
 
 #[derive(Clone)]
 pub struct Progress {
@@ -22,12 +22,12 @@ pub struct Progress {
 }
 
 impl Progress {
-    pub fn new(start: Instant, args: &Args) -> Self {
+    pub fn new(start: Instant, max_retries: u32) -> Self {
         Self {
             start,
             attempt: Arc::new(AtomicU32::new(0)),
             sent: Arc::new(Mutex::new(Instant::now())),
-            attempts_max: args.max_retries.saturating_add(1),
+            attempts_max: max_retries.saturating_add(1),
         }
     }
 
