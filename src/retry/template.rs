@@ -115,16 +115,16 @@ pub(crate) fn invocation_id() -> HeaderValue {
 
 /// `amz-sdk-request` for attempt `attempt` of `max`: `attempt=N; max=M`.
 pub(crate) fn sdk_request(attempt: u32, max: u32) -> HeaderValue {
-    // botocore's default of 5 attempts needs no allocation.
-    const OF_FIVE: [&str; 5] = [
-        "attempt=1; max=5",
-        "attempt=2; max=5",
-        "attempt=3; max=5",
-        "attempt=4; max=5",
-        "attempt=5; max=5",
+    // botocore's default of 5 attempts, made at compile time.
+    const OF_FIVE: [HeaderValue; 5] = [
+        HeaderValue::from_static("attempt=1; max=5"),
+        HeaderValue::from_static("attempt=2; max=5"),
+        HeaderValue::from_static("attempt=3; max=5"),
+        HeaderValue::from_static("attempt=4; max=5"),
+        HeaderValue::from_static("attempt=5; max=5"),
     ];
     match OF_FIVE.get(attempt.wrapping_sub(1) as usize) {
-        Some(value) if max == 5 => HeaderValue::from_static(value),
+        Some(value) if max == 5 => value.clone(),
         _ => HeaderValue::try_from(format!("attempt={attempt}; max={max}")).expect("ASCII"),
     }
 }
