@@ -103,3 +103,36 @@ async fn a_callers_own_invocation_id_is_kept_and_the_headers_can_be_turned_off()
         assert_eq!(header(c, &SDK_REQUEST_HEADER), None);
     }
 }
+
+/// Beneath the retry layer, `SigV4Layer` signs both headers on every attempt.
+#[cfg(feature = "sigv4")]
+#[tokio::test(start_paused = true)]
+async fn sigv4_beneath_signs_them() {
+    use aws_credential_types::Credentials;
+    use tower_sagemaker::sigv4::SigV4Layer;
+
+    let endpoint = Scripted::new([respond(503), respond(200)]);
+    ServiceBuilder::new()
+        .layer(ModelNotReadyRetryLayer::new(LegacyRetries::new()))
+        .layer(SigV4Layer::new(
+            Credentials::new("AKID", "SECRET", None, None, "test"),
+            "us-east-1",
+        ))
+        .service(endpoint.clone())
+        .oneshot(request("1"))
+        .await
+        .unwrap();
+    let calls = endpoint.calls();
+    assert_eq!(calls.len(), 2);
+    for c in &calls {
+        let auth = header(c, &http::header::AUTHORIZATION).unwrap();
+        let signed = auth
+            .split("SignedHeaders=")
+            .nth(1)
+            .and_then(|rest| rest.split(',').next())
+            .unwrap();
+        let signed: Vec<_> = signed.split(';').collect();
+        assert!(signed.contains(&"amz-sdk-invocation-id"), "{auth}");
+        assert!(signed.contains(&"amz-sdk-request"), "{auth}");
+    }
+}
