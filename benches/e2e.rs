@@ -177,6 +177,43 @@ async fn callers_at_once(row: &mut ConcurrentRow<'_>, n: u32) {
     futures_util::future::join_all(callers).await;
 }
 
+/// A `tower::retry::Policy` as a user writes one for this job: 429 retried
+/// up to 4 times after a random sleep below 1 s, a copy of the request kept
+/// for each attempt (without one, `Retry` cannot retry).
+#[derive(Clone)]
+struct Retry429 {
+    remaining: u32,
+}
+
+impl<B, E> Policy<Req, http::Response<B>, E> for Retry429 {
+    type Future = tokio::time::Sleep;
+
+    fn retry(
+        &mut self,
+        _req: &mut Req,
+        result: &mut Result<http::Response<B>, E>,
+    ) -> Option<Self::Future> {
+        match result {
+            Ok(res) if res.status() == 429 && self.remaining > 0 => {
+                self.remaining -= 1;
+                let delay = Duration::from_millis(fastrand::u64(0..1000));
+                Some(tokio::time::sleep(delay))
+            }
+            _ => None,
+        }
+    }
+
+    fn clone_request(&mut self, req: &Req) -> Option<Req> {
+        let mut copy = http::Request::new(req.body().clone());
+        *copy.method_mut() = req.method().clone();
+        *copy.uri_mut() = req.uri().clone();
+        *copy.version_mut() = req.version();
+        *copy.headers_mut() = req.headers().clone();
+        *copy.extensions_mut() = req.extensions().clone();
+        Some(copy)
+    }
+}
+
 /// A trivial `tower::retry::Policy`: retries nothing, and keeps no copy of
 /// the request. The cheapest a tower `Retry` can be.
 #[derive(Clone)]
@@ -288,6 +325,14 @@ fn main() {
             TARGET_MODEL_HEADER,
             http::HeaderValue::from_static(MODEL),
         ))
+        .layer(RetryLayer::new(Retry429 { remaining: 4 }))
+        .layer(TimeoutLayer::new(Duration::from_secs(70)))
+        .service(client.clone());
+    let tower_parts_no_retry = ServiceBuilder::new()
+        .layer(SetRequestHeaderLayer::if_not_present(
+            TARGET_MODEL_HEADER,
+            http::HeaderValue::from_static(MODEL),
+        ))
         .layer(RetryLayer::new(NeverRetry))
         .layer(TimeoutLayer::new(Duration::from_secs(70)))
         .service(client.clone());
@@ -346,8 +391,12 @@ fn main() {
             caller(&bare, minimal, n)
         }),
         concurrent_row(
-            "tower's parts (`SetRequestHeader` + `Retry` + `Timeout`), 32 at once",
+            "tower's parts (`SetRequestHeader` + `Retry` of 429 + `Timeout`), 32 at once",
             |n| caller(&tower_parts, minimal, n),
+        ),
+        concurrent_row(
+            "tower's parts with a `Retry` that cannot retry (no request copy), 32 at once",
+            |n| caller(&tower_parts_no_retry, minimal, n),
         ),
         concurrent_row(
             "recommended stack (`multi_model_endpoint`), 32 at once",
