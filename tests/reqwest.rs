@@ -768,6 +768,7 @@ mod signed {
             assert!(with <= n + 6, "{with} requests for {n} callers");
             let without = callers(n, fast(8)).await;
             assert!(without >= 2 * n, "{without} requests for {n} callers");
+            println!("{n} callers: {with} requests with coalescing, {without} without");
         }
 
         #[tokio::test]
@@ -779,16 +780,16 @@ mod signed {
             let (emulator, server) = serve_signed(cold(600)).await;
             let attempts = CountAttempts::default();
             let client = client_with(&fast(2).coalesce_cold_starts(ColdStarts::new()), &attempts);
-            let (a, b) = tokio::join!(
-                send(&client, &server, "1"),
-                send(&client, &server, "1")
-            );
+            let (a, b) = tokio::join!(send(&client, &server, "1"), send(&client, &server, "1"));
             assert_eq!(a.status(), StatusCode::TOO_MANY_REQUESTS);
             assert_eq!(b.status(), StatusCode::TOO_MANY_REQUESTS);
             let sent = attempts.0.load(Ordering::SeqCst);
             // Without coalescing: 3 each.
             assert!(sent <= 4, "{sent} requests");
-            assert_eq!(u64::from(sent), emulator.stats("m.tar.gz").unwrap().not_ready);
+            assert_eq!(
+                u64::from(sent),
+                emulator.stats("m.tar.gz").unwrap().not_ready
+            );
             server.shutdown().await;
         }
 
@@ -888,8 +889,14 @@ mod signed {
             assert_eq!(res.status(), StatusCode::OK);
             let seen = log.lock().unwrap().clone();
             assert_eq!(seen.len(), 1);
-            assert_eq!(header(&seen[0], &INFERENCE_ID_HEADER).unwrap(), "default-id");
-            assert_eq!(header(&seen[0], &CUSTOM_ATTRIBUTES_HEADER).unwrap(), "trace=abc");
+            assert_eq!(
+                header(&seen[0], &INFERENCE_ID_HEADER).unwrap(),
+                "default-id"
+            );
+            assert_eq!(
+                header(&seen[0], &CUSTOM_ATTRIBUTES_HEADER).unwrap(),
+                "trace=abc"
+            );
 
             // An invalid value cannot be made...
             assert!(InvokeHeader::target_variant("-blue").is_err());

@@ -106,12 +106,11 @@ impl ColdStartsMiddleware {
 }
 
 /// What [`ColdStartsMiddleware`] learnt of an attempt, on its response for
-/// [`LegacyRetryableStrategy`](super::LegacyRetryableStrategy): the attempts
-/// the call has made, counting the failed probes it waited through, and
-/// whether that leaves it none.
+/// [`LegacyRetryableStrategy`](super::LegacyRetryableStrategy): whether the
+/// attempts the call has made, counting the failed probes it waited through,
+/// leave it none.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct ColdStartMark {
-    pub(super) counted: u32,
     pub(super) exhausted: bool,
 }
 
@@ -142,7 +141,11 @@ impl ReqwestCall {
 impl CallState {
     /// Before an attempt is sent: the wait for another call's probe, if
     /// the call must wait.
-    fn before_send(&mut self, retries: &LegacyRetries, req: &::reqwest::Request) -> Option<Box<Watch>> {
+    fn before_send(
+        &mut self,
+        retries: &LegacyRetries,
+        req: &::reqwest::Request,
+    ) -> Option<Box<Watch>> {
         let cold = retries.get_cold_starts()?;
         if let Some(watch) = self.watch.take() {
             return Some(watch);
@@ -168,8 +171,8 @@ impl CallState {
         }
     }
 
-    /// After an attempt: reports its outcome to the call's ticket; the
-    /// call's count of attempts (`None` without a ticket).
+    /// After an attempt: reports its outcome to the call's ticket; what the
+    /// strategy needs to know of it (`None` without a ticket).
     fn after_attempt(
         &mut self,
         retries: &LegacyRetries,
@@ -187,7 +190,6 @@ impl CallState {
             self.watch = Some(Box::new(ticket.watch(max - counted)));
         }
         Some(ColdStartMark {
-            counted,
             exhausted: counted > max,
         })
     }
