@@ -134,7 +134,7 @@ mod template;
 pub use self::backoff::LegacyBackoff;
 pub use self::classify::{RetryClassifier, RetryReason};
 pub use self::cold_starts::ColdStarts;
-#[cfg(feature = "aws-sdk")]
+#[cfg(any(feature = "aws-sdk", feature = "reqwest"))]
 pub(crate) use self::cold_starts::{Ticket, Turn, Watch};
 pub use self::error::AttemptTimedOut;
 pub use self::event::{AttemptOutcome, Decision, RetryEvent};
