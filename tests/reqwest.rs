@@ -662,6 +662,261 @@ mod signed {
         );
         server.shutdown().await;
     }
+
+    /// The rest of the promise on the reqwest-middleware path: cold-start
+    /// coalescing, the attempt headers and the other `InvokeEndpoint`
+    /// headers, each attempt signed and verified by the emulator.
+    mod whole_promise {
+        use http::HeaderMap;
+        use tower_sagemaker::invoke_headers::{InvokeHeader, InvokeHeaders};
+        use tower_sagemaker::reqwest::InvokeHeadersMiddleware;
+        use tower_sagemaker::sagemaker::{
+            InvalidHeaderValue, CUSTOM_ATTRIBUTES_HEADER, INFERENCE_ID_HEADER,
+            INVOCATION_ID_HEADER, SDK_REQUEST_HEADER, TARGET_VARIANT_HEADER,
+        };
+
+        use super::*;
+
+        /// The emulator served through a hyper server of the test's own that
+        /// records the headers of every request it receives.
+        async fn serve_recording(emulator: Emulator) -> (String, Arc<Mutex<Vec<HeaderMap>>>) {
+            let seen: Arc<Mutex<Vec<HeaderMap>>> = Arc::default();
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let log = Arc::clone(&seen);
+            tokio::spawn(async move {
+                loop {
+                    let Ok((stream, _)) = listener.accept().await else {
+                        return;
+                    };
+                    let (emulator, log) = (emulator.clone(), Arc::clone(&log));
+                    tokio::spawn(async move {
+                        let svc = hyper::service::service_fn(
+                            move |req: http::Request<hyper::body::Incoming>| {
+                                log.lock().unwrap().push(req.headers().clone());
+                                emulator.clone().oneshot(req)
+                            },
+                        );
+                        let io = hyper_util::rt::TokioIo::new(stream);
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(io, svc)
+                            .await;
+                    });
+                }
+            });
+            (format!("http://{addr}/endpoints/demo/invocations"), seen)
+        }
+
+        fn signed_emulator(load: u64) -> Emulator {
+            cold(load)
+                .credentials(ACCESS_KEY, SECRET_KEY)
+                .region(REGION)
+                .build()
+        }
+
+        fn header(headers: &HeaderMap, name: &http::HeaderName) -> Option<String> {
+            Some(headers.get(name)?.to_str().unwrap().to_owned())
+        }
+
+        /// The one-call setup with `retries`, an attempt counter and the
+        /// signer last.
+        fn client_with(retries: &LegacyRetries, attempts: &CountAttempts) -> ClientWithMiddleware {
+            reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+                .multi_model_endpoint_with(
+                    TargetModel::new("m.tar.gz").unwrap(),
+                    retries,
+                    Duration::from_secs(10),
+                )
+                .with(attempts.clone())
+                .with(SigV4Middleware::new(credentials(), REGION))
+                .build()
+        }
+
+        /// `n` callers at once on the cold model; the requests the endpoint
+        /// received.
+        async fn callers(n: u64, retries: LegacyRetries) -> u64 {
+            let (emulator, server) = serve_signed(cold(600)).await;
+            let attempts = CountAttempts::default();
+            let client = client_with(&retries, &attempts);
+            let calls = (0..n).map(|_| send(&client, &server, "1.0,2.0,5.0"));
+            for res in futures_util::future::join_all(calls).await {
+                assert_eq!(res.status(), StatusCode::OK);
+                assert_eq!(res.text().await.unwrap(), "8.0");
+            }
+            let stats = emulator.stats("m.tar.gz").unwrap();
+            assert_eq!(stats.loads, 1);
+            assert_eq!(stats.invocations, n, "{stats:?}");
+            let sent = u64::from(attempts.0.load(Ordering::SeqCst));
+            // Every request passed verification: the 429s came from the model.
+            assert_eq!(sent, stats.invocations + stats.not_ready, "{stats:?}");
+            server.shutdown().await;
+            sent
+        }
+
+        fn fast(max_retries: u32) -> LegacyRetries {
+            LegacyRetries::new()
+                .max_retries(max_retries)
+                .base_delay(Duration::from_millis(20))
+        }
+
+        #[tokio::test]
+        async fn callers_on_one_cold_model_coalesce() {
+            let n = 20;
+            // A 600 ms load, the endpoint holding each request 150 ms: about
+            // four 429s per probe, one probe at a time.
+            let with = callers(n, fast(8).coalesce_cold_starts(ColdStarts::new())).await;
+            assert!(with <= n + 6, "{with} requests for {n} callers");
+            let without = callers(n, fast(8)).await;
+            assert!(without >= 2 * n, "{without} requests for {n} callers");
+            println!("{n} callers: {with} requests with coalescing, {without} without");
+        }
+
+        #[tokio::test]
+        async fn a_waiting_call_counts_the_probes_it_waited_through() {
+            // Two retries: the prober's three attempts all fail (the model
+            // loads for 600 ms, 150 ms per 429); the waiter, having waited
+            // through two failed probes, sends its one attempt left and ends
+            // with its 429, as without coalescing it would have after three.
+            let (emulator, server) = serve_signed(cold(600)).await;
+            let attempts = CountAttempts::default();
+            let client = client_with(&fast(2).coalesce_cold_starts(ColdStarts::new()), &attempts);
+            let (a, b) = tokio::join!(send(&client, &server, "1"), send(&client, &server, "1"));
+            assert_eq!(a.status(), StatusCode::TOO_MANY_REQUESTS);
+            assert_eq!(b.status(), StatusCode::TOO_MANY_REQUESTS);
+            let sent = attempts.0.load(Ordering::SeqCst);
+            // Without coalescing: 3 each.
+            assert!(sent <= 4, "{sent} requests");
+            assert_eq!(
+                u64::from(sent),
+                emulator.stats("m.tar.gz").unwrap().not_ready
+            );
+            server.shutdown().await;
+        }
+
+        #[tokio::test]
+        async fn every_attempt_carries_signed_attempt_headers() {
+            let emulator = signed_emulator(600);
+            let (url, log) = serve_recording(emulator.clone()).await;
+            let seen = || log.lock().unwrap().clone();
+            let client = client_with(&fast(8), &CountAttempts::default());
+            let res = client.post(&url).body("1.0,2.0,5.0").send().await.unwrap();
+            // The emulator verified every attempt's signature.
+            assert_eq!(res.status(), StatusCode::OK);
+            let first = seen();
+            let stats = emulator.stats("m.tar.gz").unwrap();
+            assert_eq!(first.len() as u64, stats.not_ready + 1, "{stats:?}");
+            assert!(first.len() >= 2);
+            let ids: Vec<_> = first
+                .iter()
+                .map(|h| header(h, &INVOCATION_ID_HEADER).unwrap())
+                .collect();
+            assert_eq!(ids[0].len(), 36, "{ids:?}");
+            assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+            for (i, headers) in first.iter().enumerate() {
+                let expected = format!("attempt={}; max=9", i + 1);
+                assert_eq!(header(headers, &SDK_REQUEST_HEADER), Some(expected));
+                let auth = header(headers, &http::header::AUTHORIZATION).unwrap();
+                let signed = auth.split("SignedHeaders=").nth(1).unwrap();
+                let signed: Vec<_> = signed.split(',').next().unwrap().split(';').collect();
+                assert!(
+                    signed.contains(&"amz-sdk-invocation-id")
+                        && signed.contains(&"amz-sdk-request"),
+                    "{auth}"
+                );
+            }
+
+            // A second call: another id. A request's own id is kept.
+            let res = client.post(&url).body("1").send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::OK);
+            let res = client
+                .post(&url)
+                .header(INVOCATION_ID_HEADER, "my-own-invocation")
+                .body("1")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), StatusCode::OK);
+            let all = seen();
+            let n = all.len();
+            assert_eq!(n, first.len() + 2);
+            assert_ne!(header(&all[n - 2], &INVOCATION_ID_HEADER).unwrap(), ids[0]);
+            assert_eq!(
+                header(&all[n - 2], &SDK_REQUEST_HEADER).unwrap(),
+                "attempt=1; max=9"
+            );
+            assert_eq!(
+                header(&all[n - 1], &INVOCATION_ID_HEADER).unwrap(),
+                "my-own-invocation"
+            );
+
+            // Off with one setting.
+            let off = client_with(&fast(8).attempt_headers(false), &CountAttempts::default());
+            let res = off.post(&url).body("1").send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::OK);
+            let last = seen().pop().unwrap();
+            assert!(header(&last, &INVOCATION_ID_HEADER).is_none());
+            assert!(header(&last, &SDK_REQUEST_HEADER).is_none());
+        }
+
+        #[tokio::test]
+        async fn invoke_headers_are_set_signed_and_checked_before_sending() {
+            let emulator = signed_emulator(0);
+            let (url, log) = serve_recording(emulator.clone()).await;
+            let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+                .with(InvokeHeadersMiddleware::new(
+                    InvokeHeaders::new().with(InvokeHeader::inference_id("default-id").unwrap()),
+                ))
+                .multi_model_endpoint_with(
+                    TargetModel::new("m.tar.gz").unwrap(),
+                    &fast(2),
+                    Duration::from_secs(10),
+                )
+                .with(SigV4Middleware::new(credentials(), REGION))
+                .build();
+
+            // The default, and a request's own (custom attributes).
+            let res = client
+                .post(&url)
+                .with_extension(
+                    InvokeHeaders::new()
+                        .with(InvokeHeader::custom_attributes("trace=abc").unwrap()),
+                )
+                .body("1.0,2.0,5.0")
+                .send()
+                .await
+                .unwrap();
+            // The emulator refuses an unsigned X-Amzn-SageMaker-* header.
+            assert_eq!(res.status(), StatusCode::OK);
+            let seen = log.lock().unwrap().clone();
+            assert_eq!(seen.len(), 1);
+            assert_eq!(
+                header(&seen[0], &INFERENCE_ID_HEADER).unwrap(),
+                "default-id"
+            );
+            assert_eq!(
+                header(&seen[0], &CUSTOM_ATTRIBUTES_HEADER).unwrap(),
+                "trace=abc"
+            );
+
+            // An invalid value cannot be made...
+            assert!(InvokeHeader::target_variant("-blue").is_err());
+            // ...and one set by hand is refused before anything is sent.
+            let err = client
+                .post(&url)
+                .header(TARGET_VARIANT_HEADER, "-blue")
+                .body("1")
+                .send()
+                .await
+                .unwrap_err();
+            let reqwest_middleware::Error::Middleware(err) = err else {
+                panic!("{err:?}")
+            };
+            let invalid = err.downcast_ref::<InvalidHeaderValue>().unwrap();
+            assert_eq!(invalid.header(), "X-Amzn-SageMaker-Target-Variant");
+            assert_eq!(log.lock().unwrap().len(), 1);
+            assert_eq!(emulator.stats("m.tar.gz").unwrap().invocations, 1);
+        }
+    }
 }
 
 /// The deadline middleware on tokio's paused clock, with an endpoint made of

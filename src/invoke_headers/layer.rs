@@ -1,6 +1,5 @@
 use std::task::{Context, Poll};
 
-use http::header::Entry;
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -132,15 +131,7 @@ where
         // In parts, the extensions can be read while the headers are written.
         let (mut parts, body) = req.into_parts();
         let own = parts.extensions.get::<InvokeHeaders>();
-        for header in own
-            .into_iter()
-            .flat_map(InvokeHeaders::iter)
-            .chain(self.defaults.iter())
-        {
-            if let Entry::Vacant(slot) = parts.headers.entry(header.name()) {
-                slot.insert(header.value().clone());
-            }
-        }
+        super::set_headers(&mut parts.headers, own, &self.defaults);
         self.inner.call(http::Request::from_parts(parts, body))
     }
 }

@@ -46,7 +46,8 @@ pub use self::layer::{InvokeHeadersLayer, InvokeHeadersService};
 
 use std::fmt;
 
-use http::{HeaderName, HeaderValue};
+use http::header::Entry;
+use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::sagemaker::{
     check_invoke_header, InvalidHeaderValue, CUSTOM_ATTRIBUTES_HEADER, ENABLE_EXPLANATIONS_HEADER,
@@ -201,6 +202,49 @@ impl InvokeHeaders {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+}
+
+/// Sets the headers of `own` (a request's), then `defaults`, on `headers`;
+/// a header `headers` already has is kept. What [`InvokeHeadersLayer`] and
+/// the reqwest middleware both do.
+pub(crate) fn set_headers(
+    headers: &mut HeaderMap,
+    own: Option<&InvokeHeaders>,
+    defaults: &InvokeHeaders,
+) {
+    for header in own
+        .into_iter()
+        .flat_map(InvokeHeaders::iter)
+        .chain(defaults.iter())
+    {
+        if let Entry::Vacant(slot) = headers.entry(header.name()) {
+            slot.insert(header.value().clone());
+        }
+    }
+}
+
+/// Checks the `InvokeEndpoint` headers `headers` carries (the target model
+/// aside) as [`InvokeHeader`]'s constructors check them.
+#[cfg(feature = "reqwest")]
+pub(crate) fn check_headers(headers: &HeaderMap) -> Result<(), InvalidHeaderValue> {
+    const NAMES: [HeaderName; 7] = [
+        TARGET_VARIANT_HEADER,
+        TARGET_CONTAINER_HOSTNAME_HEADER,
+        INFERENCE_ID_HEADER,
+        ENABLE_EXPLANATIONS_HEADER,
+        INFERENCE_COMPONENT_HEADER,
+        SESSION_ID_HEADER,
+        CUSTOM_ATTRIBUTES_HEADER,
+    ];
+    for name in &NAMES {
+        for value in headers.get_all(name) {
+            let value = value
+                .to_str()
+                .map_err(|_| InvalidHeaderValue::new(name, "printable ASCII characters"))?;
+            check_invoke_header(name, value)?;
+        }
+    }
+    Ok(())
 }
 
 impl FromIterator<InvokeHeader> for InvokeHeaders {

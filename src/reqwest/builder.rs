@@ -4,8 +4,8 @@ use reqwest_middleware::ClientBuilder;
 use reqwest_retry::RetryTransientMiddleware;
 
 use super::{
-    AttemptDeadlineMiddleware, DeadlineMiddleware, LegacyBackoffPolicy, LegacyRetryableStrategy,
-    TargetModelMiddleware,
+    AttemptDeadlineMiddleware, AttemptHeadersMiddleware, ColdStartsMiddleware, DeadlineMiddleware,
+    LegacyBackoffPolicy, LegacyRetryableStrategy, TargetModelMiddleware,
 };
 use crate::retry::LegacyRetries;
 use crate::sagemaker::{MAX_LOAD_TIME, RECOMMENDED_ATTEMPT_TIMEOUT};
@@ -49,8 +49,10 @@ pub trait ClientBuilderExt: sealed::Sealed + Sized {
     /// [`DeadlineMiddleware::default()`] (360 s for the whole call),
     /// `RetryTransientMiddleware` with [`LegacyBackoffPolicy::legacy()`] and
     /// [`LegacyRetryableStrategy::legacy()`] (botocore's legacy retries, 4
-    /// retries), and [`AttemptDeadlineMiddleware`] with a 70 s attempt timeout
-    /// (each attempt and its body end by the deadline).
+    /// retries), [`AttemptDeadlineMiddleware`] with a 70 s attempt timeout
+    /// (each attempt and its body end by the deadline), and
+    /// [`AttemptHeadersMiddleware`] (`amz-sdk-invocation-id` and
+    /// `amz-sdk-request` on each attempt).
     ///
     /// Add [`SigV4Middleware`](super::SigV4Middleware) (feature `sigv4`)
     /// **after** it, and any middleware that sets headers before it.
@@ -61,7 +63,11 @@ pub trait ClientBuilderExt: sealed::Sealed + Sized {
     /// [`multi_model_endpoint`](Self::multi_model_endpoint) with the
     /// retries of `retries` (number, backoff and classifier) and a budget of
     /// `budget` for each call. The backoff policy stops retrying when a sleep
-    /// would end after `budget`.
+    /// would end after `budget`. With
+    /// [`coalesce_cold_starts`](LegacyRetries::coalesce_cold_starts), a
+    /// [`ColdStartsMiddleware`] goes right after the retry middleware; with
+    /// [`attempt_headers(false)`](LegacyRetries::attempt_headers), no
+    /// [`AttemptHeadersMiddleware`].
     fn multi_model_endpoint_with(
         self,
         model: TargetModel,
@@ -77,12 +83,21 @@ impl ClientBuilderExt for ClientBuilder {
         retries: &LegacyRetries,
         budget: std::time::Duration,
     ) -> ClientBuilder {
-        self.with(TargetModelMiddleware::new(model))
+        let mut builder = self
+            .with(TargetModelMiddleware::new(model))
             .with(DeadlineMiddleware::new(budget))
             .with(RetryTransientMiddleware::new_with_policy_and_strategy(
                 LegacyBackoffPolicy::new(retries).total_budget(budget),
                 LegacyRetryableStrategy::new(retries),
-            ))
-            .with(AttemptDeadlineMiddleware::new().attempt_timeout(RECOMMENDED_ATTEMPT_TIMEOUT))
+            ));
+        if retries.get_cold_starts().is_some() {
+            builder = builder.with(ColdStartsMiddleware::new(retries));
+        }
+        builder = builder
+            .with(AttemptDeadlineMiddleware::new().attempt_timeout(RECOMMENDED_ATTEMPT_TIMEOUT));
+        if retries.get_attempt_headers() {
+            builder = builder.with(AttemptHeadersMiddleware::new(retries));
+        }
+        builder
     }
 }

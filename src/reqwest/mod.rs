@@ -75,6 +75,9 @@
 //! order they go (outermost first), and all of them at once with
 //! [`ClientBuilderExt::multi_model_endpoint`]:
 //!
+//! - [`InvokeHeadersMiddleware`] (yours to add, first): `InvokeEndpoint`'s
+//!   other headers ([`InvokeHeaders`](crate::invoke_headers::InvokeHeaders)),
+//!   validated;
 //! - [`TargetModelMiddleware`]: sets `X-Amzn-SageMaker-Target-Model` from a
 //!   validated [`TargetModel`];
 //! - [`DeadlineMiddleware`]: one budget for the call, attempts in flight and
@@ -84,26 +87,45 @@
 //!   with the [`RetryClassifier`] of a [`LegacyRetries`], as the tower layer)
 //!   and [`LegacyBackoffPolicy`] (the [`LegacyBackoff`] and `max_retries` of a
 //!   [`LegacyRetries`], full jitter, an optional total budget);
+//! - [`ColdStartsMiddleware`] (with
+//!   [`coalesce_cold_starts`](LegacyRetries::coalesce_cold_starts)): while a
+//!   model loads, one call at a time asks the endpoint about it;
 //! - [`AttemptDeadlineMiddleware`]: each attempt, its response body included,
 //!   ends by the deadline (and after a per-attempt timeout);
+//! - [`AttemptHeadersMiddleware`]: `amz-sdk-invocation-id` and
+//!   `amz-sdk-request` on each attempt;
 //! - `SigV4Middleware` (feature `sigv4`): signs each attempt, last.
 //!
-//! What the tower path has and the middleware path has not: cold-start
-//! coalescing and [`RetryEvent`](crate::retry::RetryEvent)s (reqwest-retry
-//! runs its own loop), and `DeadlineExceeded` for a body read that outlives
-//! the deadline (it fails with reqwest's timeout error instead).
+//! The middleware after the retry middleware keep a call's state (its place
+//! among the calls for its model, its invocation id and attempt count) in
+//! the call's middleware extensions, which reqwest-middleware hands every
+//! attempt of the call.
+//!
+//! What the tower path has and the middleware path has not:
+//! [`RetryEvent`](crate::retry::RetryEvent)s (reqwest-retry runs its own
+//! loop and tells no one), `DeadlineExceeded` for a body read that outlives
+//! the deadline (it fails with reqwest's timeout error instead), and, with
+//! coalescing, a backoff that counts the probes a call waited through
+//! (reqwest-retry's policy sees only the call's own retries; see
+//! [`ColdStartsMiddleware`]).
 //!
 //! Built for reqwest 0.13, reqwest-middleware 0.5, reqwest-retry 0.9 and
 //! retry-policies 0.5.
 
+mod attempt_headers;
 mod builder;
+mod cold_starts;
 mod deadline;
+mod invoke_headers;
 mod service;
 #[cfg(feature = "sigv4")]
 mod sigv4;
 
+pub use self::attempt_headers::AttemptHeadersMiddleware;
 pub use self::builder::ClientBuilderExt;
+pub use self::cold_starts::ColdStartsMiddleware;
 pub use self::deadline::{AttemptDeadlineMiddleware, DeadlineMiddleware};
+pub use self::invoke_headers::InvokeHeadersMiddleware;
 pub use self::service::{ReqwestService, ResponseFuture};
 #[cfg(feature = "sigv4")]
 pub use self::sigv4::SigV4Middleware;
@@ -115,12 +137,17 @@ use reqwest_middleware::{Middleware, Next};
 use reqwest_retry::{Retryable, RetryableStrategy};
 use retry_policies::{RetryDecision, RetryPolicy};
 
+use self::cold_starts::ColdStartMark;
 use crate::retry::{LegacyBackoff, LegacyRetries, RetryClassifier};
 use crate::target_model::TargetModel;
 
 /// Classifies responses and errors as botocore's legacy mode does, for
 /// `reqwest_retry::RetryTransientMiddleware`: what the [`RetryClassifier`]
 /// retries is `Transient`, any other failure `Fatal`, a success nothing.
+///
+/// With [`ColdStartsMiddleware`], a response whose call has used up its
+/// attempts, counting the failed probes of other calls it waited through,
+/// is `Fatal` (the call ends with it, as with the tower layer).
 ///
 /// Errors: those of reqwest itself are classified by the classifier (a
 /// connection reset, closed or refused anywhere in their sources is a
@@ -172,7 +199,14 @@ impl RetryableStrategy for LegacyRetryableStrategy {
         match res {
             Ok(res) => {
                 let status = res.status();
+                let exhausted = res
+                    .extensions()
+                    .get::<ColdStartMark>()
+                    .is_some_and(|mark| mark.exhausted);
                 match self.classifier.classify_response(status, res.headers()) {
+                    // The call waited through other calls' failed probes:
+                    // they used up its attempts.
+                    Some(_) if exhausted => Some(Retryable::Fatal),
                     Some(_) => Some(Retryable::Transient),
                     None if status.is_success() => None,
                     None => Some(Retryable::Fatal),

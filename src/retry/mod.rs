@@ -134,7 +134,7 @@ mod template;
 pub use self::backoff::LegacyBackoff;
 pub use self::classify::{RetryClassifier, RetryReason};
 pub use self::cold_starts::ColdStarts;
-#[cfg(feature = "aws-sdk")]
+#[cfg(any(feature = "aws-sdk", feature = "reqwest"))]
 pub(crate) use self::cold_starts::{Ticket, Turn, Watch};
 pub use self::error::AttemptTimedOut;
 pub use self::event::{AttemptOutcome, Decision, RetryEvent};
@@ -145,6 +145,8 @@ pub use self::metrics::RetryMetrics;
 #[cfg(feature = "retry-policy")]
 pub use self::policy::{LegacyRetryPolicy, RetryWait};
 pub use self::settings::LegacyRetries;
+#[cfg(feature = "reqwest")]
+pub(crate) use self::template::{invocation_id, sdk_request};
 
 use std::task::{Context, Poll};
 

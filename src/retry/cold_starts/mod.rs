@@ -19,9 +19,11 @@ use crate::sagemaker::{parse_invocations_path, TARGET_MODEL_HEADER};
 /// call at a time asks the endpoint about it and the others wait.
 ///
 /// Opt in with [`LegacyRetries::coalesce_cold_starts`](super::LegacyRetries::coalesce_cold_starts),
-/// for the retry layer, the retry policy (feature `retry-policy`) or an AWS
+/// for the retry layer, the retry policy (feature `retry-policy`), an AWS
 /// SDK client (`aws_sdk::MultiModelEndpoint`, feature `aws-sdk-sagemakerruntime`,
-/// through `aws_sdk::ColdStartsHttpClient`).
+/// through `aws_sdk::ColdStartsHttpClient`) or a reqwest-middleware client
+/// (`reqwest::ClientBuilderExt::multi_model_endpoint_with`, feature `reqwest`,
+/// through `reqwest::ColdStartsMiddleware`).
 /// Clones share one state: a layer and every service it builds share it.
 ///
 /// # What changes
