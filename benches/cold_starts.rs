@@ -26,20 +26,16 @@ use tower_sagemaker::retry::{
     ColdStarts, LegacyRetries, LegacyRetryPolicy, ModelNotReadyRetryLayer,
 };
 
+mod cold_start_run;
+
+use cold_start_run::{percentile, Run};
+
 const MODEL: &str = "model-1.tar.gz";
 const LOAD: Duration = Duration::from_secs(150);
 const LATENCY: Duration = Duration::from_millis(5);
 const RUNS: usize = 5;
 
 /// What one run of N callers measured.
-struct Run {
-    requests: u64,
-    not_ready: u64,
-    // Time from "model loaded" to each successful caller's answer.
-    after_load: Vec<Duration>,
-    failed: usize,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
     Legacy,
@@ -119,14 +115,6 @@ async fn run(callers: usize, mode: Mode) -> Run {
         after_load,
         failed,
     }
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 fn main() {

@@ -35,6 +35,10 @@ use tower_sagemaker::emulator::{Emulator, ModelSpec};
 use tower_sagemaker::retry::{ColdStarts, LegacyRetries};
 use tower_sagemaker::target_model::TargetModel;
 
+mod cold_start_run;
+
+use cold_start_run::{percentile, Run};
+
 const MODEL: &str = "model-1.tar.gz";
 const LOAD: Duration = Duration::from_secs(150);
 const LATENCY: Duration = Duration::from_millis(5);
@@ -79,13 +83,6 @@ impl HttpClient for InProcess {
     ) -> SharedHttpConnector {
         SharedHttpConnector::new(self.clone())
     }
-}
-
-struct Run {
-    requests: u64,
-    not_ready: u64,
-    after_load: Vec<Duration>,
-    failed: usize,
 }
 
 async fn run(callers: usize, coalesce: bool) -> Run {
@@ -148,14 +145,6 @@ async fn run(callers: usize, coalesce: bool) -> Run {
         after_load,
         failed,
     }
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 fn main() {
