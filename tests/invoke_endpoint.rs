@@ -33,6 +33,8 @@ use tower_sagemaker::sigv4::SigV4Layer;
 use tower_sagemaker::target_model::{TargetModel, TargetModelLayer};
 use tower_sagemaker::ErrorCode;
 
+mod support;
+
 const ACCESS_KEY: &str = "AKIDTESTEXAMPLE";
 const SECRET_KEY: &str = "test-secret-key";
 const REGION: &str = "us-east-1";
@@ -148,6 +150,50 @@ async fn rides_through_a_cold_start() {
     assert!(stats.not_ready >= 1, "{stats:?}");
     assert_eq!(stats.not_ready, u64::from(attempts(&res) - 1));
     served.server.shutdown().await;
+}
+
+/// Over loopback, with SigV4 verification on: every attempt carries one
+/// `amz-sdk-invocation-id` and its own `amz-sdk-request`, signed (the
+/// emulator verifies the signature and logs both headers).
+#[tokio::test]
+async fn the_attempt_headers_arrive_signed() {
+    let (_guard, logs) = support::capture_logs(tracing::Level::DEBUG);
+    let served = Served::start(
+        Emulator::builder()
+            .model("cold.tar.gz", ModelSpec::new(ms(500)))
+            .hold_timeout(ms(200)),
+    )
+    .await;
+    let svc = stack(Duration::from_secs(10), 8, SECRET_KEY);
+    let res = svc
+        .oneshot(request(&served.url(), "cold.tar.gz", "1.0,2.0,5.0"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "{:?}", res.body());
+    let n = attempts(&res);
+    assert!(n >= 2, "attempts: {n}");
+    served.server.shutdown().await;
+
+    let text = logs.text();
+    let answered: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("emulator answered"))
+        .collect();
+    assert_eq!(answered.len() as u32, n, "{text}");
+    let field = |line: &str, name: &str| -> String {
+        let start = line.find(&format!("{name}=Some(\"")).expect(line) + name.len() + 7;
+        line[start..].split('"').next().unwrap().to_owned()
+    };
+    let id = field(answered[0], "invocation_id");
+    assert_eq!(id.len(), 36, "{id}");
+    for (i, line) in answered.iter().enumerate() {
+        assert_eq!(field(line, "invocation_id"), id, "{line}");
+        assert_eq!(
+            field(line, "sdk_request"),
+            format!("attempt={}; max=9", i + 1),
+            "{line}"
+        );
+    }
 }
 
 #[tokio::test]
