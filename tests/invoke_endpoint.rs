@@ -33,8 +33,6 @@ use tower_sagemaker::sigv4::SigV4Layer;
 use tower_sagemaker::target_model::{TargetModel, TargetModelLayer};
 use tower_sagemaker::ErrorCode;
 
-mod support;
-
 const ACCESS_KEY: &str = "AKIDTESTEXAMPLE";
 const SECRET_KEY: &str = "test-secret-key";
 const REGION: &str = "us-east-1";
@@ -153,46 +151,60 @@ async fn rides_through_a_cold_start() {
 }
 
 /// Over loopback, with SigV4 verification on: every attempt carries one
-/// `amz-sdk-invocation-id` and its own `amz-sdk-request`, signed (the
-/// emulator verifies the signature and logs both headers).
+/// `amz-sdk-invocation-id` and its own `amz-sdk-request`, signed, and the
+/// emulator accepts the signatures.
 #[tokio::test]
-async fn the_attempt_headers_arrive_signed() {
-    let (_guard, logs) = support::capture_logs(tracing::Level::DEBUG);
+async fn the_attempt_headers_go_out_signed() {
     let served = Served::start(
         Emulator::builder()
             .model("cold.tar.gz", ModelSpec::new(ms(500)))
             .hold_timeout(ms(200)),
     )
     .await;
-    let svc = stack(Duration::from_secs(10), 8, SECRET_KEY);
+    // What goes on the wire, after signing.
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let record = sent.clone();
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let wire = tower::service_fn(move |req: http::Request<Full<Bytes>>| {
+        record.lock().unwrap().push(req.headers().clone());
+        client.request(req)
+    });
+    let svc = ServiceBuilder::new()
+        .layer(TargetModelLayer::per_request())
+        .layer(DeadlineLayer::new(Duration::from_secs(10)))
+        .layer(ModelNotReadyRetryLayer::new(
+            LegacyRetries::new()
+                .max_retries(8)
+                .base_delay(Duration::from_millis(20)),
+        ))
+        .layer(SigV4Layer::new(credentials(SECRET_KEY), REGION))
+        .service(wire);
     let res = svc
         .oneshot(request(&served.url(), "cold.tar.gz", "1.0,2.0,5.0"))
         .await
         .unwrap();
-    assert_eq!(res.status(), StatusCode::OK, "{:?}", res.body());
+    assert_eq!(res.status(), StatusCode::OK);
     let n = attempts(&res);
     assert!(n >= 2, "attempts: {n}");
+    assert_eq!(served.stats("cold.tar.gz").not_ready, u64::from(n - 1));
     served.server.shutdown().await;
 
-    let text = logs.text();
-    let answered: Vec<&str> = text
-        .lines()
-        .filter(|l| l.contains("emulator answered"))
-        .collect();
-    assert_eq!(answered.len() as u32, n, "{text}");
-    let field = |line: &str, name: &str| -> String {
-        let start = line.find(&format!("{name}=Some(\"")).expect(line) + name.len() + 7;
-        line[start..].split('"').next().unwrap().to_owned()
-    };
-    let id = field(answered[0], "invocation_id");
+    let sent = sent.lock().unwrap().clone();
+    assert_eq!(sent.len() as u32, n);
+    let header = |h: &http::HeaderMap, name: &str| h[name].to_str().unwrap().to_owned();
+    let id = header(&sent[0], "amz-sdk-invocation-id");
     assert_eq!(id.len(), 36, "{id}");
-    for (i, line) in answered.iter().enumerate() {
-        assert_eq!(field(line, "invocation_id"), id, "{line}");
+    for (i, h) in sent.iter().enumerate() {
+        assert_eq!(header(h, "amz-sdk-invocation-id"), id);
         assert_eq!(
-            field(line, "sdk_request"),
-            format!("attempt={}; max=9", i + 1),
-            "{line}"
+            header(h, "amz-sdk-request"),
+            format!("attempt={}; max=9", i + 1)
         );
+        let auth = header(h, "authorization");
+        let signed = auth.split("SignedHeaders=").nth(1).unwrap();
+        let signed: Vec<_> = signed.split(',').next().unwrap().split(';').collect();
+        assert!(signed.contains(&"amz-sdk-invocation-id"), "{auth}");
+        assert!(signed.contains(&"amz-sdk-request"), "{auth}");
     }
 }
 
