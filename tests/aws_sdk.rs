@@ -121,6 +121,12 @@ fn plain_config(server: &Server, attempts: &Attempts) -> Builder {
         .interceptor(attempts.clone())
 }
 
+/// A client of `server` with the crate's `settings`, attempts not counted.
+fn crate_client(server: &Server, settings: MultiModelEndpoint) -> Client {
+    let config = plain_config(server, &Attempts::default());
+    Client::from_conf(config.multi_model_endpoint_with(settings).build())
+}
+
 fn with_crate(server: &Server, attempts: &Attempts, max_retries: u32) -> Client {
     let config = plain_config(server, attempts)
         .multi_model_endpoint_with(
@@ -519,14 +525,11 @@ async fn events_of_a_cold_start_ridden_through() {
     let emu = emulator(ModelSpec::new(LOAD), HOLD);
     let server = serve(&emu).await;
     let events = Events::default();
-    let client = Client::from_conf(
-        plain_config(&server, &Attempts::default())
-            .multi_model_endpoint_with(
-                MultiModelEndpoint::new()
-                    .retries(events.retries(8))
-                    .target_model(model()),
-            )
-            .build(),
+    let client = crate_client(
+        &server,
+        MultiModelEndpoint::new()
+            .retries(events.retries(8))
+            .target_model(model()),
     );
     invoke(&client).await.expect("rides through the cold start");
 
@@ -560,14 +563,11 @@ async fn events_of_exhausted_retries_and_of_the_operation_timeout() {
     );
     let server = serve(&emu).await;
     let events = Events::default();
-    let client = Client::from_conf(
-        plain_config(&server, &Attempts::default())
-            .multi_model_endpoint_with(
-                MultiModelEndpoint::new()
-                    .retries(events.retries(2))
-                    .target_model(model()),
-            )
-            .build(),
+    let client = crate_client(
+        &server,
+        MultiModelEndpoint::new()
+            .retries(events.retries(2))
+            .target_model(model()),
     );
     invoke(&client).await.expect_err("never ready");
     let lines = events.lines();
@@ -579,15 +579,12 @@ async fn events_of_exhausted_retries_and_of_the_operation_timeout() {
     assert_eq!(lines.iter().filter(|l| l.contains("final")).count(), 1);
 
     let events = Events::default();
-    let client = Client::from_conf(
-        plain_config(&server, &Attempts::default())
-            .multi_model_endpoint_with(
-                MultiModelEndpoint::new()
-                    .retries(events.retries(100))
-                    .target_model(model())
-                    .timeouts(Duration::from_millis(700), Duration::from_secs(1)),
-            )
-            .build(),
+    let client = crate_client(
+        &server,
+        MultiModelEndpoint::new()
+            .retries(events.retries(100))
+            .target_model(model())
+            .timeouts(Duration::from_millis(700), Duration::from_secs(1)),
     );
     let err = invoke(&client).await.expect_err("never ready");
     assert!(matches!(err, SdkError::TimeoutError(_)), "{err:?}");
@@ -621,14 +618,11 @@ fn retry_metrics_count_an_sdk_give_up() {
             );
             let server = serve(&emu).await;
             let metrics = RetryMetrics::new();
-            let client = Client::from_conf(
-                plain_config(&server, &Attempts::default())
-                    .multi_model_endpoint_with(
-                        MultiModelEndpoint::new()
-                            .retries(retries(2).on_event(move |e| metrics.record(e)))
-                            .target_model(model()),
-                    )
-                    .build(),
+            let client = crate_client(
+                &server,
+                MultiModelEndpoint::new()
+                    .retries(retries(2).on_event(move |e| metrics.record(e)))
+                    .target_model(model()),
             );
             invoke(&client).await.expect_err("never ready");
             server.shutdown().await;
@@ -685,14 +679,11 @@ async fn coalescing_bounds_the_requests_of_n_sdk_callers() {
         if coalesce {
             settings = settings.coalesce_cold_starts(ColdStarts::new());
         }
-        let client = Client::from_conf(
-            plain_config(&server, &Attempts::default())
-                .multi_model_endpoint_with(
-                    MultiModelEndpoint::new()
-                        .retries(settings)
-                        .target_model(model()),
-                )
-                .build(),
+        let client = crate_client(
+            &server,
+            MultiModelEndpoint::new()
+                .retries(settings)
+                .target_model(model()),
         );
         let calls: Vec<_> = (0..N)
             .map(|_| {
