@@ -87,6 +87,16 @@ pub const MAX_LOAD_TIME: Duration = Duration::from_secs(360);
 /// more than [`COLD_START_HOLD`].
 pub const RECOMMENDED_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(70);
 
+/// The message of the 400 `ValidationError` an endpoint answers for an
+/// inference component that has no copy (scaled to zero, or scaling out).
+/// Each such answer is what the `NoCapacityInvocationFailures` alarm counts.
+pub const NO_CAPACITY_MESSAGE: &str = "Inference Component has no capacity to process this request. ApplicationAutoScaling may be in-progress (if configured) or try to increase the capacity by invoking UpdateInferenceComponentRuntimeConfig API.";
+
+/// How long a component scaling from zero takes to serve, as the emulator
+/// plays it by default: the alarm on `NoCapacityInvocationFailures`, then an
+/// instance and a copy provisioned ("several minutes" in the developer guide).
+pub const SCALE_OUT_TIME: Duration = Duration::from_secs(240);
+
 /// Statuses botocore's legacy mode retries whatever the error code.
 pub const LEGACY_RETRYABLE_STATUSES: &[u16] = &[429, 500, 502, 503, 504, 509];
 
