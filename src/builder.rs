@@ -12,6 +12,18 @@ use crate::read_timeout::ReadTimeoutLayer;
 use crate::retry::ModelNotReadyRetryLayer;
 #[cfg(feature = "target-model")]
 use crate::target_model::{TargetModel, TargetModelLayer};
+#[cfg(all(
+    feature = "invoke-headers",
+    feature = "deadline",
+    feature = "scale-from-zero",
+    feature = "read-timeout"
+))]
+use crate::{
+    invoke_headers::{InvokeHeaders, InvokeHeadersLayer},
+    retry::LegacyRetries,
+    sagemaker::SCALE_FROM_ZERO_BUDGET,
+    scale_from_zero::NoCapacityLayer,
+};
 
 mod sealed {
     pub trait Sealed {}
@@ -31,6 +43,28 @@ pub type MultiModelEndpointLayers<L> = tower::layer::util::Stack<
     tower::layer::util::Stack<
         ModelNotReadyRetryLayer,
         tower::layer::util::Stack<DeadlineLayer, tower::layer::util::Stack<TargetModelLayer, L>>,
+    >,
+>;
+
+/// The layers of [`ServiceBuilderExt::inference_component`], outermost last
+/// as `ServiceBuilder` nests them.
+#[cfg(all(
+    feature = "invoke-headers",
+    feature = "deadline",
+    feature = "scale-from-zero",
+    feature = "read-timeout"
+))]
+pub type InferenceComponentLayers<L> = tower::layer::util::Stack<
+    ReadTimeoutLayer,
+    tower::layer::util::Stack<
+        NoCapacityLayer,
+        tower::layer::util::Stack<
+            ModelNotReadyRetryLayer,
+            tower::layer::util::Stack<
+                DeadlineLayer,
+                tower::layer::util::Stack<InvokeHeadersLayer, L>,
+            >,
+        >,
     >,
 >;
 
@@ -120,6 +154,41 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed + Sized {
         self,
         model: TargetModel,
     ) -> ServiceBuilder<MultiModelEndpointLayers<L>>;
+
+    /// The recommended stack for calls to an inference component that may
+    /// scale to zero, outermost first:
+    /// [`InvokeHeadersLayer::new(headers)`](InvokeHeadersLayer::new) (the
+    /// component's `X-Amzn-SageMaker-Inference-Component` among them),
+    /// [`DeadlineLayer`] with [`SCALE_FROM_ZERO_BUDGET`] (10 minutes, to
+    /// cover a scale-out),
+    /// [`ModelNotReadyRetryLayer`] with [`LegacyRetries::scale_from_zero`]
+    /// (botocore's legacy retries, and no-capacity answers retried 10 to 30 s
+    /// apart until the deadline; 70 s per attempt),
+    /// [`NoCapacityLayer::new()`] and [`ReadTimeoutLayer::default()`] (70 s).
+    /// For cold-start coalescing, build the retry layer with
+    /// [`LegacyRetries::coalesce_cold_starts`] and stack the layers yourself.
+    ///
+    /// ```
+    /// # #[cfg(all(feature = "invoke-headers", feature = "deadline", feature = "scale-from-zero", feature = "read-timeout"))]
+    /// # fn wrap() -> Result<(), tower_sagemaker::sagemaker::InvalidHeaderValue> {
+    /// use tower::ServiceBuilder;
+    /// use tower_sagemaker::invoke_headers::{InvokeHeader, InvokeHeaders};
+    /// use tower_sagemaker::ServiceBuilderExt;
+    ///
+    /// let component = InvokeHeaders::new().with(InvokeHeader::inference_component("ic-llama")?);
+    /// let stack = ServiceBuilder::new().inference_component(component);
+    /// # let _ = stack; Ok(()) }
+    /// ```
+    #[cfg(all(
+        feature = "invoke-headers",
+        feature = "deadline",
+        feature = "scale-from-zero",
+        feature = "read-timeout"
+    ))]
+    fn inference_component(
+        self,
+        headers: InvokeHeaders,
+    ) -> ServiceBuilder<InferenceComponentLayers<L>>;
 }
 
 impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
@@ -176,6 +245,25 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
         self.target_model(model)
             .layer(DeadlineLayer::default())
             .layer(ModelNotReadyRetryLayer::legacy())
+            .layer(ReadTimeoutLayer::default())
+    }
+
+    #[cfg(all(
+        feature = "invoke-headers",
+        feature = "deadline",
+        feature = "scale-from-zero",
+        feature = "read-timeout"
+    ))]
+    fn inference_component(
+        self,
+        headers: InvokeHeaders,
+    ) -> ServiceBuilder<InferenceComponentLayers<L>> {
+        self.layer(InvokeHeadersLayer::new(headers))
+            .layer(DeadlineLayer::new(SCALE_FROM_ZERO_BUDGET))
+            .layer(ModelNotReadyRetryLayer::new(
+                LegacyRetries::new().scale_from_zero(),
+            ))
+            .layer(NoCapacityLayer::new())
             .layer(ReadTimeoutLayer::default())
     }
 }

@@ -63,9 +63,10 @@
 //! | [`deadline`] | [`Deadline`](deadline::Deadline), one budget for a call, and [`DeadlineLayer`](deadline::DeadlineLayer), which enforces it | `deadline` (default) |
 //! | [`read_timeout`] | [`ReadTimeoutLayer`](read_timeout::ReadTimeoutLayer): botocore's read timeout, each wait for the head and for each body frame | `read-timeout` (default) |
 //! | [`collect_body`] | [`CollectBodyLayer`](collect_body::CollectBodyLayer): reads bodies inside the attempt, so a broken body is retried | `collect-body` (default) |
-//! | [`retry`] | [`ModelNotReadyRetryLayer`](retry::ModelNotReadyRetryLayer): botocore's legacy retries; [`RetryClassifier`](retry::RetryClassifier) (what is retried) and [`LegacyBackoff`](retry::LegacyBackoff) (how long to wait), which the `aws_sdk` module shares | `retry` (default; implies `deadline`, `read-timeout`, `collect-body`) |
+//! | [`retry`] | [`ModelNotReadyRetryLayer`](retry::ModelNotReadyRetryLayer): botocore's legacy retries; [`RetryClassifier`](retry::RetryClassifier) (what is retried) and [`LegacyBackoff`](retry::LegacyBackoff) (how long to wait), which the `aws_sdk` module shares | `retry` (default) |
 //! | `retry::LegacyRetryPolicy` | the same decisions as a `tower::retry::Policy`, for stacks built on `tower::retry::RetryLayer` | `retry-policy` |
-//! | `retry::RetryMetrics` | attempts, retries by reason, give-ups and cold-start waits, recorded with the `metrics` facade from the retry events | `metrics` |
+//! | `retry::RetryMetrics` | attempts, retries by reason, give-ups, cold-start and scale-out waits, recorded with the `metrics` facade from the retry events | `metrics` |
+//! | [`scale_from_zero`] | [`NoCapacityLayer`](scale_from_zero::NoCapacityLayer): finds the no-capacity answer of an inference component scaled to zero, so the retry layer rides its scale-out through | `scale-from-zero` |
 //! | [`reqwest`] | [`ReqwestService`](reqwest::ReqwestService), a `reqwest::Client` beneath the tower stack; for reqwest-middleware stacks, a retry strategy and a retry policy making botocore's legacy decisions, target-model, deadline and (with `sigv4`) signing middleware, and [`ClientBuilderExt`](reqwest::ClientBuilderExt) to add them in one call | `reqwest` |
 //! | [`sigv4`] | [`SigV4Layer`](sigv4::SigV4Layer): signs every attempt with `aws-sigv4` | `sigv4` |
 //! | [`aws_sdk`] | the AWS SDK for Rust: interceptors, a retry classifier, retry and timeout settings; with `aws-sdk-sagemakerruntime`, a config extension for its client | `aws-sdk`, `aws-sdk-sagemakerruntime` |
@@ -83,10 +84,12 @@
 //!
 //! Every public item has one path:
 //!
-//! - crate root: `ServiceBuilderExt`, `MultiModelEndpointLayers` (the type of its recommended stack), `ErrorCode`;
+//! - crate root: `ServiceBuilderExt`, `MultiModelEndpointLayers` and `InferenceComponentLayers`
+//!   (the types of its recommended stacks), `ErrorCode`;
 //! - `sagemaker`: header names (`TARGET_MODEL_HEADER`, ...), `MAX_PAYLOAD_BYTES`,
 //!   `MAX_TARGET_MODEL_LEN`, `COLD_START_HOLD`, `MAX_LOAD_TIME`,
-//!   `RECOMMENDED_ATTEMPT_TIMEOUT`, `LEGACY_RETRYABLE_STATUSES`,
+//!   `RECOMMENDED_ATTEMPT_TIMEOUT`, `NO_CAPACITY_MESSAGE`, `SCALE_OUT_TIME`,
+//!   `SCALE_FROM_ZERO_BUDGET`, `LEGACY_RETRYABLE_STATUSES`,
 //!   `LEGACY_THROTTLING_CODES`, `SIGNING_NAME`, `invocations_path`,
 //!   `is_valid_endpoint_name`, `check_invoke_header`, `InvalidHeaderValue`;
 //! - `target_model`: `TargetModel`, `InvalidTargetModel`, `TargetModelLayer`, `TargetModelService`;
@@ -98,9 +101,10 @@
 //!   `ResponseFuture`, `CollectedBody`;
 //! - `retry`: `LegacyRetries`, `ModelNotReadyRetryLayer`, `ModelNotReadyRetry`, `RetryClassifier`,
 //!   `RetryReason`, `LegacyBackoff`, `Attempts`, `AttemptTimedOut`, `ResponseFuture`,
-//!   `RetryEvent`, `AttemptOutcome`, `Decision`, `ColdStarts`, with `retry-policy`:
+//!   `RetryEvent`, `AttemptOutcome`, `Decision`, `ColdStarts`, `NoCapacity`, with `retry-policy`:
 //!   `LegacyRetryPolicy`, `RetryWait`,
 //!   with `metrics`: `RetryMetrics`;
+//! - `scale_from_zero`: `NoCapacityLayer`, `NoCapacityCheck`, `ResponseFuture`, `PeekedBody`;
 //! - `sigv4`: `SigV4Layer`, `SigV4`, `SigningError`, `ResponseFuture`;
 //! - `reqwest`: `ReqwestService`, `ResponseFuture`, `LegacyRetryableStrategy`, `LegacyBackoffPolicy`,
 //!   `TargetModelMiddleware`, `DeadlineMiddleware`, `AttemptDeadlineMiddleware`, `ClientBuilderExt`,
@@ -147,6 +151,8 @@ pub mod read_timeout;
 pub mod reqwest;
 #[cfg(feature = "retry")]
 pub mod retry;
+#[cfg(feature = "scale-from-zero")]
+pub mod scale_from_zero;
 #[cfg(feature = "sigv4")]
 pub mod sigv4;
 #[cfg(feature = "target-model")]
@@ -154,6 +160,13 @@ pub mod target_model;
 #[cfg(any(feature = "deadline", feature = "read-timeout", feature = "retry"))]
 mod timer;
 
+#[cfg(all(
+    feature = "invoke-headers",
+    feature = "deadline",
+    feature = "scale-from-zero",
+    feature = "read-timeout"
+))]
+pub use crate::builder::InferenceComponentLayers;
 #[cfg(all(
     feature = "target-model",
     feature = "deadline",

@@ -97,6 +97,14 @@ pub const NO_CAPACITY_MESSAGE: &str = "Inference Component has no capacity to pr
 /// instance and a copy provisioned ("several minutes" in the developer guide).
 pub const SCALE_OUT_TIME: Duration = Duration::from_secs(240);
 
+/// The whole-call budget of the recommended stack for inference components
+/// that scale to zero: 10 minutes. A scale-out from zero is the alarm on
+/// `NoCapacityInvocationFailures` (a minute or so), then an instance and a
+/// copy provisioned ("several minutes"): the budget covers
+/// [`SCALE_OUT_TIME`] with room to spare. Raise it for a model that takes
+/// long to load.
+pub const SCALE_FROM_ZERO_BUDGET: Duration = Duration::from_secs(600);
+
 /// Statuses botocore's legacy mode retries whatever the error code.
 pub const LEGACY_RETRYABLE_STATUSES: &[u16] = &[429, 500, 502, 503, 504, 509];
 

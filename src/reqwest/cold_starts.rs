@@ -186,7 +186,7 @@ impl CallState {
         let not_ready = reason == Some(RetryReason::ModelNotReady);
         let max = retries.get_max_retries();
         let may_wait = reason.is_some() && counted < max;
-        if ticket.report(not_ready, may_wait) == Turn::Wait {
+        if ticket.report(not_ready, not_ready, may_wait) == Turn::Wait {
             self.watch = Some(Box::new(ticket.watch(max - counted)));
         }
         Some(ColdStartMark {

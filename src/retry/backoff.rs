@@ -12,7 +12,9 @@ use crate::deadline::Deadline;
 use crate::timer::far_future;
 
 /// botocore's legacy backoff: the delay before retry `k` (1 for the first retry)
-/// is uniform in `[0, base * 2^(k-1))`, with no cap unless one is set.
+/// is uniform in `[0, base * 2^(k-1))`, with no cap unless one is set. With a
+/// floor ([`min_delay`](Self::min_delay)) it is uniform in `[min, ceiling)`:
+/// the pacing of [`LegacyBackoff::scale_out`].
 ///
 /// With the defaults (base 1 s, no cap) the sleeps are `rand * 1 s`,
 /// `rand * 2 s`, `rand * 4 s`, `rand * 8 s`, ... as boto3 sleeps. Both the
@@ -34,6 +36,7 @@ use crate::timer::far_future;
 pub struct LegacyBackoff {
     base: Duration,
     max: Option<Duration>,
+    min: Duration,
 }
 
 impl Default for LegacyBackoff {
@@ -48,6 +51,34 @@ impl LegacyBackoff {
         Self {
             base: Duration::from_secs(1),
             max: None,
+            min: Duration::ZERO,
+        }
+    }
+
+    /// The pacing of retries of an inference component scaling from zero
+    /// ([`RetryReason::NoCapacity`]): the first retry after 10 to 20 s, each
+    /// later one after 10 to 30 s (base 20 s, cap 30 s, floor 10 s). A
+    /// scale-out takes minutes, so botocore's 1, 2, 4, 8 s would spend a
+    /// call's attempts in its first quarter minute; spread this way one
+    /// caller (the prober, with coalescing) keeps at least one failed call
+    /// reaching the endpoint every 30 s, which is what the alarm that
+    /// starts the scale-out counts, and learns the copy is ready at most
+    /// 30 s after it is.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_sagemaker::retry::LegacyBackoff;
+    ///
+    /// let pacing = LegacyBackoff::scale_out();
+    /// assert_eq!(pacing.delay_at(1, 0.0), Duration::from_secs(10));
+    /// assert!(pacing.delay(1) < Duration::from_secs(20));
+    /// assert_eq!(pacing.delay_at(7, 0.5), Duration::from_secs(20));
+    /// ```
+    pub const fn scale_out() -> Self {
+        Self {
+            base: Duration::from_secs(20),
+            max: Some(Duration::from_secs(30)),
+            min: Duration::from_secs(10),
         }
     }
 
@@ -61,6 +92,19 @@ impl LegacyBackoff {
     pub const fn max_delay(mut self, max: Duration) -> Self {
         self.max = Some(max);
         self
+    }
+
+    /// Sets a floor under every delay: the delay before a retry is uniform
+    /// in `[min, ceiling)` (`min` when the ceiling is not above it).
+    /// botocore's legacy mode has none.
+    pub const fn min_delay(mut self, min: Duration) -> Self {
+        self.min = min;
+        self
+    }
+
+    /// The floor under every delay (zero unless set).
+    pub const fn get_min_delay(&self) -> Duration {
+        self.min
     }
 
     /// The base delay: the ceiling of the first retry's delay.
@@ -91,20 +135,29 @@ impl LegacyBackoff {
     }
 
     /// The delay before retry `retry` for a uniform random `unit` in `[0, 1)`:
-    /// `unit * ceiling(retry)`, always below the ceiling (or zero when the ceiling is
-    /// zero). Out-of-range `unit`s are clamped.
+    /// `min + unit * (ceiling(retry) - min)`, always below the ceiling (or
+    /// zero when the ceiling is zero; `min` when the ceiling is not above
+    /// it). Out-of-range `unit`s are clamped.
     pub fn delay_at(&self, retry: u32, unit: f64) -> Duration {
         let ceiling = self.ceiling(retry);
+        if ceiling.is_zero() {
+            return Duration::ZERO;
+        }
+        if ceiling <= self.min {
+            return self.min;
+        }
         let unit = if unit.is_nan() {
             0.0
         } else {
             unit.clamp(0.0, 1.0)
         };
-        Duration::try_from_secs_f64(ceiling.as_secs_f64() * unit)
+        let span = ceiling - self.min;
+        Duration::try_from_secs_f64(span.as_secs_f64() * unit)
             .ok()
-            .filter(|d| *d < ceiling)
+            .filter(|d| *d < span)
             // The interval is half-open: rounding up to the ceiling stays just below it.
-            .unwrap_or_else(|| ceiling.saturating_sub(Duration::from_nanos(1)))
+            .unwrap_or_else(|| span.saturating_sub(Duration::from_nanos(1)))
+            + self.min
     }
 
     /// A random delay before retry `retry`, drawn uniformly from `[0, ceiling(retry))`.
@@ -113,36 +166,49 @@ impl LegacyBackoff {
     }
 }
 
-/// What follows an outcome retryable for `classified.reason` (or not) after
-/// `counted` attempts, and when the backoff ends if it is a retry: no retry
-/// past `max_retries`, and none whose backoff would end at or after the
-/// deadline. Logs the decision.
+/// Which attempts of a call a retry decision counts.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Counted {
+    /// Attempts under botocore's budget (`max_retries`), waited-through
+    /// probes included.
+    pub(super) legacy: u32,
+    /// No-capacity answers paced by the scale-out backoff, with a deadline
+    /// bounding them (not in `legacy`).
+    pub(super) paced: u32,
+}
+
+/// What follows an outcome retryable for `classified.reason` (or not), and
+/// when the backoff ends if it is a retry: no retry past `max_retries`, and
+/// none whose backoff would end at or after the deadline. A no-capacity
+/// answer under a deadline is paced by the scale-out backoff and bounded by
+/// the deadline alone. Logs the decision.
 pub(super) fn decide(
     retries: &LegacyRetries,
     deadline: Option<Deadline>,
-    counted: u32,
+    counted: Counted,
     status: Option<StatusCode>,
     classified: Classified<'_>,
 ) -> (Decision, Option<Instant>) {
     let Some(reason) = classified.reason else {
         return (Decision::Return, None);
     };
-    if counted > retries.max_retries {
+    let paced = reason == RetryReason::NoCapacity && deadline.is_some();
+    if !paced && counted.legacy > retries.max_retries {
         return (Decision::RetriesExhausted, None);
     }
     let at_once = retries.reset_connection_at_once
-        && counted == 1
+        && counted.legacy == 1
         && reason == RetryReason::Transport
         && classified.reset;
+    let delay = match (at_once, paced) {
+        (true, _) => Duration::ZERO,
+        (false, true) => retries.scale_out_backoff.delay(counted.paced),
+        (false, false) => retries.backoff.delay(counted.legacy),
+    };
     // tokio's timers tick in whole milliseconds and round up: flooring
     // keeps the sleep below the backoff's ceiling.
-    let delay = match at_once {
-        true => Duration::ZERO,
-        false => {
-            let delay = retries.backoff.delay(counted);
-            Duration::from_millis(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX))
-        }
-    };
+    let delay = Duration::from_millis(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX));
+    let attempt = counted.legacy + counted.paced;
     let now = Instant::now();
     let wake = now.checked_add(delay);
     let outcome = OutcomeLog(status, reason);
@@ -151,7 +217,7 @@ pub(super) fn decide(
     if let Some(d) = deadline {
         if wake.is_none_or(|w| w >= d.instant()) {
             tracing::info!(
-                attempt = counted,
+                attempt,
                 %outcome,
                 delay_ms,
                 remaining_ms,
@@ -160,7 +226,7 @@ pub(super) fn decide(
             return (Decision::DeadlineWouldPass, None);
         }
     }
-    tracing::info!(attempt = counted, %outcome, delay_ms, remaining_ms, "retrying SageMaker call");
+    tracing::info!(attempt, %outcome, delay_ms, remaining_ms, "retrying SageMaker call");
     let wake = wake.unwrap_or_else(|| far_future(now));
     (Decision::Retry { delay }, Some(wake))
 }

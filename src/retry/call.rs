@@ -5,18 +5,20 @@
 use std::error::Error as StdError;
 use std::time::Duration;
 
-use http::{HeaderMap, HeaderValue, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use tokio::time::Instant;
 use tower::BoxError;
 
-use super::backoff::decide;
+use super::backoff::{decide, Counted};
 use super::classify::Classified;
 use super::cold_starts::{Ticket, Turn, Watch};
 use super::event::{AttemptOutcome, Decision, RetryEvent};
 use super::template::{invocation_id, sdk_request, Head};
 use super::{AttemptTimedOut, LegacyRetries, RetryReason};
 use crate::deadline::Deadline;
-use crate::sagemaker::{INVOCATION_ID_HEADER, SDK_REQUEST_HEADER, TARGET_MODEL_HEADER};
+use crate::sagemaker::{
+    INFERENCE_COMPONENT_HEADER, INVOCATION_ID_HEADER, SDK_REQUEST_HEADER, TARGET_MODEL_HEADER,
+};
 use crate::timer::far_future;
 
 /// What a call does next.
@@ -57,9 +59,14 @@ pub(crate) struct Call {
     deadline: Option<Deadline>,
     // Attempts sent so far.
     attempts: u32,
-    // With observers: the request's target model, and when the call first got a 429.
+    // Of those, the no-capacity answers paced by the scale-out backoff.
+    paced: u32,
+    // With observers: the request's target model and inference component,
+    // and when the call first got a 429 and a no-capacity answer.
     target_model: Option<HeaderValue>,
+    component: Option<HeaderValue>,
     first_429: Option<Instant>,
+    first_no_capacity: Option<Instant>,
     // With cold-start coalescing: the call's registration for its model.
     ticket: Option<Box<Ticket>>,
     finished: bool,
@@ -72,17 +79,22 @@ impl Call {
         deadline: Option<Deadline>,
         head: &impl Head,
     ) -> Self {
-        let target_model = match retries.hooks.is_empty() {
+        let observed = |name: &HeaderName| match retries.hooks.is_empty() {
             true => None,
-            false => head.header(&TARGET_MODEL_HEADER).cloned(),
+            false => head.header(name).cloned(),
         };
+        let target_model = observed(&TARGET_MODEL_HEADER);
+        let component = observed(&INFERENCE_COMPONENT_HEADER);
         Self {
             retries,
             attempt_timeout,
             deadline,
             attempts: 0,
+            paced: 0,
             target_model,
+            component,
             first_429: None,
+            first_no_capacity: None,
             ticket: None,
             finished: false,
         }
@@ -100,9 +112,9 @@ impl Call {
         self.retries.cold_starts.is_some()
     }
 
-    /// With coalescing, before the first attempt: joins the model's key;
-    /// the call waits when another call probes the model (and it has an
-    /// attempt to spare for waiting).
+    /// With coalescing, before the first attempt: joins the key of the model
+    /// or component; the call waits when another call probes it (and it has
+    /// an attempt to spare for waiting).
     pub(crate) fn join(&mut self, head: &impl Head) -> Next {
         let Some(cold) = &self.retries.cold_starts else {
             return Next::Send;
@@ -206,7 +218,16 @@ impl Call {
         };
         let classified = self.retries.classifier.classify(outcome);
         let not_ready = classified.reason == Some(RetryReason::ModelNotReady);
-        if let (Some(cold), None, true) = (&self.retries.cold_starts, &self.ticket, not_ready) {
+        let no_capacity = classified.reason == Some(RetryReason::NoCapacity);
+        // Paced retries wait out a scale-out under the deadline, outside
+        // botocore's budget.
+        let paced = no_capacity && self.deadline.is_some();
+        self.paced += u32::from(paced);
+        if let (Some(cold), None, true) = (
+            &self.retries.cold_starts,
+            &self.ticket,
+            not_ready || no_capacity,
+        ) {
             // The policy is not asked before first attempts: it joins at the
             // first sign of a cold start.
             self.ticket = cold
@@ -214,7 +235,10 @@ impl Call {
                 .map(|(ticket, _)| ticket);
         }
         let witnessed = self.ticket.as_deref().map_or(0, Ticket::witnessed);
-        let counted = self.attempts.saturating_add(witnessed);
+        let counted = Counted {
+            legacy: (self.attempts - self.paced).saturating_add(witnessed),
+            paced: self.paced,
+        };
         let (mut decision, wake) = decide(
             &self.retries,
             self.deadline,
@@ -225,21 +249,38 @@ impl Call {
         let mut watch = None;
         if let Some(ticket) = self.ticket.as_mut() {
             let max = self.retries.max_retries;
-            let may_wait = matches!(decision, Decision::Retry { .. }) && counted < max;
-            if ticket.report(not_ready, may_wait) == Turn::Wait {
+            let retry = matches!(decision, Decision::Retry { .. });
+            let may_wait = retry && (paced || counted.legacy < max);
+            if ticket.report(not_ready || no_capacity, not_ready, may_wait) == Turn::Wait {
                 decision = Decision::WaitForModel;
-                watch = Some(Box::new(ticket.watch(max - counted)));
+                // A paced call waits until the copy is ready or its deadline.
+                let budget = if paced {
+                    u32::MAX
+                } else {
+                    max - counted.legacy
+                };
+                watch = Some(Box::new(ticket.watch(budget)));
             }
         }
-        if seen.status == Some(StatusCode::TOO_MANY_REQUESTS) && !self.retries.hooks.is_empty() {
-            self.first_429.get_or_insert_with(Instant::now);
+        if !self.retries.hooks.is_empty() {
+            if seen.status == Some(StatusCode::TOO_MANY_REQUESTS) {
+                self.first_429.get_or_insert_with(Instant::now);
+            }
+            if no_capacity {
+                self.first_no_capacity.get_or_insert_with(Instant::now);
+            }
         }
         self.report(seen, classified, decision);
         match (watch, wake) {
             (Some(watch), _) => {
                 tracing::info!(
                     attempt = self.attempts,
-                    "SageMaker model still loading: waiting for another call's probe"
+                    what = if no_capacity {
+                        "inference component scaling out"
+                    } else {
+                        "model loading"
+                    },
+                    "SageMaker endpoint not ready: waiting for another call's probe"
                 );
                 Next::WaitForModel(watch)
             }
@@ -290,6 +331,7 @@ impl Call {
             return;
         }
         let target_model = self.target_model.as_ref().and_then(|v| v.to_str().ok());
+        let inference_component = self.component.as_ref().and_then(|v| v.to_str().ok());
         self.retries
             .hooks
             .emit(&RetryEvent::Outcome(AttemptOutcome {
@@ -301,7 +343,9 @@ impl Call {
                 decision,
                 remaining: self.deadline.map(|d| d.remaining()),
                 target_model,
+                inference_component,
                 since_first_429: self.first_429.map(|t| t.elapsed()),
+                since_first_no_capacity: self.first_no_capacity.map(|t| t.elapsed()),
             }));
     }
 }

@@ -118,9 +118,15 @@ pub struct AttemptOutcome<'a> {
     pub remaining: Option<Duration>,
     /// The request's `X-Amzn-SageMaker-Target-Model`, if it has one.
     pub target_model: Option<&'a str>,
+    /// The request's `X-Amzn-SageMaker-Inference-Component`, if it has one.
+    pub inference_component: Option<&'a str>,
     /// When this or an earlier attempt of the call got 429: the time since
     /// the first 429 (on a success, the wait a cold start cost).
     pub since_first_429: Option<Duration>,
+    /// When this or an earlier attempt of the call got a no-capacity answer
+    /// ([`RetryReason::NoCapacity`]): the time since the first (on a
+    /// success, the wait a scale-out from zero cost).
+    pub since_first_no_capacity: Option<Duration>,
 }
 
 /// What the retry layer does after an attempt; see [`RetryEvent`] and
@@ -143,9 +149,9 @@ pub enum Decision {
     DeadlineWouldPass,
     /// Fails the call with [`DeadlineExceeded`](crate::deadline::DeadlineExceeded).
     DeadlineExceeded,
-    /// The model is loading and another call probes it: waits for that
-    /// call's outcome, then retries at once when the model is ready
-    /// ([`ColdStarts`](super::ColdStarts)).
+    /// The model is loading (or the inference component scaling out) and
+    /// another call probes it: waits for that call's outcome, then retries
+    /// at once when it is ready ([`ColdStarts`](super::ColdStarts)).
     WaitForModel,
     /// The call's future was dropped before the call ended (and before its
     /// deadline, if it had one): nothing reaches the caller.

@@ -22,13 +22,17 @@ use super::{Decision, RetryEvent};
 /// | `tower_sagemaker_retries_total` | counter | `reason`: [`RetryReason::as_str`](super::RetryReason::as_str) (`too_many_requests`, `server_error`, `transport`, ...) | every retry decided (waits for another call's probe included) |
 /// | `tower_sagemaker_give_ups_total` | counter | `why`: `retries_exhausted`, `deadline_would_pass`, `deadline_exceeded` | calls that ended on a retryable failure |
 /// | `tower_sagemaker_cold_start_wait_seconds` | histogram | | for a call that got a 429 and then succeeded: the time from its first 429 to the success |
+/// | `tower_sagemaker_scale_out_wait_seconds` | histogram | | for a call that got a no-capacity answer (`reason` `no_capacity`: an inference component scaling from zero) and then succeeded: the time from the first such answer to the success |
 ///
 /// With [`model_label(true)`](Self::model_label) every metric also has a
-/// `model` label, the request's target model. Off by default: a client that
-/// talks to thousands of models would create thousands of series.
+/// `model` label, the request's target model; with
+/// [`component_label(true)`](Self::component_label), a `component` label,
+/// its inference component. Off by default: a client that talks to
+/// thousands of models would create thousands of series.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RetryMetrics {
     model_label: bool,
+    component_label: bool,
 }
 
 impl RetryMetrics {
@@ -48,15 +52,31 @@ impl RetryMetrics {
         self.model_label
     }
 
+    /// Whether to label every metric with the inference component (default `false`).
+    pub fn component_label(mut self, on: bool) -> Self {
+        self.component_label = on;
+        self
+    }
+
+    /// Whether metrics carry the inference component as a label.
+    pub fn get_component_label(&self) -> bool {
+        self.component_label
+    }
+
     /// Records `event`.
     pub fn record(&self, event: &RetryEvent<'_>) {
         let RetryEvent::Outcome(outcome) = event else {
             return;
         };
-        let mut labels: Vec<(&'static str, String)> = Vec::with_capacity(2);
+        let mut labels: Vec<(&'static str, String)> = Vec::with_capacity(3);
         if self.model_label {
             if let Some(model) = outcome.target_model {
                 labels.push(("model", model.to_owned()));
+            }
+        }
+        if self.component_label {
+            if let Some(component) = outcome.inference_component {
+                labels.push(("component", component.to_owned()));
             }
         }
         let with = |name: &'static str, value: &'static str| {
@@ -81,14 +101,17 @@ impl RetryMetrics {
             Decision::DeadlineExceeded => give_up(&with("why", "deadline_exceeded")),
             // A dropped call is neither a success nor a give-up.
             Decision::Cancelled => {}
-            Decision::Return => {
-                if let (Some(status), Some(waited)) = (outcome.status, outcome.since_first_429) {
-                    if status.is_success() {
-                        metrics::histogram!("tower_sagemaker_cold_start_wait_seconds", &labels)
-                            .record(waited.as_secs_f64());
-                    }
+            Decision::Return if outcome.status.is_some_and(|s| s.is_success()) => {
+                if let Some(waited) = outcome.since_first_429 {
+                    metrics::histogram!("tower_sagemaker_cold_start_wait_seconds", &labels)
+                        .record(waited.as_secs_f64());
+                }
+                if let Some(waited) = outcome.since_first_no_capacity {
+                    metrics::histogram!("tower_sagemaker_scale_out_wait_seconds", &labels)
+                        .record(waited.as_secs_f64());
                 }
             }
+            Decision::Return => {}
         }
     }
 }

@@ -118,7 +118,7 @@
 
 mod backoff;
 mod call;
-mod classify;
+pub(crate) mod classify;
 mod cold_starts;
 mod error;
 mod event;
@@ -132,7 +132,7 @@ mod settings;
 mod template;
 
 pub use self::backoff::LegacyBackoff;
-pub use self::classify::{RetryClassifier, RetryReason};
+pub use self::classify::{NoCapacity, RetryClassifier, RetryReason};
 pub use self::cold_starts::ColdStarts;
 #[cfg(any(feature = "aws-sdk", feature = "reqwest"))]
 pub(crate) use self::cold_starts::{Ticket, Turn, Watch};

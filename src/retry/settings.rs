@@ -34,6 +34,7 @@ use crate::sagemaker::internal::LEGACY_MAX_RETRIES;
 pub struct LegacyRetries {
     pub(super) max_retries: u32,
     pub(super) backoff: LegacyBackoff,
+    pub(super) scale_out_backoff: LegacyBackoff,
     pub(super) classifier: RetryClassifier,
     pub(super) reset_connection_at_once: bool,
     pub(super) attempt_headers: bool,
@@ -54,6 +55,7 @@ impl LegacyRetries {
         Self {
             max_retries: LEGACY_MAX_RETRIES,
             backoff: LegacyBackoff::new(),
+            scale_out_backoff: LegacyBackoff::scale_out(),
             classifier: RetryClassifier::legacy(),
             reset_connection_at_once: false,
             attempt_headers: true,
@@ -90,6 +92,29 @@ impl LegacyRetries {
     /// Replaces the classifier, to retry more statuses, codes or errors.
     pub fn classifier(mut self, classifier: RetryClassifier) -> Self {
         self.classifier = classifier;
+        self
+    }
+
+    /// Rides through an inference component scaling from zero: turns on
+    /// [`RetryClassifier::scale_from_zero`] in the classifier. Its retries
+    /// ([`RetryReason::NoCapacity`](super::RetryReason::NoCapacity)) are
+    /// paced by [`scale_out_backoff`](Self::scale_out_backoff) and bounded
+    /// by the call's [`Deadline`](crate::deadline::Deadline), not by
+    /// `max_retries`, so a call rides a scale-out of several minutes given a
+    /// deadline that covers it (the recommended stack for components sets 10
+    /// minutes). Without a deadline they count against `max_retries` and
+    /// take the legacy backoff, so a call is never unbounded.
+    /// Give the layer the message to read: `NoCapacityLayer` (feature
+    /// `scale-from-zero`) beneath it.
+    pub fn scale_from_zero(mut self) -> Self {
+        self.classifier = self.classifier.scale_from_zero();
+        self
+    }
+
+    /// Replaces the pacing of no-capacity retries (default
+    /// [`LegacyBackoff::scale_out`]: 10 to 30 s apart).
+    pub fn scale_out_backoff(mut self, backoff: LegacyBackoff) -> Self {
+        self.scale_out_backoff = backoff;
         self
     }
 
@@ -182,6 +207,11 @@ impl LegacyRetries {
     /// The backoff.
     pub fn get_backoff(&self) -> LegacyBackoff {
         self.backoff
+    }
+
+    /// The pacing of no-capacity retries.
+    pub fn get_scale_out_backoff(&self) -> LegacyBackoff {
+        self.scale_out_backoff
     }
 
     /// The classifier.

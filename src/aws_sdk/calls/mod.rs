@@ -135,7 +135,9 @@ impl CallState {
             decision,
             remaining: self.remaining(),
             target_model: self.target_model.as_deref(),
+            inference_component: None,
             since_first_429: self.first_429.map(|t| t.elapsed()),
+            since_first_no_capacity: None,
         }));
     }
 
@@ -211,7 +213,7 @@ impl CallState {
         let not_ready = reason == Some(RetryReason::ModelNotReady);
         let max = self.retries.get_max_retries();
         let may_wait = reason.is_some() && counted < max;
-        let wait = ticket.report(not_ready, may_wait) == Turn::Wait;
+        let wait = ticket.report(not_ready, not_ready, may_wait) == Turn::Wait;
         if wait {
             self.watch = Some(Box::new(ticket.watch(max - counted)));
         }

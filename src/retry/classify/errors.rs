@@ -5,6 +5,52 @@ use std::error::Error as StdError;
 
 use super::RetryReason;
 use crate::retry::AttemptTimedOut;
+use crate::sagemaker::NO_CAPACITY_MESSAGE;
+
+/// In a response's extensions: its body carries the service's no-capacity
+/// message (an inference component with no copy). `NoCapacityLayer` (module
+/// `scale_from_zero`, feature `scale-from-zero`) reads the body's first bytes
+/// and puts it there; with
+/// [`RetryClassifier::scale_from_zero`](super::RetryClassifier::scale_from_zero),
+/// such a 400 `ValidationError` is retried as [`RetryReason::NoCapacity`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct NoCapacity;
+
+impl NoCapacity {
+    /// The marker.
+    pub const fn new() -> Self {
+        Self
+    }
+}
+
+/// Whether `message`, the message of a 400 `ValidationError`, is the
+/// service's answer for an inference component with no copy: it opens with
+/// the first sentence of [`NO_CAPACITY_MESSAGE`]. The advice that follows is
+/// not compared, so a rewording of it does not stop the retries; a
+/// `ValidationError` for any other reason never matches.
+pub(crate) fn is_no_capacity_message(message: &str) -> bool {
+    let first = NO_CAPACITY_MESSAGE
+        .split_once(". ")
+        .map_or(NO_CAPACITY_MESSAGE, |(sentence, _)| sentence);
+    message
+        .strip_prefix(first)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+}
+
+/// Whether a whole restJson1 error body carries the no-capacity message in
+/// `message` or `Message`, where botocore reads an error's message.
+#[cfg(feature = "scale-from-zero")]
+pub(crate) fn is_no_capacity_body(body: &[u8]) -> bool {
+    let Ok(serde_json::Value::Object(fields)) = serde_json::from_slice(body) else {
+        return false;
+    };
+    fields
+        .get("message")
+        .or_else(|| fields.get("Message"))
+        .and_then(serde_json::Value::as_str)
+        .is_some_and(is_no_capacity_message)
+}
 
 /// botocore's legacy rule for one error of a source chain: the one place
 /// that knows the errors of the crate's other layers and of the transports.

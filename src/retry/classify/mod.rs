@@ -14,6 +14,10 @@ use crate::legacy::LegacyRetry;
 mod errors;
 mod reason;
 
+#[cfg(feature = "scale-from-zero")]
+pub(crate) use self::errors::is_no_capacity_body;
+pub(crate) use self::errors::is_no_capacity_message;
+pub use self::errors::NoCapacity;
 use self::errors::{is_reset, known_reason};
 pub use self::reason::RetryReason;
 
@@ -40,6 +44,8 @@ type ErrorPredicate = dyn Fn(&(dyn StdError + 'static)) -> bool + Send + Sync;
 ///   of the `read_timeout` and `collect_body` modules.
 ///
 /// Not retried: 424 `ModelError`, 400 `ValidationError`, 530, other 4xx, other errors.
+/// [`scale_from_zero`](Self::scale_from_zero) opts in to one kind of
+/// `ValidationError`: an inference component with no copy.
 ///
 /// ```
 /// use http::{HeaderMap, StatusCode};
@@ -65,6 +71,7 @@ struct Extras {
     codes: Vec<Cow<'static, str>>,
     response_predicate: Option<Arc<ResponsePredicate>>,
     error_predicate: Option<Arc<ErrorPredicate>>,
+    scale_from_zero: bool,
 }
 
 /// An attempt's outcome as classified once: why it is retried, its error
@@ -103,6 +110,42 @@ impl RetryClassifier {
         self
     }
 
+    /// Also retries the answer of an inference component that has no copy
+    /// (scaled to zero, or scaling out): HTTP 400, error code
+    /// `ValidationError` exactly, and the service's no-capacity message
+    /// ([`NO_CAPACITY_MESSAGE`](crate::sagemaker::NO_CAPACITY_MESSAGE); its
+    /// first sentence is compared). The reason is [`RetryReason::NoCapacity`]:
+    /// such retries are paced by their own backoff and bounded by the call's
+    /// deadline (see [`LegacyRetries::scale_out_backoff`](super::LegacyRetries::scale_out_backoff)).
+    ///
+    /// The message is in the body, which this classifier never reads: it
+    /// reads the [`NoCapacity`] mark that `NoCapacityLayer` (feature
+    /// `scale-from-zero`) puts on such a response beneath the retry layer, or
+    /// the message given to [`classify_error_response`](Self::classify_error_response).
+    /// A plain `ValidationError` (a bad header, a missing component) is never retried.
+    ///
+    /// ```
+    /// use http::{HeaderMap, HeaderValue, StatusCode};
+    /// use tower_sagemaker::retry::{RetryClassifier, RetryReason};
+    /// use tower_sagemaker::sagemaker::NO_CAPACITY_MESSAGE;
+    ///
+    /// let classifier = RetryClassifier::legacy().scale_from_zero();
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("x-amzn-errortype", HeaderValue::from_static("ValidationError"));
+    /// let answer = |message| classifier.classify_error_response(StatusCode::BAD_REQUEST, &headers, Some(message));
+    /// assert_eq!(answer(NO_CAPACITY_MESSAGE), Some(RetryReason::NoCapacity));
+    /// assert_eq!(answer("Endpoint demo of account 123456789012 not found."), None);
+    /// ```
+    pub fn scale_from_zero(mut self) -> Self {
+        self.extras().scale_from_zero = true;
+        self
+    }
+
+    /// Whether [`scale_from_zero`](Self::scale_from_zero) is on.
+    pub fn get_scale_from_zero(&self) -> bool {
+        self.extras.as_deref().is_some_and(|e| e.scale_from_zero)
+    }
+
     /// Also retries responses for which `predicate(status, headers)` is true.
     pub fn retry_response_if<F>(mut self, predicate: F) -> Self
     where
@@ -121,14 +164,39 @@ impl RetryClassifier {
         self
     }
 
-    /// Why a response with this head is retried, or `None`.
+    /// Why a response with this head is retried, or `None`. The head alone
+    /// never shows [`RetryReason::NoCapacity`]: see
+    /// [`classify_http_response`](Self::classify_http_response).
     #[inline]
     pub fn classify_response(
         &self,
         status: StatusCode,
         headers: &HeaderMap,
     ) -> Option<RetryReason> {
-        self.classify_head(status, headers).reason
+        self.classify_head(status, headers, || false).reason
+    }
+
+    /// Why a response is retried, or `None`: its head, and its
+    /// [`NoCapacity`] mark.
+    pub fn classify_http_response<B>(&self, response: &http::Response<B>) -> Option<RetryReason> {
+        self.classify_head(response.status(), response.headers(), || {
+            response.extensions().get::<NoCapacity>().is_some()
+        })
+        .reason
+    }
+
+    /// Why an error response is retried, or `None`, for a caller that has
+    /// read its message (the AWS SDK's error metadata does).
+    pub fn classify_error_response(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        message: Option<&str>,
+    ) -> Option<RetryReason> {
+        self.classify_head(status, headers, || {
+            message.is_some_and(is_no_capacity_message)
+        })
+        .reason
     }
 
     /// Why an error is retried, or `None`.
@@ -144,13 +212,20 @@ impl RetryClassifier {
         outcome: &'a Result<http::Response<R>, BoxError>,
     ) -> Classified<'a> {
         match outcome {
-            Ok(res) => self.classify_head(res.status(), res.headers()),
+            Ok(res) => self.classify_head(res.status(), res.headers(), || {
+                res.extensions().get::<NoCapacity>().is_some()
+            }),
             Err(err) => self.classify_err(&**err),
         }
     }
 
     #[inline]
-    fn classify_head<'a>(&self, status: StatusCode, headers: &'a HeaderMap) -> Classified<'a> {
+    fn classify_head<'a>(
+        &self,
+        status: StatusCode,
+        headers: &'a HeaderMap,
+        no_capacity: impl FnOnce() -> bool,
+    ) -> Classified<'a> {
         // The common case, kept inline: the legacy rules never retry a
         // success, and a success's head is not read.
         if self.extras.is_none() && status.is_success() {
@@ -160,7 +235,7 @@ impl RetryClassifier {
             .then(|| ErrorCode::from_headers(headers))
             .flatten();
         Classified {
-            reason: self.response_reason(status, headers, code),
+            reason: self.response_reason(status, headers, code, no_capacity),
             code,
             reset: false,
         }
@@ -171,6 +246,7 @@ impl RetryClassifier {
         status: StatusCode,
         headers: &HeaderMap,
         code: Option<ErrorCode<'_>>,
+        no_capacity: impl FnOnce() -> bool,
     ) -> Option<RetryReason> {
         match LegacyRetry::of(status, || code) {
             Some(LegacyRetry::TooManyRequests) if code == Some(ErrorCode::MODEL_NOT_READY) => {
@@ -182,6 +258,13 @@ impl RetryClassifier {
             None => {}
         }
         let extras = self.extras.as_deref()?;
+        if extras.scale_from_zero
+            && status == StatusCode::BAD_REQUEST
+            && code == Some(ErrorCode::VALIDATION_ERROR)
+            && no_capacity()
+        {
+            return Some(RetryReason::NoCapacity);
+        }
         if extras.statuses.contains(&status) {
             return Some(RetryReason::ExtraStatus(status));
         }
@@ -235,6 +318,7 @@ impl fmt::Debug for RetryClassifier {
             .field("extra_codes", &extras.codes)
             .field("response_predicate", &extras.response_predicate.is_some())
             .field("error_predicate", &extras.error_predicate.is_some())
+            .field("scale_from_zero", &extras.scale_from_zero)
             .finish()
     }
 }

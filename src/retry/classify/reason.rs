@@ -8,6 +8,11 @@ use http::StatusCode;
 pub enum RetryReason {
     /// HTTP 429 `ModelNotReadyException`: the target model is still loading.
     ModelNotReady,
+    /// HTTP 400 `ValidationError` whose message says the inference component
+    /// has no copy (it scaled to zero, or is scaling out): retried only with
+    /// [`RetryClassifier::scale_from_zero`](super::RetryClassifier::scale_from_zero),
+    /// paced by [`LegacyRetries::scale_out_backoff`](crate::retry::LegacyRetries::scale_out_backoff).
+    NoCapacity,
     /// HTTP 429 with any other code (or none).
     TooManyRequests,
     /// HTTP 500, 502, 503, 504 or 509.
@@ -40,6 +45,7 @@ impl RetryReason {
     pub fn as_str(&self) -> &'static str {
         match self {
             Self::ModelNotReady => "model_not_ready",
+            Self::NoCapacity => "no_capacity",
             Self::TooManyRequests => "too_many_requests",
             Self::ServerError(_) => "server_error",
             Self::Throttling => "throttling",

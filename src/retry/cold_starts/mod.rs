@@ -12,7 +12,7 @@ use http::{HeaderName, HeaderValue, Uri};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::sagemaker::{parse_invocations_path, TARGET_MODEL_HEADER};
+use crate::sagemaker::{parse_invocations_path, INFERENCE_COMPONENT_HEADER, TARGET_MODEL_HEADER};
 
 /// Cold-start coalescing: the calls that share one `ColdStarts` share what
 /// they learn about each model's readiness, so that while a model loads one
@@ -99,11 +99,13 @@ struct Keys {
     sweep_at: usize,
 }
 
-/// What the endpoint loads: host, endpoint and target model.
+/// What the endpoint loads: host, endpoint, and the target model or
+/// inference component (or both) the request names.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
     endpoint: String,
-    model: HeaderValue,
+    model: Option<HeaderValue>,
+    component: Option<HeaderValue>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,7 +193,7 @@ impl ColdStarts {
 
     /// Registers a call for the key of a request to `uri` with headers
     /// `header`, and says whether it may send its first attempt; `None` when
-    /// the request has no target model.
+    /// the request names neither a target model nor an inference component.
     pub(crate) fn join<'a>(
         &self,
         uri: &Uri,
@@ -270,7 +272,11 @@ fn take_turn(entry: &mut Entry, id: u64) -> Turn {
 
 impl Key {
     fn of<'a>(uri: &Uri, header: impl Fn(&HeaderName) -> Option<&'a HeaderValue>) -> Option<Self> {
-        let model = header(&TARGET_MODEL_HEADER)?.clone();
+        let model = header(&TARGET_MODEL_HEADER).cloned();
+        let component = header(&INFERENCE_COMPONENT_HEADER).cloned();
+        if model.is_none() && component.is_none() {
+            return None;
+        }
         let host = match uri.authority() {
             Some(authority) => authority.as_str(),
             None => header(&HOST).and_then(|h| h.to_str().ok()).unwrap_or(""),
@@ -280,6 +286,7 @@ impl Key {
         Some(Self {
             endpoint: format!("{host}/{endpoint}"),
             model,
+            component,
         })
     }
 }

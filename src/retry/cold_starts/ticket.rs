@@ -61,17 +61,25 @@ impl Ticket {
         self.witnessed
     }
 
-    /// Records how the call's attempt ended. Returns [`Turn::Wait`] when the
-    /// model is loading, another call probes it and `may_wait` allows the
-    /// call to wait for it rather than retry on its own.
-    pub(crate) fn report(&mut self, not_ready: bool, may_wait: bool) -> Turn {
+    /// Records how the call's attempt ended: `not_ready` when the model is
+    /// loading or the component has no copy, `counted` when waiters count
+    /// such a failed probe as one of their attempts (a model's 429, not a
+    /// component's no-capacity answer, which the deadline alone bounds).
+    /// Returns [`Turn::Wait`] when the key is not ready, another call probes
+    /// it and `may_wait` allows the call to wait for it rather than retry on
+    /// its own.
+    pub(crate) fn report(&mut self, not_ready: bool, counted: bool, may_wait: bool) -> Turn {
         let (turn, failures) = self.with_entry(|entry, id| {
             let probing = entry.prober == Some(id);
             let turn = if not_ready {
                 entry.readiness = Readiness::Loading;
                 if probing {
-                    entry.failed_probes += 1;
-                    entry.notify.notify_waiters();
+                    // Waiters wake to count the failure; an uncounted one
+                    // changes nothing they wait for.
+                    if counted {
+                        entry.failed_probes += 1;
+                        entry.notify.notify_waiters();
+                    }
                     Turn::Send
                 } else if entry.prober.is_none() || !may_wait {
                     take_turn(entry, id);
