@@ -25,7 +25,7 @@ use tower_sagemaker::retry::{AttemptTimedOut, Attempts};
 use tower_sagemaker::sagemaker::{
     check_invoke_header, invocations_path, is_valid_endpoint_name, InvalidHeaderValue,
     CLOSED_SESSION_ID_HEADER, CUSTOM_ATTRIBUTES_HEADER, INVOKED_PRODUCTION_VARIANT_HEADER,
-    NEW_SESSION_ID_HEADER,
+    MAX_LOAD_TIME, NEW_SESSION_ID_HEADER, SCALE_FROM_ZERO_BUDGET,
 };
 use tower_sagemaker::sigv4::{SigV4Layer, SigningError};
 use tower_sagemaker::target_model::TargetModel;
@@ -107,9 +107,11 @@ pub struct Args {
     #[arg(long)]
     enable_explanations: Option<String>,
 
-    /// Inference component to invoke.
-    #[arg(long)]
-    inference_component_name: Option<String>,
+    /// Inference component to invoke. One scaled to zero answers 400 "no
+    /// capacity" while it scales out; the call rides that through, retrying
+    /// 10 to 30 s apart until --deadline.
+    #[arg(long, visible_alias = "inference-component", value_name = "NAME")]
+    pub inference_component_name: Option<String>,
 
     /// Stateful session: an id, or NEW_SESSION to open one.
     #[arg(long)]
@@ -144,9 +146,10 @@ pub struct Args {
     #[arg(long, default_value = "60", value_parser = parse_duration)]
     pub cli_connect_timeout: Duration,
 
-    /// Budget of the whole call, retries and waits included: seconds or with a unit.
-    #[arg(long, default_value = "360", value_parser = parse_duration)]
-    pub deadline: Duration,
+    /// Budget of the whole call, retries and waits included: seconds or with a unit
+    /// [default: 360; 600 with --inference-component-name, to cover a scale-out from zero].
+    #[arg(long = "deadline", value_name = "DEADLINE", value_parser = parse_duration)]
+    deadline_arg: Option<Duration>,
 
     /// Do not verify TLS certificates (as the AWS CLI's --no-verify-ssl: for tests only).
     #[arg(long)]
@@ -166,6 +169,18 @@ pub struct Args {
 
     /// File the response body is written to.
     pub outfile: PathBuf,
+}
+
+impl Args {
+    /// The budget of the whole call: `--deadline`, else the default for
+    /// what is invoked (a scale-out from zero takes minutes).
+    pub fn deadline(&self) -> Duration {
+        match (self.deadline_arg, &self.inference_component_name) {
+            (Some(deadline), _) => deadline,
+            (None, Some(_)) => SCALE_FROM_ZERO_BUDGET,
+            (None, None) => MAX_LOAD_TIME,
+        }
+    }
 }
 
 /// The AWS CLI's output formats, of those that fit one response.
@@ -487,11 +502,15 @@ async fn find_credentials(args: &Args, max_retries: u32) -> Result<Credentials, 
 pub fn announce(args: &Args, call: &Call) {
     let attempts_max = call.max_retries.saturating_add(1);
     eprintln!(
-        "Invoking endpoint `{}`{} at {}: up to {} attempt{}{}, reads within {} each, {} in all{}",
+        "Invoking endpoint `{}`{}{} at {}: up to {} attempt{}{}, reads within {} each, {} in all{}",
         args.endpoint_name,
         call.target_model
             .as_ref()
             .map(|m| format!(" (target model `{m}`)"))
+            .unwrap_or_default(),
+        args.inference_component_name
+            .as_ref()
+            .map(|c| format!(" (inference component `{c}`, riding a scale-out from zero)"))
             .unwrap_or_default(),
         call.endpoint_url,
         attempts_max,
@@ -501,7 +520,7 @@ pub fn announce(args: &Args, call: &Call) {
             .map(|from| format!(" ({from})"))
             .unwrap_or_default(),
         secs(args.cli_read_timeout),
-        secs(args.deadline),
+        secs(args.deadline()),
         match &call.signer {
             Some(s) => format!(
                 ", signed for {} as {}",
@@ -654,11 +673,15 @@ pub fn explain_error(
     let attempts = progress.attempt.load(Ordering::SeqCst);
     let tries = format!("{attempts} attempt{}", if attempts == 1 { "" } else { "s" });
     if let Some(exceeded) = err.downcast_ref::<DeadlineExceeded>() {
+        let what = match progress.scaling_out() {
+            true => "An inference component that is scaling out keeps scaling out",
+            false => "A model that is still loading keeps loading",
+        };
         return Failure::Other(format!(
             "gave up after {} ({tries}): the --deadline of {} passed. \
-             A model that is still loading keeps loading; try again later or raise --deadline.",
+             {what}; try again later or raise --deadline.",
             secs(exceeded.elapsed()),
-            secs(args.deadline),
+            secs(args.deadline()),
         ));
     }
     if err.downcast_ref::<ReadTimedOut>().is_some()

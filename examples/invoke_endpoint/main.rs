@@ -18,6 +18,9 @@
 //! - Retries are botocore's legacy mode (it retries ModelNotReadyException);
 //!   `--max-retries`, else `AWS_MAX_ATTEMPTS` or the profile's `max_attempts`
 //!   (total attempts), set how many.
+//! - An inference component scaled to zero (`--inference-component-name`)
+//!   answers 400 "no capacity" while it scales out: the call retries it 10 to
+//!   30 s apart until `--deadline` (600 s by default with a component).
 //!
 //! The response body goes to the output file; the response metadata is printed
 //! as JSON on stdout, as the AWS CLI does; progress (each attempt, its outcome,
@@ -50,6 +53,7 @@ use tower_sagemaker::invoke_headers::InvokeHeadersLayer;
 use tower_sagemaker::read_timeout::ReadTimeoutLayer;
 use tower_sagemaker::retry::{LegacyRetries, ModelNotReadyRetryLayer};
 use tower_sagemaker::sagemaker::MAX_PAYLOAD_BYTES;
+use tower_sagemaker::scale_from_zero::NoCapacityLayer;
 use tower_sagemaker::sigv4::SigV4Layer;
 use tower_sagemaker::target_model::TargetModelLayer;
 
@@ -62,8 +66,10 @@ use progress::Progress;
 /// TargetModelLayer         sets X-Amzn-SageMaker-Target-Model
 /// InvokeHeadersLayer       sets the request's other SageMaker headers (--target-variant, ...)
 /// DeadlineLayer            one budget for the whole call, body included (--deadline)
-/// ModelNotReadyRetryLayer  botocore legacy retries (--max-retries, AWS_MAX_ATTEMPTS, max_attempts)
+/// ModelNotReadyRetryLayer  botocore legacy retries (--max-retries, AWS_MAX_ATTEMPTS, max_attempts),
+///                          and an inference component's scale-out from zero ridden through
 ///   on_event               (this example) prints each attempt, from the layer's events
+/// NoCapacityLayer          reads a 400 ValidationError's message: is it "no capacity"?
 /// CollectBodyLayer         reads the body inside the attempt: a broken body is retried
 /// ReadTimeoutLayer         bounds each wait for the head and each body frame (--cli-read-timeout)
 /// SigV4Layer               signs each attempt afresh, target-model header included
@@ -91,16 +97,18 @@ where
     ServiceBuilder::new()
         .layer(target_model)
         .layer(InvokeHeadersLayer::per_request())
-        .layer(DeadlineLayer::new(args.deadline))
+        .layer(DeadlineLayer::new(args.deadline()))
         // As the AWS CLI: no bound on a whole attempt, only on each wait for bytes.
         .layer(
             ModelNotReadyRetryLayer::new(
                 LegacyRetries::new()
                     .max_retries(max_retries)
+                    .scale_from_zero()
                     .on_event(progress.on_event()),
             )
             .no_attempt_timeout(),
         )
+        .layer(NoCapacityLayer::new())
         .layer(CollectBodyLayer::new(MAX_PAYLOAD_BYTES))
         .layer(ReadTimeoutLayer::new(args.cli_read_timeout))
         .option_layer(signer)

@@ -1,12 +1,12 @@
 //! Progress lines on stderr, from the retry layer's events: each attempt,
 //! its outcome, the wait before the next and the time left.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use http::StatusCode;
-use tower_sagemaker::retry::{Decision, RetryEvent};
+use tower_sagemaker::retry::{Decision, RetryEvent, RetryReason};
 
 use crate::cli::chain;
 
@@ -19,6 +19,9 @@ pub struct Progress {
     /// When the latest attempt was sent.
     sent: Arc<Mutex<Instant>>,
     attempts_max: u32,
+    /// Whether an inference component answered "no capacity": its retries
+    /// are bounded by the deadline, not by the number of attempts.
+    scaling_out: Arc<AtomicBool>,
 }
 
 impl Progress {
@@ -28,6 +31,20 @@ impl Progress {
             attempt: Arc::new(AtomicU32::new(0)),
             sent: Arc::new(Mutex::new(Instant::now())),
             attempts_max: max_retries.saturating_add(1),
+            scaling_out: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Whether the call met an inference component scaling out from zero.
+    pub fn scaling_out(&self) -> bool {
+        self.scaling_out.load(Ordering::SeqCst)
+    }
+
+    /// `N/MAX`, or `N` once the deadline alone bounds the attempts.
+    fn numbered(&self, attempt: u32) -> String {
+        match self.scaling_out() {
+            true => attempt.to_string(),
+            false => format!("{attempt}/{}", self.attempts_max),
         }
     }
 
@@ -49,8 +66,8 @@ impl Progress {
                 self.attempt.store(*attempt, Ordering::SeqCst);
                 *self.sent.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
                 eprintln!(
-                    "[{at}] attempt {attempt}/{}: sending{}",
-                    self.attempts_max,
+                    "[{at}] attempt {}: sending{}",
+                    self.numbered(*attempt),
                     left(*remaining)
                 );
             }
@@ -70,9 +87,20 @@ impl Progress {
                     (None, _, None) => "failed".to_owned(),
                 };
                 eprintln!(
-                    "[{at}] attempt {}/{}: {what} after {took}",
-                    o.attempt, self.attempts_max
+                    "[{at}] attempt {}: {what} after {took}",
+                    self.numbered(o.attempt)
                 );
+                if o.reason == Some(RetryReason::NoCapacity) {
+                    self.scaling_out.store(true, Ordering::SeqCst);
+                    eprintln!(
+                        "[{at}]   inference component `{}` has no copy yet: it is scaling out from zero{}",
+                        o.inference_component.unwrap_or("?"),
+                        o.since_first_no_capacity
+                            .filter(|d| !d.is_zero())
+                            .map(|d| format!(" (waiting {} so far)", secs(d)))
+                            .unwrap_or_default()
+                    );
+                }
                 match o.decision {
                     Decision::Retry { delay } => {
                         eprintln!("[{at}]   retrying in {}{}", secs(delay), left(o.remaining))
