@@ -1,15 +1,6 @@
-//! The one backoff formula, botocore's legacy full jitter, and the one
-//! decision that follows a retryable outcome.
+//! The one backoff formula: botocore's legacy full jitter.
 
 use std::time::Duration;
-
-use http::StatusCode;
-use tokio::time::Instant;
-
-use super::classify::Classified;
-use super::{Decision, LegacyRetries, RetryReason};
-use crate::deadline::Deadline;
-use crate::timer::far_future;
 
 /// botocore's legacy backoff: the delay before retry `k` (1 for the first retry)
 /// is uniform in `[0, base * 2^(k-1))`, with no cap unless one is set. With a
@@ -163,83 +154,5 @@ impl LegacyBackoff {
     /// A random delay before retry `retry`, drawn uniformly from `[0, ceiling(retry))`.
     pub fn delay(&self, retry: u32) -> Duration {
         self.delay_at(retry, fastrand::f64())
-    }
-}
-
-/// Which attempts of a call a retry decision counts.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Counted {
-    /// Attempts under botocore's budget (`max_retries`), waited-through
-    /// probes included.
-    pub(super) legacy: u32,
-    /// No-capacity answers paced by the scale-out backoff, with a deadline
-    /// bounding them (not in `legacy`).
-    pub(super) paced: u32,
-}
-
-/// What follows an outcome retryable for `classified.reason` (or not), and
-/// when the backoff ends if it is a retry: no retry past `max_retries`, and
-/// none whose backoff would end at or after the deadline. A no-capacity
-/// answer under a deadline is paced by the scale-out backoff and bounded by
-/// the deadline alone. Logs the decision.
-pub(super) fn decide(
-    retries: &LegacyRetries,
-    deadline: Option<Deadline>,
-    counted: Counted,
-    status: Option<StatusCode>,
-    classified: Classified<'_>,
-) -> (Decision, Option<Instant>) {
-    let Some(reason) = classified.reason else {
-        return (Decision::Return, None);
-    };
-    let paced = reason == RetryReason::NoCapacity && deadline.is_some();
-    if !paced && counted.legacy > retries.max_retries {
-        return (Decision::RetriesExhausted, None);
-    }
-    let at_once = retries.reset_connection_at_once
-        && counted.legacy == 1
-        && reason == RetryReason::Transport
-        && classified.reset;
-    let delay = match (at_once, paced) {
-        (true, _) => Duration::ZERO,
-        (false, true) => retries.scale_out_backoff.delay(counted.paced),
-        (false, false) => retries.backoff.delay(counted.legacy),
-    };
-    // tokio's timers tick in whole milliseconds and round up: flooring
-    // keeps the sleep below the backoff's ceiling.
-    let delay = Duration::from_millis(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX));
-    let attempt = counted.legacy + counted.paced;
-    let now = Instant::now();
-    let wake = now.checked_add(delay);
-    let outcome = OutcomeLog(status, reason);
-    let delay_ms = delay.as_millis() as u64;
-    let remaining_ms = deadline.map(|d| d.remaining().as_millis() as u64);
-    if let Some(d) = deadline {
-        if wake.is_none_or(|w| w >= d.instant()) {
-            tracing::info!(
-                attempt,
-                %outcome,
-                delay_ms,
-                remaining_ms,
-                "not retrying SageMaker call: backoff would end after the deadline"
-            );
-            return (Decision::DeadlineWouldPass, None);
-        }
-    }
-    tracing::info!(attempt, %outcome, delay_ms, remaining_ms, "retrying SageMaker call");
-    let wake = wake.unwrap_or_else(|| far_future(now));
-    (Decision::Retry { delay }, Some(wake))
-}
-
-/// An attempt's outcome in a log line: its status, or its error kind; never
-/// a body or a header.
-struct OutcomeLog(Option<StatusCode>, RetryReason);
-
-impl std::fmt::Display for OutcomeLog {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0 {
-            Some(status) => write!(f, "status {} ({})", status.as_u16(), self.1.as_str()),
-            None => write!(f, "error ({})", self.1.as_str()),
-        }
     }
 }

@@ -2,24 +2,25 @@
 //! answers each step with what to do next; it polls nothing and reads no
 //! timer, so every driver (the layer's future, the policy) shares its rules.
 
-use std::error::Error as StdError;
 use std::time::Duration;
 
-use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use tokio::time::Instant;
 use tower::BoxError;
 
-use super::backoff::{decide, Counted};
-use super::classify::Classified;
 use super::cold_starts::{Ticket, Turn, Watch};
-use super::event::{AttemptOutcome, Decision, RetryEvent};
+use super::event::{Decision, RetryEvent};
 use super::template::{invocation_id, sdk_request, Head};
-use super::{AttemptTimedOut, LegacyRetries, RetryReason};
+use super::{AttemptTimedOut, LegacyRetries};
 use crate::deadline::Deadline;
 use crate::sagemaker::{
     INFERENCE_COMPONENT_HEADER, INVOCATION_ID_HEADER, SDK_REQUEST_HEADER, TARGET_MODEL_HEADER,
 };
 use crate::timer::far_future;
+
+mod after;
+mod decide;
+mod report;
 
 /// What a call does next.
 pub(crate) enum Next {
@@ -32,23 +33,6 @@ pub(crate) enum Next {
     WaitForModel(Box<Watch>),
     /// The call is over: the outcome goes to the caller.
     Finish,
-}
-
-/// How an attempt ended, as the events and logs see it: its status, or its
-/// error. Neither for a call dropped between attempts.
-#[derive(Clone, Copy)]
-struct Seen<'a> {
-    status: Option<StatusCode>,
-    error: Option<&'a (dyn StdError + 'static)>,
-}
-
-impl<'a> Seen<'a> {
-    fn error(error: &'a (dyn StdError + 'static)) -> Self {
-        Self {
-            status: None,
-            error: Some(error),
-        }
-    }
 }
 
 /// One call's retry state. Every way the call ends goes through it, so it
@@ -191,107 +175,6 @@ impl Call {
             }
         }
     }
-
-    /// After an attempt: classifies its outcome once and decides. On
-    /// [`Next::Finish`] the outcome is the caller's (an error at or after the
-    /// deadline has become `DeadlineExceeded`).
-    pub(crate) fn after_attempt<R>(
-        &mut self,
-        head: &impl Head,
-        outcome: &mut Result<http::Response<R>, BoxError>,
-    ) -> Next {
-        if let Err(err) = outcome {
-            if let Some(d) = self.deadline.filter(Deadline::is_expired) {
-                let decision = Decision::DeadlineExceeded;
-                self.report(Seen::error(&**err), Classified::default(), decision);
-                self.finish();
-                *outcome = Err(d.exceeded().into());
-                return Next::Finish;
-            }
-        }
-        let seen = match &*outcome {
-            Ok(res) => Seen {
-                status: Some(res.status()),
-                error: None,
-            },
-            Err(err) => Seen::error(&**err),
-        };
-        let classified = self.retries.classifier.classify(outcome);
-        let not_ready = classified.reason == Some(RetryReason::ModelNotReady);
-        let no_capacity = classified.reason == Some(RetryReason::NoCapacity);
-        // Paced retries wait out a scale-out under the deadline, outside
-        // botocore's budget.
-        let paced = no_capacity && self.deadline.is_some();
-        self.paced += u32::from(paced);
-        if let (Some(cold), None, true) = (
-            &self.retries.cold_starts,
-            &self.ticket,
-            not_ready || no_capacity,
-        ) {
-            // The policy is not asked before first attempts: it joins at the
-            // first sign of a cold start.
-            self.ticket = cold
-                .join(head.uri(), |name| head.header(name))
-                .map(|(ticket, _)| ticket);
-        }
-        let witnessed = self.ticket.as_deref().map_or(0, Ticket::witnessed);
-        let counted = Counted {
-            legacy: (self.attempts - self.paced).saturating_add(witnessed),
-            paced: self.paced,
-        };
-        let (mut decision, wake) = decide(
-            &self.retries,
-            self.deadline,
-            counted,
-            seen.status,
-            classified,
-        );
-        let mut watch = None;
-        if let Some(ticket) = self.ticket.as_mut() {
-            let max = self.retries.max_retries;
-            let retry = matches!(decision, Decision::Retry { .. });
-            let may_wait = retry && (paced || counted.legacy < max);
-            if ticket.report(not_ready || no_capacity, not_ready, may_wait) == Turn::Wait {
-                decision = Decision::WaitForModel;
-                // A paced call waits until the copy is ready or its deadline.
-                let budget = if paced {
-                    u32::MAX
-                } else {
-                    max - counted.legacy
-                };
-                watch = Some(Box::new(ticket.watch(budget)));
-            }
-        }
-        if !self.retries.hooks.is_empty() {
-            if seen.status == Some(StatusCode::TOO_MANY_REQUESTS) {
-                self.first_429.get_or_insert_with(Instant::now);
-            }
-            if no_capacity {
-                self.first_no_capacity.get_or_insert_with(Instant::now);
-            }
-        }
-        self.report(seen, classified, decision);
-        match (watch, wake) {
-            (Some(watch), _) => {
-                tracing::info!(
-                    attempt = self.attempts,
-                    what = if no_capacity {
-                        "inference component scaling out"
-                    } else {
-                        "model loading"
-                    },
-                    "SageMaker endpoint not ready: waiting for another call's probe"
-                );
-                Next::WaitForModel(watch)
-            }
-            (None, Some(wake)) => Next::SleepUntil(wake),
-            (None, None) => {
-                self.finish();
-                Next::Finish
-            }
-        }
-    }
-
     /// After a wait for another call's probe: each probe that failed
     /// meanwhile counts as one of the call's attempts.
     pub(crate) fn waited(&mut self) {
@@ -310,63 +193,5 @@ impl Call {
     /// The inner service failed to become ready: the call ends with its error.
     pub(crate) fn not_ready(&mut self, error: BoxError) -> BoxError {
         self.end(error, Decision::Return)
-    }
-
-    fn end(&mut self, error: BoxError, decision: Decision) -> BoxError {
-        self.report(Seen::error(&*error), Classified::default(), decision);
-        self.finish();
-        error
-    }
-
-    fn finish(&mut self) {
-        self.finished = true;
-        // A prober hands its role on now, also when the caller keeps the
-        // finished future.
-        self.ticket = None;
-    }
-
-    /// Tells the observers how an attempt (or the call) ended and what follows.
-    fn report(&self, seen: Seen<'_>, classified: Classified<'_>, decision: Decision) {
-        if self.retries.hooks.is_empty() {
-            return;
-        }
-        let target_model = self.target_model.as_ref().and_then(|v| v.to_str().ok());
-        let inference_component = self.component.as_ref().and_then(|v| v.to_str().ok());
-        self.retries
-            .hooks
-            .emit(&RetryEvent::Outcome(AttemptOutcome {
-                attempt: self.attempts,
-                status: seen.status,
-                error_code: classified.code,
-                error: seen.error,
-                reason: classified.reason,
-                decision,
-                remaining: self.deadline.map(|d| d.remaining()),
-                target_model,
-                inference_component,
-                since_first_429: self.first_429.map(|t| t.elapsed()),
-                since_first_no_capacity: self.first_no_capacity.map(|t| t.elapsed()),
-            }));
-    }
-}
-
-impl Drop for Call {
-    fn drop(&mut self) {
-        if self.finished || self.retries.hooks.is_empty() {
-            return;
-        }
-        match self.deadline.filter(Deadline::is_expired) {
-            // Cut short from above (`DeadlineLayer` over a policy's retries).
-            Some(d) => {
-                self.end(d.exceeded().into(), Decision::DeadlineExceeded);
-            }
-            None => {
-                let seen = Seen {
-                    status: None,
-                    error: None,
-                };
-                self.report(seen, Classified::default(), Decision::Cancelled);
-            }
-        }
     }
 }

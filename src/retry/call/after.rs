@@ -1,0 +1,117 @@
+//! [`Call::after_attempt`]: the one decision after each attempt.
+
+use http::StatusCode;
+use tokio::time::Instant;
+use tower::BoxError;
+
+use super::decide::{decide, Counted};
+use super::report::Seen;
+use super::{Call, Next};
+use crate::deadline::Deadline;
+use crate::retry::classify::Classified;
+use crate::retry::cold_starts::{Ticket, Turn};
+use crate::retry::event::Decision;
+use crate::retry::template::Head;
+use crate::retry::RetryReason;
+
+impl Call {
+    /// After an attempt: classifies its outcome once and decides. On
+    /// [`Next::Finish`] the outcome is the caller's (an error at or after the
+    /// deadline has become `DeadlineExceeded`).
+    pub(crate) fn after_attempt<R>(
+        &mut self,
+        head: &impl Head,
+        outcome: &mut Result<http::Response<R>, BoxError>,
+    ) -> Next {
+        if let Err(err) = outcome {
+            if let Some(d) = self.deadline.filter(Deadline::is_expired) {
+                let decision = Decision::DeadlineExceeded;
+                self.report(Seen::error(&**err), Classified::default(), decision);
+                self.finish();
+                *outcome = Err(d.exceeded().into());
+                return Next::Finish;
+            }
+        }
+        let seen = match &*outcome {
+            Ok(res) => Seen {
+                status: Some(res.status()),
+                error: None,
+            },
+            Err(err) => Seen::error(&**err),
+        };
+        let classified = self.retries.classifier.classify(outcome);
+        let not_ready = classified.reason == Some(RetryReason::ModelNotReady);
+        let no_capacity = classified.reason == Some(RetryReason::NoCapacity);
+        // Paced retries wait out a scale-out under the deadline, outside
+        // botocore's budget.
+        let paced = no_capacity && self.deadline.is_some();
+        self.paced += u32::from(paced);
+        if let (Some(cold), None, true) = (
+            &self.retries.cold_starts,
+            &self.ticket,
+            not_ready || no_capacity,
+        ) {
+            // The policy is not asked before first attempts: it joins at the
+            // first sign of a cold start.
+            self.ticket = cold
+                .join(head.uri(), |name| head.header(name))
+                .map(|(ticket, _)| ticket);
+        }
+        let witnessed = self.ticket.as_deref().map_or(0, Ticket::witnessed);
+        let counted = Counted {
+            legacy: (self.attempts - self.paced).saturating_add(witnessed),
+            paced: self.paced,
+        };
+        let (mut decision, wake) = decide(
+            &self.retries,
+            self.deadline,
+            counted,
+            seen.status,
+            classified,
+        );
+        let mut watch = None;
+        if let Some(ticket) = self.ticket.as_mut() {
+            let max = self.retries.max_retries;
+            let retry = matches!(decision, Decision::Retry { .. });
+            let may_wait = retry && (paced || counted.legacy < max);
+            if ticket.report(not_ready || no_capacity, not_ready, may_wait) == Turn::Wait {
+                decision = Decision::WaitForModel;
+                // A paced call waits until the copy is ready or its deadline.
+                let budget = if paced {
+                    u32::MAX
+                } else {
+                    max - counted.legacy
+                };
+                watch = Some(Box::new(ticket.watch(budget)));
+            }
+        }
+        if !self.retries.hooks.is_empty() {
+            if seen.status == Some(StatusCode::TOO_MANY_REQUESTS) {
+                self.first_429.get_or_insert_with(Instant::now);
+            }
+            if no_capacity {
+                self.first_no_capacity.get_or_insert_with(Instant::now);
+            }
+        }
+        self.report(seen, classified, decision);
+        match (watch, wake) {
+            (Some(watch), _) => {
+                tracing::info!(
+                    attempt = self.attempts,
+                    what = if no_capacity {
+                        "inference component scaling out"
+                    } else {
+                        "model loading"
+                    },
+                    "SageMaker endpoint not ready: waiting for another call's probe"
+                );
+                Next::WaitForModel(watch)
+            }
+            (None, Some(wake)) => Next::SleepUntil(wake),
+            (None, None) => {
+                self.finish();
+                Next::Finish
+            }
+        }
+    }
+}
