@@ -64,3 +64,35 @@ fn random_delays_stay_below_the_ceiling_and_spread() {
         );
     }
 }
+
+#[test]
+fn scale_out_pacing_is_10_to_30_s() {
+    let pacing = LegacyBackoff::scale_out();
+    assert_eq!(pacing.get_min_delay(), Duration::from_secs(10));
+    assert_eq!(pacing.ceiling(1), Duration::from_secs(20));
+    assert_eq!(pacing.ceiling(2), Duration::from_secs(30));
+    assert_eq!(pacing.ceiling(40), Duration::from_secs(30));
+    for retry in 1..50 {
+        assert_eq!(pacing.delay_at(retry, 0.0), Duration::from_secs(10));
+        assert!(pacing.delay_at(retry, 1.0) < pacing.ceiling(retry));
+        let d = pacing.delay(retry);
+        assert!(
+            d >= Duration::from_secs(10) && d < pacing.ceiling(retry),
+            "{d:?}"
+        );
+    }
+    // Uniform between floor and ceiling.
+    assert_eq!(pacing.delay_at(2, 0.5), Duration::from_secs(20));
+}
+
+#[test]
+fn a_floor_above_the_ceiling_is_the_delay_and_no_floor_is_botocores() {
+    let b = LegacyBackoff::new().min_delay(Duration::from_secs(5));
+    assert_eq!(b.delay_at(1, 0.7), Duration::from_secs(5));
+    assert_eq!(b.delay_at(4, 0.0), Duration::from_secs(5));
+    assert_eq!(b.delay_at(4, 0.5), Duration::from_millis(6500));
+    let legacy = LegacyBackoff::new();
+    assert_eq!(legacy.get_min_delay(), Duration::ZERO);
+    assert_eq!(legacy.delay_at(3, 0.25), Duration::from_secs(1));
+    assert_eq!(legacy.delay_at(0, 0.5), Duration::ZERO);
+}

@@ -231,3 +231,70 @@ async fn a_malformed_response_head_is_a_transport_error() {
         "{err:?}"
     );
 }
+
+#[test]
+fn scale_from_zero_retries_the_no_capacity_answer_alone() {
+    use tower_sagemaker::retry::NoCapacity;
+    use tower_sagemaker::sagemaker::NO_CAPACITY_MESSAGE;
+
+    let on = RetryClassifier::legacy().scale_from_zero();
+    let off = RetryClassifier::legacy();
+    assert!(on.get_scale_from_zero() && !off.get_scale_from_zero());
+    let validation =
+        headers("ValidationError:http://internal.amazon.com/coral/com.amazon.sagemaker/");
+    let message = Some(NO_CAPACITY_MESSAGE);
+    assert_eq!(
+        on.classify_error_response(status(400), &validation, message),
+        Some(RetryReason::NoCapacity)
+    );
+    // The first sentence is what is compared; the advice after it may change.
+    let first = "Inference Component has no capacity to process this request.";
+    assert_eq!(
+        on.classify_error_response(status(400), &validation, Some(first)),
+        Some(RetryReason::NoCapacity)
+    );
+    assert_eq!(
+        off.classify_error_response(status(400), &validation, message),
+        None
+    );
+    // The head alone never shows it.
+    assert_eq!(on.classify_response(status(400), &validation), None);
+    for (s, code, message) in [
+        (
+            400,
+            "ValidationError",
+            Some("Endpoint demo of account 123456789012 not found."),
+        ),
+        (400, "ValidationError", None),
+        (400, "validationerror", message),
+        (400, "ModelError", message),
+        (424, "ValidationError", message),
+        (
+            400,
+            "ValidationError",
+            Some("inference component has no capacity to process this request."),
+        ),
+    ] {
+        assert_eq!(
+            on.classify_error_response(status(s), &headers(code), message),
+            None,
+            "{s} {code} {message:?}"
+        );
+    }
+    // The mark NoCapacityLayer puts on a response.
+    let mut res = http::Response::builder().status(400).body(()).unwrap();
+    res.headers_mut().extend(validation.clone());
+    assert_eq!(on.classify_http_response(&res), None);
+    res.extensions_mut().insert(NoCapacity::new());
+    assert_eq!(
+        on.classify_http_response(&res),
+        Some(RetryReason::NoCapacity)
+    );
+    assert_eq!(off.classify_http_response(&res), None);
+    // Legacy rules are unchanged under the opt-in.
+    let throttled = http::Response::builder().status(429).body(()).unwrap();
+    assert_eq!(
+        on.classify_http_response(&throttled),
+        Some(RetryReason::TooManyRequests)
+    );
+}

@@ -29,17 +29,19 @@
 //! stacks it with the rest.
 //!
 //! ```
+//! # use tower::BoxError;
+//! # #[cfg(feature = "deadline")]
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() -> Result<(), BoxError> {
 //! use std::time::Duration;
 //! use bytes::Bytes;
 //! use http_body_util::Full;
-//! use tower::{service_fn, BoxError, ServiceBuilder, ServiceExt};
+//! use tower::{service_fn, ServiceBuilder, ServiceExt};
 //! use tower_sagemaker::deadline::DeadlineLayer;
 //! use tower_sagemaker::retry::{Attempts, LegacyRetries, ModelNotReadyRetryLayer};
 //! use tower_sagemaker::sagemaker::NO_CAPACITY_MESSAGE;
 //! use tower_sagemaker::scale_from_zero::NoCapacityLayer;
 //!
-//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
-//! # async fn main() -> Result<(), BoxError> {
 //! // A component that gets its copy four minutes after the first call.
 //! let start = tokio::time::Instant::now();
 //! let endpoint = service_fn(move |_req: http::Request<Full<Bytes>>| async move {
@@ -63,6 +65,8 @@
 //! assert!(res.extensions().get::<Attempts>().unwrap().count() > 5);
 //! # Ok(())
 //! # }
+//! # #[cfg(not(feature = "deadline"))]
+//! # fn main() {}
 //! ```
 
 use std::task::{Context, Poll};
