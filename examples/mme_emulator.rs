@@ -6,6 +6,17 @@
 //! ```
 //!
 //! Without `--model` it serves the demo models the other examples use.
+//!
+//! `--inference-component [ENDPOINT/]NAME[=COPIES[:SCALE_OUT[:IDLE]]]`
+//! (repeatable) adds an inference component: COPIES at start (default 0,
+//! scaled to zero), the scale-out time from the first call that finds no copy
+//! (default 4m) and the idle time after which it scales in to zero (default
+//! 15m), on ENDPOINT (default the first `--endpoint`, else `demo`). An
+//! endpoint hosting components serves only them. For instance
+//! `--endpoint demo --inference-component ics/llm=0:30s:5m` serves the models
+//! on `demo` and component `llm` on `ics`, scaled to zero: calls get 400
+//! `ValidationError` (no capacity) for 30 s after the first one, then it
+//! serves until 5 minutes pass without a call.
 //! Prints `listening on http://127.0.0.1:PORT` on stdout once bound; logs go
 //! to stderr (one line per request by default; set `RUST_LOG` to change).
 //! Ctrl-C shuts down gracefully. A fatal error is one line on stderr, exit 1.
@@ -20,18 +31,23 @@ use tower_sagemaker::emulator::Emulator;
 
 #[path = "common/cli.rs"]
 mod cli;
+#[path = "common/component_arg.rs"]
+mod component_arg;
 #[path = "common/demo.rs"]
 mod demo;
 
 use cli::{parse_duration, parse_size, ModelArg};
+use component_arg::ComponentArg;
 
 /// A local SageMaker Runtime multi-model endpoint, for tests and demos.
 ///
 /// Serves POST /endpoints/{name}/invocations with the target-model header:
 /// cold starts (calls held, then 429 ModelNotReadyException while a model
 /// loads), LRU eviction when memory runs short, restJson1 errors, and SigV4
-/// verification with --access-key/--secret-key. Durations are seconds or take
-/// a unit (500ms, 5s, 2m, 1h); sizes take a unit (200MiB, 1GB).
+/// verification with --access-key/--secret-key; and inference components
+/// that scale to zero (400 ValidationError, no capacity, until a scale-out
+/// is done). Durations are seconds or take a unit (500ms, 5s, 2m, 1h); sizes
+/// take a unit (200MiB, 1GB).
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
@@ -43,6 +59,18 @@ struct Args {
     /// default: the demo models model-1.tar.gz, model-2.tar.gz, model-3.tar.gz).
     #[arg(long = "model", value_name = "NAME=LOAD_TIME[:SIZE]")]
     models: Vec<ModelArg>,
+
+    /// An inference component: [ENDPOINT/]NAME[=COPIES[:SCALE_OUT[:IDLE]]],
+    /// e.g. llm=0:4m:15m (repeatable). COPIES at start (default 0: scaled to
+    /// zero); SCALE_OUT, from the first call that finds no copy to a serving
+    /// copy (default 4m); IDLE, without calls before it scales in to zero
+    /// (default 15m); ENDPOINT (default the first --endpoint, else demo),
+    /// which then serves only its components.
+    #[arg(
+        long = "inference-component",
+        value_name = "[ENDPOINT/]NAME[=COPIES[:SCALE_OUT[:IDLE]]]"
+    )]
+    components: Vec<ComponentArg>,
 
     /// An endpoint name (repeatable; default demo).
     #[arg(long = "endpoint", value_name = "NAME")]
@@ -98,10 +126,29 @@ async fn run(args: Args) -> Result<(), String> {
         .hold_timeout(args.hold_timeout)
         .max_load_time(args.max_load_time)
         .region(args.region);
-    for endpoint in args.endpoints {
+    // Where a component without an endpoint of its own goes, as the library places it.
+    let first_endpoint = args
+        .endpoints
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "demo".to_owned());
+    let hosting_components: Vec<&str> = args
+        .components
+        .iter()
+        .map(|c| c.spec.get_endpoint().unwrap_or(&first_endpoint))
+        .collect();
+    // The demo models, unless every endpoint hosts components (and so no model).
+    let multi_model = if args.endpoints.is_empty() {
+        !hosting_components.contains(&"demo")
+    } else {
+        args.endpoints
+            .iter()
+            .any(|e| !hosting_components.contains(&e.as_str()))
+    };
+    for endpoint in &args.endpoints {
         builder = builder.endpoint(endpoint);
     }
-    if args.models.is_empty() {
+    if args.models.is_empty() && multi_model {
         builder = demo::with_demo_models(builder);
         eprintln!(
             "no --model: serving the demo models {}",
@@ -117,6 +164,20 @@ async fn run(args: Args) -> Result<(), String> {
             m.spec.get_size()
         );
         builder = builder.model(m.name, m.spec);
+    }
+    for c in args.components {
+        let spec = &c.spec;
+        eprintln!(
+            "inference component {} on endpoint {}: {} copies, scale-out {:?}, scale-in after {:?} idle",
+            c.name,
+            spec.get_endpoint().unwrap_or(&first_endpoint),
+            spec.get_copies(),
+            spec.get_scale_out_time(),
+            spec.get_idle_time()
+        );
+        builder = builder
+            .inference_component(c.name, c.spec)
+            .map_err(|e| e.to_string())?;
     }
     if let Some(memory) = args.memory {
         if let Some(smallest) = smallest.filter(|s| *s > memory) {

@@ -1,7 +1,7 @@
 """Checks botocore/boto3 against the tower-sagemaker emulator.
 
 Run by tests/interop.rs as
-    python botocore_checks.py CHECK --endpoint-url URL [--model NAME]
+    python botocore_checks.py CHECK --endpoint-url URL --model NAME
 with test credentials in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY and
 AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE pointing at empty files.
 Prints one line starting with "ok:" and exits 0 when the check passes;
@@ -113,12 +113,55 @@ def attempt_headers(url, model):
     print("ok: " + json.dumps(text))
 
 
+def no_capacity(url, component):
+    """An inference component scaled to zero: boto3 gets ClientError
+    ValidationError, not retried even in legacy mode; the first call starts
+    the scale-out, after which the component serves. Prints the first error
+    and the body served, as JSON after "ok: "."""
+    c = client(url, {"mode": "legacy"})
+
+    def call():
+        return c.invoke_endpoint(
+            EndpointName="demo",
+            InferenceComponentName=component,
+            Body=b"1.0,2.0,5.0",
+            ContentType="text/csv",
+        )
+
+    try:
+        call()
+        raise AssertionError("a component with no copy served")
+    except ClientError as e:
+        err = e.response["Error"]
+        meta = e.response["ResponseMetadata"]
+        first = {
+            "code": err["Code"],
+            "message": err["Message"],
+            "status": meta["HTTPStatusCode"],
+            "retries": meta.get("RetryAttempts", 0),
+        }
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            res = call()
+            break
+        except ClientError as e:
+            code = e.response["Error"]["Code"]
+            expect(code == "ValidationError", f"code {code!r} while scaling out")
+            expect(time.monotonic() < deadline, "no copy 10 s after the first call")
+            time.sleep(0.1)
+    first["body"] = res["Body"].read().decode()
+    print("ok: " + json.dumps(first))
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument(
-        "check", choices=["not-ready", "legacy-retries", "wrong-secret", "attempt-headers"]
+        "check",
+        choices=["not-ready", "legacy-retries", "wrong-secret", "attempt-headers", "no-capacity"],
     )
     p.add_argument("--endpoint-url", required=True)
+    # The target model; for no-capacity, the inference component.
     p.add_argument("--model", required=True)
     a = p.parse_args()
     print(f"boto3 {boto3.__version__}, botocore {botocore.__version__}", file=sys.stderr)
@@ -127,6 +170,7 @@ def main():
         "legacy-retries": legacy_retries,
         "wrong-secret": wrong_secret,
         "attempt-headers": attempt_headers,
+        "no-capacity": no_capacity,
     }
     checks[a.check](a.endpoint_url, a.model)
 

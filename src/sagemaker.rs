@@ -141,6 +141,12 @@ impl InvalidHeaderValue {
     pub fn header(&self) -> &'static str {
         self.header
     }
+
+    /// What the value must be, in words and the service model's pattern.
+    #[cfg_attr(not(feature = "emulator"), allow(dead_code))]
+    pub(crate) fn rule(&self) -> &'static str {
+        self.rule
+    }
 }
 
 impl std::fmt::Display for InvalidHeaderValue {
@@ -168,11 +174,16 @@ pub fn check_invoke_header(name: &HeaderName, value: &str) -> Result<(), Invalid
     let len = value.len();
     let (valid, rule) = if *name == TARGET_VARIANT_HEADER
         || *name == TARGET_CONTAINER_HOSTNAME_HEADER
-        || *name == INFERENCE_COMPONENT_HEADER
     {
         (
             is_hyphenated_name(value, 63),
             "1 to 63 letters and digits, with hyphens between them (^[a-zA-Z0-9](-*[a-zA-Z0-9])*)",
+        )
+    } else if *name == INFERENCE_COMPONENT_HEADER {
+        // The same names, as the service model writes its pattern.
+        (
+            is_hyphenated_name(value, 63),
+            "1 to 63 letters and digits, with hyphens between them (^[a-zA-Z0-9]([\\-a-zA-Z0-9]*[a-zA-Z0-9])?$)",
         )
     } else if *name == SESSION_ID_HEADER {
         (

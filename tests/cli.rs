@@ -279,6 +279,36 @@ fn mme_emulator_refuses_a_size_without_a_unit() {
 }
 
 #[test]
+fn mme_emulator_refuses_a_bad_inference_component_in_one_line() {
+    let usage = run(command("mme_emulator").args(["--memory", "2"])).code;
+    for (arg, says) in [
+        (
+            "bad_name",
+            "invalid inference component name \"bad_name\": 1 to 63 letters and digits",
+        ),
+        ("llm=many", "invalid copies 'many'"),
+        ("llm=0:soon", "scale-out time: invalid duration 'soon'"),
+        ("bad_endpoint/llm", "invalid endpoint name \"bad_endpoint\""),
+    ] {
+        let r = run(command("mme_emulator").args(["--inference-component", arg]));
+        assert_eq!(r.code, usage, "{arg}: {}", r.stderr);
+        let line = r
+            .stderr
+            .lines()
+            .find(|l| l.starts_with("error:"))
+            .unwrap_or_default();
+        assert!(line.contains(says), "{arg}: {}", r.stderr);
+    }
+    let help = run(command("mme_emulator").arg("--help"));
+    assert!(
+        help.stdout
+            .contains("--inference-component <[ENDPOINT/]NAME[=COPIES[:SCALE_OUT[:IDLE]]]>"),
+        "{}",
+        help.stdout
+    );
+}
+
+#[test]
 fn mme_emulator_reports_a_port_in_use_in_one_line() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();

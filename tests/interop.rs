@@ -130,6 +130,11 @@ struct Served {
 
 impl Served {
     fn start(name: &str, models: &[&str]) -> Self {
+        Self::start_with(name, models, &[])
+    }
+
+    /// Started with `models` and more arguments.
+    fn start_with(name: &str, models: &[&str], args: &[&str]) -> Self {
         let tools = tools();
         let log = fs::File::create(tools.logs.join(format!("{name}.stderr"))).expect("log file");
         let mut cmd = Command::new(&tools.emulator);
@@ -139,6 +144,7 @@ impl Served {
         for model in models {
             cmd.args(["--model", model]);
         }
+        cmd.args(args);
         let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(log)
@@ -321,6 +327,32 @@ fn the_retry_layer_sends_the_attempt_headers_boto3_sends() {
         assert_eq!(id.as_bytes()[14], b'4', "{id}");
         assert!(!id.chars().any(|c| c.is_ascii_uppercase()), "{id}");
     }
+}
+
+/// boto3 on an inference component scaled to zero: `ClientError` with code
+/// `ValidationError` and the service's message, not retried; once the
+/// scale-out the first call started is done, the call succeeds.
+#[test]
+fn boto3_gets_no_capacity_from_a_component_at_zero_then_it_serves() {
+    use tower_sagemaker::sagemaker::NO_CAPACITY_MESSAGE;
+
+    if skipped() {
+        return;
+    }
+    // On `demo`, which then hosts only the component.
+    let served = Served::start_with(
+        "no_capacity",
+        &[],
+        &["--inference-component", "llm=0:300ms"],
+    );
+    let out = botocore_check("no-capacity", &served, "llm");
+    let got: serde_json::Value =
+        serde_json::from_str(out.trim().strip_prefix("ok: ").unwrap()).expect(&out);
+    assert_eq!(got["code"], "ValidationError", "{out}");
+    assert_eq!(got["message"], NO_CAPACITY_MESSAGE, "{out}");
+    assert_eq!(got["status"], 400, "{out}");
+    assert_eq!(got["retries"], 0, "{out}");
+    assert_eq!(got["body"], "8.0", "{out}");
 }
 
 #[test]

@@ -1,10 +1,12 @@
 //! The emulator's configuration: [`ModelSpec`], [`EmulatorBuilder`] and the
-//! server's limits. Plain settings that import nothing else of the emulator;
-//! [`EmulatorBuilder::build`] is with the [`Emulator`](super::Emulator), which
-//! it makes.
+//! server's limits. Plain settings that import nothing else of the emulator
+//! but the components' own settings ([`ComponentSpec`], with the builder's
+//! method that adds one); [`EmulatorBuilder::build`] is with the
+//! [`Emulator`](super::Emulator), which it makes.
 
 use std::time::Duration;
 
+use super::component_spec::ComponentSpec;
 use crate::sagemaker::internal::DEFAULT_REGION;
 use crate::sagemaker::{COLD_START_HOLD, MAX_LOAD_TIME};
 
@@ -91,6 +93,7 @@ impl ModelSpec {
 pub struct EmulatorBuilder {
     pub(super) endpoints: Vec<String>,
     pub(super) models: Vec<(String, ModelSpec)>,
+    pub(super) components: Vec<(String, ComponentSpec)>,
     pub(super) hold_timeout: Duration,
     pub(super) max_load_time: Duration,
     pub(super) memory: Option<u64>,
@@ -130,6 +133,7 @@ impl Default for EmulatorBuilder {
         Self {
             endpoints: Vec::new(),
             models: Vec::new(),
+            components: Vec::new(),
             hold_timeout: COLD_START_HOLD,
             max_load_time: MAX_LOAD_TIME,
             memory: None,

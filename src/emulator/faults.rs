@@ -26,7 +26,7 @@ pub enum Fault {
 /// Which calls a [`Fault`] applies to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FaultScope {
-    /// Any valid call.
+    /// Any valid call, to a model or to an inference component.
     Any,
     /// Calls for this target model.
     Model(String),
@@ -58,11 +58,13 @@ impl Faults {
         self.0.clear();
     }
 
-    /// The first pending fault whose scope covers `model`, used up once.
-    pub(super) fn take(&mut self, model: &str) -> Option<Fault> {
+    /// The first pending fault whose scope covers a call for `model` (`None`:
+    /// a call for an inference component, which only [`FaultScope::Any`]
+    /// covers), used up once.
+    pub(super) fn take(&mut self, model: Option<&str>) -> Option<Fault> {
         let i = self.0.iter().position(|f| match &f.scope {
             FaultScope::Any => true,
-            FaultScope::Model(m) => m == model,
+            FaultScope::Model(m) => Some(m.as_str()) == model,
         })?;
         let entry = &mut self.0[i];
         entry.remaining = entry.remaining.saturating_sub(1);

@@ -1,5 +1,6 @@
 //! A local SageMaker Runtime multi-model endpoint: an in-process tower
-//! service that can also serve HTTP/1.1, with real cold starts on tokio's clock.
+//! service that can also serve HTTP/1.1, with real cold starts on tokio's
+//! clock; and endpoints hosting inference components that scale to zero.
 //!
 //! ```
 //! use std::time::Duration;
@@ -32,7 +33,9 @@
 //!
 //! **Requests.** `POST /endpoints/{EndpointName}/invocations` with
 //! `X-Amzn-SageMaker-Target-Model`. Every configured endpoint (default
-//! `demo`) serves the same models, as one container with one memory budget.
+//! `demo`) serves the same models, as one container with one memory budget,
+//! except the endpoints that host inference components, which serve only
+//! their components (see below).
 //! Checks run in this order, each answering a restJson1 error (status,
 //! `X-Amzn-ErrorType: Code:http://internal.amazon.com/coral/com.amazon.sagemaker/`,
 //! `Content-Type: application/json`, body `{"message": ...}`):
@@ -45,9 +48,13 @@
 //! | method is not `POST` | 405 `UnknownOperationException` with `Allow: POST` |
 //! | endpoint name invalid | 400 `ValidationError` (the service's "1 validation error detected" form) |
 //! | endpoint unknown | 400 `ValidationError` "Endpoint X of account 123456789012 not found." |
+//! | endpoint hosting components: a header invalid; no `X-Amzn-SageMaker-Inference-Component`; a target model too | 400 `ValidationError` ("Inference Component Name header is required for endpoints to which you plan to deploy inference components. ..."; "Endpoint X is not a multi-model endpoint and does not support target model header.") |
+//! | other endpoint: an `X-Amzn-SageMaker-Inference-Component` header | 400 `ValidationError` "Inference Component Name header is not allowed for endpoints to which you dont plan to deploy inference components. ..." |
 //! | target model header missing / invalid ([`TargetModel::new`](crate::target_model::TargetModel::new)) | 400 `ValidationError` |
 //! | injected fault ([`Emulator::inject`]) | the fault |
 //! | model unknown | 400 `ValidationError` "Could not find model data at s3://...": the real endpoint fails to download it |
+//! | component unknown on this endpoint | 400 `ValidationError` "Could not find inference component C on endpoint X of account 123456789012." |
+//! | component with no copy | 400 `ValidationError` [`NO_CAPACITY_MESSAGE`](crate::sagemaker::NO_CAPACITY_MESSAGE) |
 //!
 //! **Cold starts.** The first call for an unloaded model starts its load
 //! (a deadline on tokio's clock, so `tokio::time::pause` drives it) and is
@@ -76,6 +83,50 @@
 //! caller then gets when every model is in use is not documented there; the
 //! emulator's immediate 424 (507) is its own choice, made so that tests see
 //! the over-commit at once rather than as a stall.
+//!
+//! **Inference components** ([`EmulatorBuilder::inference_component`],
+//! [`ComponentSpec`]) live on an endpoint of their own choosing (by default
+//! the first endpoint). A component with no copy (the default: scaled to
+//! zero) answers every call 400 `ValidationError` with
+//! [`NO_CAPACITY_MESSAGE`](crate::sagemaker::NO_CAPACITY_MESSAGE), and
+//! neither botocore nor any AWS SDK retries that. The first such call starts
+//! a scale-out, as the CloudWatch alarm on `NoCapacityInvocationFailures`
+//! would; calls during it get the same 400; after the scale-out time
+//! (default [`SCALE_OUT_TIME`](crate::sagemaker::SCALE_OUT_TIME), 4 min) the
+//! component has one copy and serves, with the inference below and its
+//! latency. After its idle time with no call (default 15 min, from the end
+//! of the last call or from when the copy came up) it scales in to zero
+//! again. All on tokio's clock. [`Emulator::component_stats`] counts
+//! `invocations`, `no_capacity` answers, `scale_outs` (started) and
+//! `scale_ins`. The start of a scale-out is logged at `DEBUG`, and so are
+//! its end and a scale-in, when the emulator next looks at the component.
+//!
+//! ```
+//! use std::time::Duration;
+//! use bytes::Bytes;
+//! use http_body_util::Full;
+//! use tower::ServiceExt;
+//! use tower_sagemaker::emulator::{ComponentSpec, Emulator};
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() -> Result<(), tower::BoxError> {
+//! let emulator = Emulator::builder()
+//!     .inference_component("llm", ComponentSpec::new().scale_out_time(Duration::from_secs(60)))?
+//!     .build();
+//! let call = || {
+//!     http::Request::post("/endpoints/demo/invocations")
+//!         .header("x-amzn-sagemaker-inference-component", "llm")
+//!         .body(Full::new(Bytes::from("1,2")))
+//! };
+//! let res = emulator.clone().oneshot(call()?).await?;
+//! assert_eq!(res.status(), 400); // no capacity: the scale-out starts
+//! tokio::time::sleep(Duration::from_secs(60)).await;
+//! let res = emulator.clone().oneshot(call()?).await?;
+//! assert_eq!(res.status(), 200);
+//! assert_eq!(emulator.component_stats("llm").unwrap().scale_outs, 1);
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! **Inference** is deterministic: each input row's sum. The input format
 //! follows `Content-Type` (`application/json` or anything containing `json`:
@@ -135,15 +186,20 @@
 mod answer;
 mod auth;
 mod body;
+mod component_spec;
+mod components;
 mod config;
 mod connection;
 mod faults;
+mod headers;
 mod inference;
 mod registry;
 mod request;
 mod server;
 mod service;
 
+pub use self::component_spec::{ComponentSpec, InvalidComponentName};
+pub use self::components::ComponentStats;
 pub use self::config::{EmulatorBuilder, ModelSpec};
 pub use self::faults::{Fault, FaultScope};
 pub use self::registry::ModelStats;

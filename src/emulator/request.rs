@@ -1,5 +1,6 @@
 //! The emulator's shared state, and what it does with one request: read it,
-//! authenticate it, route it to an endpoint and a model, and run the model.
+//! authenticate it, route it to an endpoint and a model or an inference
+//! component, and run it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -16,23 +17,24 @@ use tower::BoxError;
 use super::answer::{ErrorAnswer, Outcome};
 use super::auth::Verifier;
 use super::body::{self, BodyBudget};
+use super::components::{self, Components};
 use super::config::Limits;
 use super::faults::{Fault, Faults};
+use super::headers::check_invoke_headers;
 use super::inference::{self, Format};
-use super::registry::{Acquire, Registry};
+use super::registry::{Acquire, InFlight, Registry};
 use crate::error_code::ErrorCode;
 use crate::sagemaker::internal::{DEFAULT_VARIANT_NAME, EMULATOR_ACCOUNT_ID};
 use crate::sagemaker::{
-    check_invoke_header, is_valid_endpoint_name, parse_invocations_path, CUSTOM_ATTRIBUTES_HEADER,
-    ENABLE_EXPLANATIONS_HEADER, INFERENCE_COMPONENT_HEADER, INFERENCE_ID_HEADER,
-    INVOKED_PRODUCTION_VARIANT_HEADER, SESSION_ID_HEADER, TARGET_CONTAINER_HOSTNAME_HEADER,
-    TARGET_MODEL_HEADER, TARGET_VARIANT_HEADER,
+    is_valid_endpoint_name, parse_invocations_path, INFERENCE_COMPONENT_HEADER,
+    INVOKED_PRODUCTION_VARIANT_HEADER, TARGET_MODEL_HEADER,
 };
 
 /// What all clones of an emulator share.
 pub(super) struct Shared {
     pub(super) endpoints: Vec<String>,
     pub(super) registry: Arc<Registry>,
+    pub(super) components: Arc<Components>,
     pub(super) verifier: Option<Verifier>,
     pub(super) region: String,
     pub(super) faults: Mutex<Faults>,
@@ -50,7 +52,15 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// A request that passed every check: where it goes.
 struct Route<'a> {
     endpoint: &'a str,
-    model: &'a str,
+    target: Target<'a>,
+}
+
+/// What runs a request: a model of a multi-model endpoint, or an inference
+/// component of an endpoint that hosts components.
+#[derive(Clone, Copy)]
+enum Target<'a> {
+    Model(&'a str),
+    Component(&'a str),
 }
 
 impl Shared {
@@ -74,7 +84,11 @@ impl Shared {
             Ok(route) => route,
             Err(answer) => return answer.into(),
         };
-        if let Some(fault) = lock(&self.faults).take(route.model) {
+        let model = match route.target {
+            Target::Model(model) => Some(model),
+            Target::Component(_) => None,
+        };
+        if let Some(fault) = lock(&self.faults).take(model) {
             return match fault {
                 Fault::Status {
                     status,
@@ -115,7 +129,10 @@ impl Shared {
             })
     }
 
-    /// The endpoint and model a request names, or why it names none.
+    /// The endpoint and model, or inference component, a request names, or
+    /// why it names none. An endpoint hosting components serves only them;
+    /// one hosting none is a multi-model endpoint and refuses a component
+    /// header before it looks for a target model.
     fn route<'a>(&self, parts: &'a Parts) -> Result<Route<'a>, ErrorAnswer> {
         let path = parts.uri.path();
         let Some(endpoint) = parse_invocations_path(path) else {
@@ -143,6 +160,18 @@ impl Shared {
                 "Endpoint {endpoint} of account {EMULATOR_ACCOUNT_ID} not found."
             )));
         }
+        if self.components.hosts(endpoint) {
+            check_invoke_headers(&parts.headers)?;
+            let component = components::named(endpoint, &parts.headers)?;
+            return Ok(Route {
+                endpoint,
+                target: Target::Component(component),
+            });
+        }
+        if parts.headers.contains_key(INFERENCE_COMPONENT_HEADER) {
+            check_invoke_headers(&parts.headers)?;
+            return Err(components::not_allowed());
+        }
         let Some(target) = parts.headers.get(TARGET_MODEL_HEADER) else {
             return Err(ErrorAnswer::validation(format!(
                 "Endpoint {endpoint} is a multi-model endpoint: the request must specify a target model (X-Amzn-SageMaker-Target-Model)."
@@ -161,12 +190,35 @@ impl Shared {
                 ))
             })?;
         check_invoke_headers(&parts.headers)?;
-        Ok(Route { endpoint, model })
+        Ok(Route {
+            endpoint,
+            target: Target::Model(model),
+        })
     }
 
-    /// Loads the model if needed (a cold start) and runs it on `body`.
+    /// Loads the model if needed (a cold start), or finds a copy of the
+    /// component, and runs it on `body`.
     async fn invoke(&self, parts: &Parts, route: &Route<'_>, body: &[u8]) -> Outcome {
-        let Route { endpoint, model } = *route;
+        let endpoint = route.endpoint;
+        // Held until the answer is made: the model or copy is busy meanwhile.
+        let (name, _busy): (&str, Box<dyn Send>) = match route.target {
+            Target::Model(model) => match self.acquire_model(endpoint, model).await {
+                Ok(in_flight) => (model, Box::new(in_flight)),
+                Err(answer) => return answer.into(),
+            },
+            Target::Component(component) => {
+                match self.components.acquire(endpoint, component).await {
+                    Ok(copy) => (component, Box::new(copy)),
+                    Err(answer) => return answer.into(),
+                }
+            }
+        };
+        self.infer(parts, endpoint, name, body)
+    }
+
+    /// The model, loaded (a cold start if needed) and busy for one call
+    /// after its latency; or the answer when it cannot be.
+    async fn acquire_model(&self, endpoint: &str, model: &str) -> Result<InFlight, ErrorAnswer> {
         let region = self.region.as_str();
         let unknown_model = || {
             ErrorAnswer::validation(format!(
@@ -174,33 +226,36 @@ impl Shared {
             ))
         };
         if !self.registry.contains(model) {
-            return unknown_model().into();
+            return Err(unknown_model());
         }
-        let _in_flight = match self.registry.acquire(model).await {
+        match self.registry.acquire(model).await {
             Acquire::Ready((in_flight, latency)) => {
                 if !latency.is_zero() {
                     tokio::time::sleep(latency).await;
                 }
-                in_flight
+                Ok(in_flight)
             }
-            Acquire::NotReady => {
-                return ErrorAnswer::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    ErrorCode::MODEL_NOT_READY,
-                    format!("Model {model} is not ready yet, please retry after some time"),
-                )
-                .into()
-            }
-            Acquire::Failed(message) => {
-                return ErrorAnswer::model_error(region, endpoint, model, 500, &message).into()
-            }
+            Acquire::NotReady => Err(ErrorAnswer::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                ErrorCode::MODEL_NOT_READY,
+                format!("Model {model} is not ready yet, please retry after some time"),
+            )),
+            Acquire::Failed(message) => Err(ErrorAnswer::model_error(
+                region, endpoint, model, 500, &message,
+            )),
             Acquire::InsufficientMemory => {
                 let message = format!("Insufficient memory to load model {model}");
-                return ErrorAnswer::model_error(region, endpoint, model, 507, &message).into();
+                Err(ErrorAnswer::model_error(
+                    region, endpoint, model, 507, &message,
+                ))
             }
-            Acquire::Unknown => return unknown_model().into(),
-        };
+            Acquire::Unknown => Err(unknown_model()),
+        }
+    }
 
+    /// Runs the deterministic inference of model or component `name` on `body`.
+    fn infer(&self, parts: &Parts, endpoint: &str, name: &str, body: &[u8]) -> Outcome {
+        let region = self.region.as_str();
         let header = |name| {
             parts
                 .headers
@@ -215,7 +270,7 @@ impl Shared {
         let output = accept.map_or(input, Format::from_content_type);
         let sums = match inference::score(input, body) {
             Ok(sums) => sums,
-            Err(e) => return ErrorAnswer::model_error(region, endpoint, model, 400, &e.0).into(),
+            Err(e) => return ErrorAnswer::model_error(region, endpoint, name, 400, &e.0).into(),
         };
         let out_type = accept.or(content_type).unwrap_or("text/csv");
         let mut res = Response::new(Full::new(inference::render(output, &sums)));
@@ -230,58 +285,4 @@ impl Shared {
         );
         Outcome::Response(res)
     }
-}
-
-/// `InvokeEndpoint`'s other headers, each as the service checks it: the
-/// value's form, then what this endpoint has (one variant, one container,
-/// no inference components).
-fn check_invoke_headers(headers: &http::HeaderMap) -> Result<(), ErrorAnswer> {
-    // The header, the member the service names in messages, and whether the
-    // value may be echoed (custom attributes are the caller's secrets).
-    let members = [
-        (&TARGET_VARIANT_HEADER, "targetVariant", true),
-        (
-            &TARGET_CONTAINER_HOSTNAME_HEADER,
-            "targetContainerHostname",
-            true,
-        ),
-        (&INFERENCE_ID_HEADER, "inferenceId", true),
-        (&ENABLE_EXPLANATIONS_HEADER, "enableExplanations", true),
-        (&INFERENCE_COMPONENT_HEADER, "inferenceComponentName", true),
-        (&SESSION_ID_HEADER, "sessionId", true),
-        (&CUSTOM_ATTRIBUTES_HEADER, "customAttributes", false),
-    ];
-    for (name, member, echo) in members {
-        let Some(value) = headers.get(name) else {
-            continue;
-        };
-        // Bytes that are not UTF-8 become U+FFFD, which no rule admits.
-        let value = String::from_utf8_lossy(value.as_bytes());
-        if let Err(e) = check_invoke_header(name, &value) {
-            let shown = if echo {
-                format!("Value '{value}' ")
-            } else {
-                "Value ".to_owned()
-            };
-            return Err(ErrorAnswer::validation(format!(
-                "1 validation error detected: {shown}at '{member}' failed to satisfy constraint: {e}"
-            )));
-        }
-        if *name == TARGET_VARIANT_HEADER && value != DEFAULT_VARIANT_NAME {
-            return Err(ErrorAnswer::validation(format!(
-                "The variant {value} is not one of the endpoint's production variants ({DEFAULT_VARIANT_NAME})."
-            )));
-        }
-        if *name == TARGET_CONTAINER_HOSTNAME_HEADER {
-            return Err(ErrorAnswer::validation(format!(
-                "The endpoint is not a multi-container endpoint: it has no container {value}."
-            )));
-        }
-        if *name == INFERENCE_COMPONENT_HEADER {
-            return Err(ErrorAnswer::validation(format!(
-                "The endpoint has no inference components: it has no component {value}."
-            )));
-        }
-    }
-    Ok(())
 }

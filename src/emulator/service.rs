@@ -20,6 +20,7 @@ use tower::BoxError;
 use super::answer::Outcome;
 use super::auth::Verifier;
 use super::body::BodyBudget;
+use super::components::{ComponentStats, Components};
 use super::config::EmulatorBuilder;
 use super::faults::{Fault, FaultScope, Faults};
 use super::registry::{ModelStats, Registry};
@@ -27,7 +28,8 @@ use super::request::{lock, Shared};
 use super::server::{self, Server};
 use crate::sagemaker::{INVOCATION_ID_HEADER, REQUEST_ID_HEADER, SDK_REQUEST_HEADER};
 
-/// The emulated multi-model endpoint(s). Cheap to clone: all clones share state.
+/// The emulated multi-model endpoint(s), and endpoints hosting inference
+/// components. Cheap to clone: all clones share state.
 ///
 /// It is a `tower::Service<http::Request<B>>` answering
 /// `http::Response<Full<Bytes>>`, with [`io::Error`] as error type (see the
@@ -40,11 +42,23 @@ pub struct Emulator {
 impl EmulatorBuilder {
     /// Builds the emulator.
     pub fn build(self) -> Emulator {
-        let endpoints = if self.endpoints.is_empty() {
+        let mut endpoints = if self.endpoints.is_empty() {
             vec!["demo".to_owned()]
         } else {
             self.endpoints
         };
+        // Each component on its endpoint, by default the first one.
+        let mut components = Vec::with_capacity(self.components.len());
+        for (name, spec) in self.components {
+            let endpoint = spec
+                .get_endpoint()
+                .unwrap_or(endpoints[0].as_str())
+                .to_owned();
+            if !endpoints.contains(&endpoint) {
+                endpoints.push(endpoint.clone());
+            }
+            components.push((name, spec, endpoint));
+        }
         let verifier = self.credentials.map(|(access_key, secret_key)| Verifier {
             access_key,
             secret_key,
@@ -59,6 +73,7 @@ impl EmulatorBuilder {
                     self.max_load_time,
                     self.memory,
                 )),
+                components: Arc::new(Components::new(components, tokio::time::Instant::now())),
                 verifier,
                 region: self.region,
                 faults: Mutex::new(Faults::default()),
@@ -76,6 +91,7 @@ impl fmt::Debug for Emulator {
             .field("endpoints", &self.inner.endpoints)
             .field("region", &self.inner.region)
             .field("registry", &self.inner.registry)
+            .field("components", &self.inner.components)
             .field("verifier", &self.inner.verifier)
             .finish_non_exhaustive()
     }
@@ -97,19 +113,33 @@ impl Emulator {
         self.inner.registry.is_loaded(model)
     }
 
+    /// The counters of inference component `name`, `None` if it is not
+    /// configured.
+    pub fn component_stats(&self, name: &str) -> Option<ComponentStats> {
+        self.inner.components.stats(name)
+    }
+
+    /// The copies inference component `name` has now (0 while scaled to
+    /// zero or scaling out), `None` if it is not configured.
+    pub fn component_copies(&self, name: &str) -> Option<u32> {
+        self.inner.components.copies(name)
+    }
+
     /// Bytes reserved by loaded and loading models.
     pub fn memory_used(&self) -> u64 {
         self.inner.registry.memory_used()
     }
 
-    /// The configured endpoint names.
+    /// The configured endpoint names, with those the inference components
+    /// name.
     pub fn endpoints(&self) -> &[String] {
         &self.inner.endpoints
     }
 
     /// Injects `fault` into the next `count` valid calls within `scope`
-    /// (after the checks of endpoint, target model and signature). Faults are
-    /// consumed in the order they were injected.
+    /// (after the checks of endpoint, target model or inference component,
+    /// and signature; before a component's capacity is looked at). Faults
+    /// are consumed in the order they were injected.
     pub fn inject(&self, fault: Fault, scope: FaultScope, count: u32) {
         lock(&self.inner.faults).push(fault, scope, count);
     }
