@@ -168,13 +168,13 @@ impl LegacyBackoff {
 
 /// Which attempts of a call a retry decision counts.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Counted {
+pub(crate) struct Counted {
     /// Attempts under botocore's budget (`max_retries`), waited-through
     /// probes included.
-    pub(super) legacy: u32,
+    pub(crate) legacy: u32,
     /// No-capacity answers paced by the scale-out backoff, with a deadline
     /// bounding them (not in `legacy`).
-    pub(super) paced: u32,
+    pub(crate) paced: u32,
 }
 
 /// What follows an outcome retryable for `classified.reason` (or not), and
@@ -182,7 +182,7 @@ pub(super) struct Counted {
 /// none whose backoff would end at or after the deadline. A no-capacity
 /// answer under a deadline is paced by the scale-out backoff and bounded by
 /// the deadline alone. Logs the decision.
-pub(super) fn decide(
+pub(crate) fn decide(
     retries: &LegacyRetries,
     deadline: Option<Deadline>,
     counted: Counted,
