@@ -108,7 +108,7 @@
 //! - `sigv4`: `SigV4Layer`, `SigV4`, `SigningError`, `ResponseFuture`;
 //! - `reqwest`: `ReqwestService`, `ResponseFuture`, `LegacyRetryableStrategy`, `LegacyBackoffPolicy`,
 //!   `TargetModelMiddleware`, `DeadlineMiddleware`, `AttemptDeadlineMiddleware`, `ClientBuilderExt`,
-//!   with `sigv4`: `SigV4Middleware`;
+//!   with `sigv4`: `SigV4Middleware`, with `scale-from-zero`: `NoCapacityMiddleware`;
 //! - `aws_sdk`: `TargetModelInterceptor`, `AttemptNumberInterceptor`,
 //!   `ModelNotReadyClassifier`, `legacy_retry_config`, `multi_model_timeout_config`, and
 //!   with `aws-sdk-sagemakerruntime`: `MultiModelEndpoint`, `MultiModelEndpointExt`;

@@ -1023,3 +1023,596 @@ mod deadline_on_a_paused_clock {
         assert_eq!(start.elapsed(), Duration::from_secs(10));
     }
 }
+
+/// Inference components that scale to zero, over reqwest: a small fake
+/// endpoint on 127.0.0.1 (the emulator does not host components yet) that
+/// answers 400 `ValidationError` with the service's no-capacity message
+/// until a component's copy is ready, then 200. Loopback tests run on real
+/// time with a fast scale-out pacing (50 to 150 ms); the default pacing
+/// (10 to 30 s) and the deadline of the recommended stack are checked on
+/// tokio's paused clock with an endpoint made of middleware (module
+/// `on_a_paused_clock`), as `deadline_on_a_paused_clock` does.
+#[cfg(feature = "scale-from-zero")]
+mod scale_from_zero {
+    use std::sync::Mutex;
+
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Full, StreamBody};
+    use tower::{BoxError, ServiceBuilder, ServiceExt};
+    use tower_sagemaker::deadline::{DeadlineExceeded, DeadlineLayer};
+    use tower_sagemaker::invoke_headers::{InvokeHeader, InvokeHeaders};
+    use tower_sagemaker::reqwest::{ClientBuilderExt, ReqwestService};
+    use tower_sagemaker::retry::{
+        Attempts, ColdStarts, Decision, LegacyBackoff, ModelNotReadyRetryLayer, RetryEvent,
+        RetryReason,
+    };
+    use tower_sagemaker::sagemaker::NO_CAPACITY_MESSAGE;
+    use tower_sagemaker::scale_from_zero::NoCapacityLayer;
+
+    use super::*;
+
+    const ERROR_TYPE: &str =
+        "ValidationError:http://internal.amazon.com/coral/com.amazon.sagemaker/";
+    /// The fake's answer for a component it does not host (its own
+    /// wording): a `ValidationError` that must never be retried.
+    const NOT_FOUND: &str = r#"{"message":"Inference Component ic-missing was not found."}"#;
+
+    fn no_capacity_body() -> String {
+        format!(r#"{{"message":"{NO_CAPACITY_MESSAGE}"}}"#)
+    }
+
+    /// A 400 `ValidationError` body of about 4 KiB whose message is not the
+    /// no-capacity one (beyond the first KiB it even repeats it).
+    fn big_body() -> String {
+        let filler = "x".repeat(1500);
+        format!(r#"{{"message":"Too long: {filler}","detail":"{NO_CAPACITY_MESSAGE} {filler}"}}"#)
+    }
+
+    /// What the fake endpoint saw.
+    #[derive(Default)]
+    struct Seen {
+        /// When each request to `ic-1` came.
+        arrivals: Vec<Instant>,
+        no_capacity: u32,
+        ready_at: Option<Instant>,
+    }
+
+    /// Serves components on 127.0.0.1: `ic-1` has no copy until
+    /// `scale_out` after the first call to it; `ic-missing` does not exist;
+    /// `ic-big` answers [`big_body`] with a content length and
+    /// `ic-big-chunked` the same in chunks of 512 bytes, without one.
+    async fn fake_endpoint(scale_out: Duration) -> (String, Arc<Mutex<Seen>>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let log = Arc::clone(&seen);
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let log = Arc::clone(&log);
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(
+                        move |req: http::Request<hyper::body::Incoming>| {
+                            let res = answer(&req, scale_out, &log);
+                            async move { Ok::<_, std::convert::Infallible>(res) }
+                        },
+                    );
+                    let io = hyper_util::rt::TokioIo::new(stream);
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(io, svc)
+                        .await;
+                });
+            }
+        });
+        (format!("http://{addr}/endpoints/demo/invocations"), seen)
+    }
+
+    type FakeBody = http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible>;
+
+    fn answer<B>(
+        req: &http::Request<B>,
+        scale_out: Duration,
+        seen: &Mutex<Seen>,
+    ) -> http::Response<FakeBody> {
+        let component = req
+            .headers()
+            .get("x-amzn-sagemaker-inference-component")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let error = |body: FakeBody| {
+            http::Response::builder()
+                .status(400)
+                .header("x-amzn-errortype", ERROR_TYPE)
+                .header("content-type", "application/json")
+                .body(body)
+                .unwrap()
+        };
+        let full = |s: String| Full::new(Bytes::from(s)).boxed();
+        match component.as_deref() {
+            Some("ic-1") => {
+                let mut seen = seen.lock().unwrap();
+                let now = Instant::now();
+                seen.arrivals.push(now);
+                let ready_at = *seen.ready_at.get_or_insert(now + scale_out);
+                if now < ready_at {
+                    seen.no_capacity += 1;
+                    return error(full(no_capacity_body()));
+                }
+                http::Response::new(full("8.0".to_owned()))
+            }
+            Some("ic-big") => error(full(big_body())),
+            Some("ic-big-chunked") => {
+                let body = Bytes::from(big_body());
+                let frames: Vec<_> = body
+                    .chunks(512)
+                    .map(|c| Ok(http_body::Frame::data(Bytes::copy_from_slice(c))))
+                    .collect();
+                error(StreamBody::new(futures_util::stream::iter(frames)).boxed())
+            }
+            _ => error(full(NOT_FOUND.to_owned())),
+        }
+    }
+
+    fn component(name: &str) -> InvokeHeaders {
+        InvokeHeaders::new().with(InvokeHeader::inference_component(name).unwrap())
+    }
+
+    /// Scale-out retries 50 to 150 ms apart (the default is 10 to 30 s).
+    fn fast_pacing() -> LegacyBackoff {
+        LegacyBackoff::new()
+            .base_delay(Duration::from_millis(100))
+            .max_delay(Duration::from_millis(150))
+            .min_delay(Duration::from_millis(50))
+    }
+
+    /// One retry for botocore's reasons: the no-capacity retries are not
+    /// counted against it.
+    fn fast() -> LegacyRetries {
+        LegacyRetries::new()
+            .max_retries(1)
+            .base_delay(Duration::from_millis(20))
+            .scale_out_backoff(fast_pacing())
+    }
+
+    type Events = Arc<
+        Mutex<
+            Vec<(
+                Option<RetryReason>,
+                Decision,
+                Option<String>,
+                Option<Duration>,
+            )>,
+        >,
+    >;
+
+    fn recording(retries: LegacyRetries, events: &Events) -> LegacyRetries {
+        let events = Arc::clone(events);
+        retries.on_event(move |event| {
+            if let RetryEvent::Outcome(o) = event {
+                events.lock().unwrap().push((
+                    o.reason,
+                    o.decision,
+                    o.inference_component.map(str::to_owned),
+                    o.since_first_no_capacity,
+                ));
+            }
+        })
+    }
+
+    fn tower_stack(
+        retries: LegacyRetries,
+        budget: Duration,
+    ) -> impl tower::Service<
+        http::Request<Full<Bytes>>,
+        Response = http::Response<impl http_body::Body<Data = Bytes, Error = BoxError>>,
+        Error = BoxError,
+    > + Clone {
+        ServiceBuilder::new()
+            .layer(DeadlineLayer::new(budget))
+            .layer(ModelNotReadyRetryLayer::new(retries.scale_from_zero()))
+            .layer(NoCapacityLayer::new())
+            .service(ReqwestService::new(reqwest::Client::new()))
+    }
+
+    fn request(url: &str, component: &str) -> http::Request<Full<Bytes>> {
+        http::Request::post(url)
+            .header("content-type", "text/csv")
+            .header("x-amzn-sagemaker-inference-component", component)
+            .body(Full::new(Bytes::from_static(b"1.0,2.0,5.0")))
+            .unwrap()
+    }
+
+    fn middleware_client(
+        retries: &LegacyRetries,
+        name: &str,
+        budget: Duration,
+        attempts: &CountAttempts,
+    ) -> ClientWithMiddleware {
+        reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+            .inference_component_with(component(name), retries, budget)
+            .with(attempts.clone())
+            .build()
+    }
+
+    /// The gaps between the requests `ic-1` got.
+    fn gaps(seen: &Mutex<Seen>) -> Vec<Duration> {
+        let arrivals = seen.lock().unwrap().arrivals.clone();
+        arrivals.windows(2).map(|w| w[1] - w[0]).collect()
+    }
+
+    fn check_ridden_through(events: &Events, seen: &Mutex<Seen>, scale_out: Duration) {
+        let no_capacity = seen.lock().unwrap().no_capacity;
+        // More than botocore's 2 attempts: the no-capacity retries are paced
+        // outside max_retries.
+        assert!(no_capacity >= 3, "{no_capacity} no-capacity answers");
+        for gap in gaps(seen) {
+            assert!(gap >= Duration::from_millis(50), "paced: {gap:?}");
+        }
+        let events = events.lock().unwrap().clone();
+        let retries: Vec<_> = events
+            .iter()
+            .filter(|e| matches!(e.1, Decision::Retry { .. }))
+            .collect();
+        assert_eq!(retries.len() as u32, no_capacity, "{events:?}");
+        for (reason, _, component, since) in &retries {
+            assert_eq!(*reason, Some(RetryReason::NoCapacity));
+            assert_eq!(component.as_deref(), Some("ic-1"));
+            assert!(since.is_some());
+        }
+        let (reason, decision, component, since) = events.last().unwrap().clone();
+        assert_eq!((reason, decision), (None, Decision::Return));
+        assert_eq!(component.as_deref(), Some("ic-1"));
+        // The wait the scale-out cost, from the first no-capacity answer.
+        let since = since.unwrap();
+        assert!(since >= scale_out && since < scale_out * 3, "{since:?}");
+    }
+
+    #[tokio::test]
+    async fn tower_over_reqwest_rides_a_scale_out_through_paced() {
+        let scale_out = Duration::from_millis(600);
+        let (url, seen) = fake_endpoint(scale_out).await;
+        let events = Events::default();
+        let svc = tower_stack(recording(fast(), &events), Duration::from_secs(10));
+        let res = svc.oneshot(request(&url, "ic-1")).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let attempts = res.extensions().get::<Attempts>().unwrap().count();
+        assert_eq!(res.into_body().collect().await.unwrap().to_bytes(), "8.0");
+        assert_eq!(attempts, seen.lock().unwrap().no_capacity + 1);
+        check_ridden_through(&events, &seen, scale_out);
+    }
+
+    #[tokio::test]
+    async fn middleware_rides_a_scale_out_through_paced() {
+        let scale_out = Duration::from_millis(600);
+        let (url, seen) = fake_endpoint(scale_out).await;
+        let events = Events::default();
+        let attempts = CountAttempts::default();
+        let client = middleware_client(
+            &recording(fast(), &events),
+            "ic-1",
+            Duration::from_secs(10),
+            &attempts,
+        );
+        let res = client.post(&url).body("1.0,2.0,5.0").send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.text().await.unwrap(), "8.0");
+        assert_eq!(
+            attempts.0.load(Ordering::SeqCst),
+            seen.lock().unwrap().no_capacity + 1
+        );
+        check_ridden_through(&events, &seen, scale_out);
+    }
+
+    #[tokio::test]
+    async fn a_plain_validation_error_is_never_retried_and_keeps_its_body() {
+        let (url, _) = fake_endpoint(Duration::from_secs(600)).await;
+
+        let svc = tower_stack(fast(), Duration::from_secs(10));
+        let res = svc.oneshot(request(&url, "ic-missing")).await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(res.extensions().get::<Attempts>().unwrap().count(), 1);
+        assert_eq!(
+            res.into_body().collect().await.unwrap().to_bytes(),
+            NOT_FOUND
+        );
+
+        let attempts = CountAttempts::default();
+        let client = middleware_client(&fast(), "ic-missing", Duration::from_secs(10), &attempts);
+        let res = client.post(&url).body("1").send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(res.headers()["x-amzn-errortype"], ERROR_TYPE);
+        assert_eq!(res.url().as_str(), url);
+        assert_eq!(res.text().await.unwrap(), NOT_FOUND);
+        assert_eq!(attempts.0.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn the_body_of_a_long_validation_error_is_delivered_whole() {
+        let (url, _) = fake_endpoint(Duration::from_secs(600)).await;
+        for name in ["ic-big", "ic-big-chunked"] {
+            let svc = tower_stack(fast(), Duration::from_secs(10));
+            let res = svc.oneshot(request(&url, name)).await.unwrap();
+            assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+            assert_eq!(res.extensions().get::<Attempts>().unwrap().count(), 1);
+            let body = res.into_body().collect().await.unwrap().to_bytes();
+            assert_eq!(body, big_body(), "{name}");
+
+            let attempts = CountAttempts::default();
+            let client = middleware_client(&fast(), name, Duration::from_secs(10), &attempts);
+            let res = client.post(&url).body("1").send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+            assert_eq!(res.text().await.unwrap(), big_body(), "{name}");
+            assert_eq!(attempts.0.load(Ordering::SeqCst), 1, "{name}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_deadline_ends_a_scale_out() {
+        // Real time on a loaded machine: the call ends by the deadline, with
+        // the last answer (no retry would start before it) or, when that
+        // answer is late, with `DeadlineExceeded`. The paced-clock test
+        // below checks the exact ending.
+        let budget = Duration::from_millis(700);
+        let by_the_deadline = budget + Duration::from_millis(100);
+        let (url, seen) = fake_endpoint(Duration::from_secs(600)).await;
+
+        let start = Instant::now();
+        let svc = tower_stack(fast(), budget);
+        match svc.oneshot(request(&url, "ic-1")).await {
+            Ok(res) => {
+                assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+                let attempts = res.extensions().get::<Attempts>().unwrap().count();
+                assert!(attempts >= 3, "{attempts} attempts");
+                assert_eq!(
+                    res.into_body().collect().await.unwrap().to_bytes(),
+                    no_capacity_body()
+                );
+            }
+            Err(err) => assert!(err.is::<DeadlineExceeded>(), "{err:?}"),
+        }
+        assert!(start.elapsed() < by_the_deadline, "{:?}", start.elapsed());
+
+        let attempts = CountAttempts::default();
+        let client = middleware_client(&fast(), "ic-1", budget, &attempts);
+        let start = Instant::now();
+        match client.post(&url).body("1").send().await {
+            Ok(res) => {
+                assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+                assert_eq!(res.text().await.unwrap(), no_capacity_body());
+            }
+            Err(reqwest_middleware::Error::Middleware(err)) => {
+                assert!(err.is::<DeadlineExceeded>(), "{err:?}")
+            }
+            Err(err) => panic!("{err:?}"),
+        }
+        let elapsed = start.elapsed();
+        assert!(elapsed < by_the_deadline, "{elapsed:?}");
+        let sent = attempts.0.load(Ordering::SeqCst);
+        // Paced (at least 50 ms apart) and past botocore's 2 attempts.
+        assert!(sent >= 3, "{sent} attempts");
+        assert!(
+            elapsed >= Duration::from_millis(50) * (sent - 1),
+            "{elapsed:?}"
+        );
+        assert!(seen.lock().unwrap().no_capacity >= 6);
+    }
+
+    /// `n` callers on `ic-1` at once; the requests the endpoint received.
+    async fn callers(n: u32, retries: LegacyRetries) -> u32 {
+        let (url, seen) = fake_endpoint(Duration::from_millis(600)).await;
+        let attempts = CountAttempts::default();
+        let client = middleware_client(&retries, "ic-1", Duration::from_secs(10), &attempts);
+        let calls = (0..n).map(|_| client.post(&url).body("1").send());
+        for res in futures_util::future::join_all(calls).await {
+            let res = res.unwrap();
+            assert_eq!(res.status(), StatusCode::OK);
+            assert_eq!(res.text().await.unwrap(), "8.0");
+        }
+        let sent = attempts.0.load(Ordering::SeqCst);
+        assert_eq!(sent, seen.lock().unwrap().arrivals.len() as u32);
+        sent
+    }
+
+    #[tokio::test]
+    async fn callers_on_one_component_coalesce() {
+        let n = 10;
+        // A 600 ms scale-out, one probe every 50 to 150 ms: with coalescing
+        // about a dozen no-capacity answers in all, without it that many
+        // per caller.
+        let with = callers(n, fast().coalesce_cold_starts(ColdStarts::new())).await;
+        let without = callers(n, fast()).await;
+        assert!(with <= n + 16, "{with} requests for {n} callers");
+        assert!(without >= 4 * n, "{without} requests for {n} callers");
+        println!("{n} callers: {with} requests with coalescing, {without} without");
+    }
+
+    /// The recommended stack's defaults on tokio's paused clock: an
+    /// endpoint made of middleware whose component gets its copy 240 s after
+    /// the first call.
+    mod on_a_paused_clock {
+        use tokio::time::Instant;
+        use tower_sagemaker::reqwest::{
+            ColdStartsMiddleware, LegacyBackoffPolicy, LegacyRetryableStrategy,
+            NoCapacityMiddleware,
+        };
+        use tower_sagemaker::sagemaker::SCALE_FROM_ZERO_BUDGET;
+
+        use super::*;
+
+        #[derive(Clone)]
+        struct AtZero {
+            ready_after: Duration,
+            arrivals: Arc<Mutex<Vec<Instant>>>,
+        }
+
+        #[async_trait::async_trait]
+        impl Middleware for AtZero {
+            async fn handle(
+                &self,
+                req: reqwest::Request,
+                _: &mut Extensions,
+                _: Next<'_>,
+            ) -> reqwest_middleware::Result<reqwest::Response> {
+                assert_eq!(
+                    req.headers()["x-amzn-sagemaker-inference-component"],
+                    "ic-1"
+                );
+                let mut arrivals = self.arrivals.lock().unwrap();
+                arrivals.push(Instant::now());
+                let res = match arrivals[0].elapsed() < self.ready_after {
+                    true => http::Response::builder()
+                        .status(400)
+                        .header("x-amzn-errortype", ERROR_TYPE)
+                        .body(no_capacity_body())
+                        .unwrap(),
+                    false => http::Response::new("8.0".to_owned()),
+                };
+                Ok(res.into())
+            }
+        }
+
+        fn at_zero(ready_after: Duration) -> AtZero {
+            AtZero {
+                ready_after,
+                arrivals: Arc::default(),
+            }
+        }
+
+        fn gaps(endpoint: &AtZero) -> Vec<Duration> {
+            let arrivals = endpoint.arrivals.lock().unwrap().clone();
+            arrivals.windows(2).map(|w| w[1] - w[0]).collect()
+        }
+
+        const URL: &str = "http://127.0.0.1:9/endpoints/demo/invocations";
+
+        #[tokio::test(start_paused = true)]
+        async fn the_recommended_stack_paces_retries_10_to_30_s_apart() {
+            let endpoint = at_zero(Duration::from_secs(240));
+            let events = Events::default();
+            let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+                .inference_component_with(
+                    component("ic-1"),
+                    &recording(LegacyRetries::new(), &events),
+                    SCALE_FROM_ZERO_BUDGET,
+                )
+                .with(endpoint.clone())
+                .build();
+            let start = Instant::now();
+            let res = client.post(URL).body("1").send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::OK);
+            assert_eq!(res.text().await.unwrap(), "8.0");
+            let elapsed = start.elapsed();
+            assert!(
+                elapsed >= Duration::from_secs(240) && elapsed < Duration::from_secs(270),
+                "{elapsed:?}"
+            );
+            let gaps = gaps(&endpoint);
+            // Far more than botocore's 5 attempts, none counted against them.
+            assert!(gaps.len() >= 8, "{gaps:?}");
+            assert!(gaps[0] >= Duration::from_secs(10) && gaps[0] < Duration::from_secs(20));
+            for gap in &gaps {
+                assert!(
+                    *gap >= Duration::from_secs(10) && *gap < Duration::from_secs(30),
+                    "{gaps:?}"
+                );
+            }
+            let events = events.lock().unwrap().clone();
+            assert_eq!(events.len(), gaps.len() + 1, "{events:?}");
+            let (reason, decision, component, since) = events.last().unwrap().clone();
+            assert_eq!((reason, decision), (None, Decision::Return));
+            assert_eq!(component.as_deref(), Some("ic-1"));
+            let since = since.unwrap();
+            assert!(
+                since >= Duration::from_secs(240) && since <= elapsed,
+                "{since:?}"
+            );
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn the_deadline_ends_a_scale_out_on_a_paused_clock() {
+            let endpoint = at_zero(Duration::MAX);
+            let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+                .inference_component(component("ic-1"))
+                .with(endpoint.clone())
+                .build();
+            let start = Instant::now();
+            let res = client.post(URL).body("1").send().await.unwrap();
+            let elapsed = start.elapsed();
+            // No retry that would start after the 600 s budget: the caller
+            // gets the last answer, whole, before the deadline.
+            assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+            assert_eq!(res.text().await.unwrap(), no_capacity_body());
+            assert!(
+                elapsed >= SCALE_FROM_ZERO_BUDGET - Duration::from_secs(30)
+                    && elapsed < SCALE_FROM_ZERO_BUDGET,
+                "{elapsed:?}"
+            );
+            let sent = endpoint.arrivals.lock().unwrap().len();
+            assert!((20..=60).contains(&sent), "{sent} attempts");
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn without_a_deadline_no_capacity_counts_against_max_retries() {
+            let endpoint = at_zero(Duration::MAX);
+            let retries = LegacyRetries::new().scale_from_zero();
+            let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+                .with(RetryTransientMiddleware::new_with_policy_and_strategy(
+                    LegacyBackoffPolicy::new(&retries),
+                    LegacyRetryableStrategy::new(&retries),
+                ))
+                .with(ColdStartsMiddleware::new(&retries))
+                .with(NoCapacityMiddleware::new())
+                .with(endpoint.clone())
+                .build();
+            let res = client
+                .post(URL)
+                .header("x-amzn-sagemaker-inference-component", "ic-1")
+                .body("1")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+            let gaps = gaps(&endpoint);
+            // botocore's 5 attempts and its backoff: under 1, 2, 4, 8 s.
+            assert_eq!(gaps.len(), 4, "{gaps:?}");
+            for (k, gap) in gaps.iter().enumerate() {
+                assert!(*gap < Duration::from_secs(1 << k), "{gaps:?}");
+            }
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn a_plain_validation_error_is_not_retried_by_the_middleware() {
+            #[derive(Clone)]
+            struct Invalid(Arc<AtomicU32>);
+
+            #[async_trait::async_trait]
+            impl Middleware for Invalid {
+                async fn handle(
+                    &self,
+                    _: reqwest::Request,
+                    _: &mut Extensions,
+                    _: Next<'_>,
+                ) -> reqwest_middleware::Result<reqwest::Response> {
+                    self.0.fetch_add(1, Ordering::SeqCst);
+                    let res = http::Response::builder()
+                        .status(400)
+                        .header("x-amzn-errortype", ERROR_TYPE)
+                        .body(NOT_FOUND)
+                        .unwrap();
+                    Ok(res.into())
+                }
+            }
+
+            let endpoint = Invalid(Arc::default());
+            let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+                .inference_component(component("ic-missing"))
+                .with(endpoint.clone())
+                .build();
+            let res = client.post(URL).body("1").send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+            assert_eq!(res.text().await.unwrap(), NOT_FOUND);
+            assert_eq!(endpoint.0.load(Ordering::SeqCst), 1);
+        }
+    }
+}

@@ -1,20 +1,30 @@
 //! [`ColdStartsMiddleware`]: cold-start coalescing for reqwest-middleware
-//! clients, with the crate's [`ColdStarts`](crate::retry::ColdStarts).
+//! clients, with the crate's [`ColdStarts`](crate::retry::ColdStarts), and
+//! the pacing of an inference component's scale-out from zero.
 
 use std::fmt;
 use std::future::poll_fn;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use http::{Extensions, StatusCode, Uri};
+use http::{Extensions, HeaderMap, HeaderValue, StatusCode, Uri};
 use reqwest_middleware::{Middleware, Next};
+use tokio::time::Instant;
 
-use crate::retry::{LegacyRetries, RetryReason, Ticket, Turn, Watch};
+use crate::deadline::Deadline;
+use crate::retry::classify::Classified;
+use crate::retry::{
+    decide, AttemptOutcome, Counted, Decision, LegacyRetries, NoCapacity, RetryEvent, RetryReason,
+    Ticket, Turn, Watch,
+};
+use crate::sagemaker::{INFERENCE_COMPONENT_HEADER, TARGET_MODEL_HEADER};
 
 /// Cold-start coalescing for a reqwest-middleware client set up with
 /// [`LegacyRetries::coalesce_cold_starts`]: while a model loads, one call
 /// at a time asks the endpoint about it and the others wait for its answer,
 /// as with the crate's retry layer (see [`ColdStarts`](crate::retry::ColdStarts)).
-/// Without coalescing in its settings it passes requests through.
+/// With [`LegacyRetries::scale_from_zero`], it also paces the retries of an
+/// inference component scaling out from zero (see below). With neither in
+/// its settings it passes requests through.
 ///
 /// Put it **after** (inside) `reqwest_retry::RetryTransientMiddleware`,
 /// which runs it once per attempt, and before
@@ -27,8 +37,9 @@ use crate::retry::{LegacyRetries, RetryReason, Ticket, Turn, Watch};
 /// the call's place among the calls for its model (its ticket) lives there,
 /// from its first attempt to the end of the call. For each attempt it
 ///
-/// - joins the model's key (host, endpoint and
-///   `X-Amzn-SageMaker-Target-Model`) on the call's first attempt and, when
+/// - joins the model's key (host, endpoint,
+///   `X-Amzn-SageMaker-Target-Model` and
+///   `X-Amzn-SageMaker-Inference-Component`) on the call's first attempt and, when
 ///   another call is probing the model, waits for that probe's answer; on
 ///   later attempts, waits when the last answer said so; then it sends;
 /// - reports the response to the key (429 `ModelNotReadyException` or not;
@@ -56,6 +67,36 @@ use crate::retry::{LegacyRetries, RetryReason, Ticket, Turn, Watch};
 ///   sleeps it even when the call is to wait for another call's probe; the
 ///   wait runs from the 429 on, so the call sends at the later of the sleep's
 ///   end and its turn.
+///
+/// # Inference components scaling from zero
+///
+/// With [`LegacyRetries::scale_from_zero`] (and `NoCapacityMiddleware`,
+/// feature `scale-from-zero`, after it to find the answers), it applies the
+/// retry layer's rule to a component's no-capacity answers: with a
+/// [`Deadline`] in the call's extensions
+/// ([`DeadlineMiddleware`](super::DeadlineMiddleware)), it retries them
+/// itself, within one attempt of the retry middleware, paced by the
+/// settings' [`scale_out_backoff`](LegacyRetries::scale_out_backoff) (10 to
+/// 30 s apart), not counted against `max_retries`, until a retry would start
+/// at or after the deadline: the call then ends with that answer
+/// ([`LegacyRetryableStrategy`](super::LegacyRetryableStrategy) makes it
+/// `Fatal`). The decision is the retry layer's own, made by the same code.
+/// Whatever answer ends the wait goes up to the retry middleware, which
+/// treats it as one attempt. Without a deadline, the answers go up as
+/// retryable and reqwest-retry retries them with the legacy backoff within
+/// `max_retries`, as the tower layer does without one.
+///
+/// With coalescing, the key includes `X-Amzn-SageMaker-Inference-Component`:
+/// while a component scales out, one call at a time asks and the others wait
+/// for its answer, until the copy is ready or their deadline; the prober's
+/// no-capacity answers do not count as their attempts, and each one reaches
+/// the endpoint (that failure is what the alarm starting the scale-out
+/// counts). With event callbacks ([`LegacyRetries::on_event`]), it reports
+/// [`RetryEvent::Outcome`](crate::retry::RetryEvent::Outcome) for each
+/// no-capacity answer it decides on (reason `NoCapacity`, the component) and
+/// for the success that ends a call's scale-out wait (with
+/// `since_first_no_capacity`, which
+/// `RetryMetrics` (feature `metrics`) records as the scale-out wait).
 ///
 /// A waiting call ends at the call's deadline
 /// ([`DeadlineMiddleware`](super::DeadlineMiddleware) drops it) or when its
@@ -91,8 +132,11 @@ pub struct ColdStartsMiddleware {
 
 impl ColdStartsMiddleware {
     /// Coalesces with the [`ColdStarts`](crate::retry::ColdStarts) of
-    /// `retries` (none: requests pass through), counting attempts against
-    /// its `max_retries` and classifying with its classifier.
+    /// `retries` and, with [`scale_from_zero`](LegacyRetries::scale_from_zero),
+    /// paces no-capacity retries with its
+    /// [`scale_out_backoff`](LegacyRetries::scale_out_backoff) (neither:
+    /// requests pass through), counting attempts against its `max_retries`
+    /// and classifying with its classifier.
     pub fn new(retries: &LegacyRetries) -> Self {
         Self {
             retries: retries.clone(),
@@ -103,18 +147,28 @@ impl ColdStartsMiddleware {
     pub fn is_coalescing(&self) -> bool {
         self.retries.get_cold_starts().is_some()
     }
+
+    /// Whether the settings ride an inference component's scale-out from
+    /// zero ([`LegacyRetries::scale_from_zero`]): this middleware then paces
+    /// the retries of no-capacity answers under a deadline.
+    pub fn is_pacing_scale_outs(&self) -> bool {
+        self.retries.get_classifier().get_scale_from_zero()
+    }
 }
 
 /// What [`ColdStartsMiddleware`] learnt of an attempt, on its response for
 /// [`LegacyRetryableStrategy`](super::LegacyRetryableStrategy): whether the
-/// attempts the call has made, counting the failed probes it waited through,
-/// leave it none.
+/// call ends with this response, retryable or not. It does when the
+/// attempts the call has made under botocore's budget, counting the failed
+/// probes it waited through, leave it none, and when it is a no-capacity
+/// answer this middleware gave up on (the next paced retry would end after
+/// the deadline).
 #[derive(Debug, Clone, Copy)]
 pub(super) struct ColdStartMark {
-    pub(super) exhausted: bool,
+    pub(super) give_up: bool,
 }
 
-/// One call's coalescing state, in its middleware extensions.
+/// One call's state, in its middleware extensions.
 #[derive(Clone)]
 struct ReqwestCall(Arc<Mutex<CallState>>);
 
@@ -128,8 +182,28 @@ impl fmt::Debug for ReqwestCall {
 struct CallState {
     // The attempts this call sent, the one out included.
     attempts: u32,
+    // Of those, the no-capacity answers paced by the scale-out backoff.
+    paced: u32,
     ticket: Option<Box<Ticket>>,
     watch: Option<Box<Watch>>,
+    // With event callbacks: the request's target model and component, and
+    // when the call first got a 429 and a no-capacity answer.
+    target_model: Option<HeaderValue>,
+    component: Option<HeaderValue>,
+    first_429: Option<Instant>,
+    first_no_capacity: Option<Instant>,
+}
+
+/// What the middleware does after an attempt.
+enum After {
+    /// The response (or error) goes up to the retry middleware, with what
+    /// the strategy needs to know of it.
+    Return(Option<ColdStartMark>),
+    /// A paced no-capacity retry: sleep until then, then send again.
+    SleepUntil(Instant),
+    /// A paced no-capacity retry that waits for another call's probe of
+    /// the component, then sends.
+    Wait(Box<Watch>),
 }
 
 impl ReqwestCall {
@@ -146,6 +220,10 @@ impl CallState {
         retries: &LegacyRetries,
         req: &::reqwest::Request,
     ) -> Option<Box<Watch>> {
+        if self.attempts == 0 && retries.has_event_callbacks() {
+            self.target_model = req.headers().get(TARGET_MODEL_HEADER).cloned();
+            self.component = req.headers().get(INFERENCE_COMPONENT_HEADER).cloned();
+        }
         let cold = retries.get_cold_starts()?;
         if let Some(watch) = self.watch.take() {
             return Some(watch);
@@ -171,27 +249,124 @@ impl CallState {
         }
     }
 
-    /// After an attempt: reports its outcome to the call's ticket; what the
-    /// strategy needs to know of it (`None` without a ticket).
+    /// After an attempt: classifies its outcome with the crate's rule and,
+    /// for a no-capacity answer under a deadline that the call can send
+    /// again, decides the paced retry as the retry layer does; reports the
+    /// outcome to the call's ticket.
     fn after_attempt(
         &mut self,
         retries: &LegacyRetries,
-        response: Option<(StatusCode, &http::HeaderMap)>,
-    ) -> Option<ColdStartMark> {
-        let ticket = self.ticket.as_mut()?;
-        let counted = self.attempts.saturating_add(ticket.witnessed());
-        let reason = response.and_then(|(status, headers)| {
-            retries.get_classifier().classify_response(status, headers)
-        });
-        let not_ready = reason == Some(RetryReason::ModelNotReady);
+        deadline: Option<Deadline>,
+        can_resend: bool,
+        response: Option<(StatusCode, &HeaderMap, bool)>,
+    ) -> After {
+        let classified = match response {
+            Some((status, headers, marked)) => {
+                retries
+                    .get_classifier()
+                    .classify_head(status, headers, || marked)
+            }
+            None => Classified::default(),
+        };
+        let status = response.map(|(status, _, _)| status);
+        let not_ready = classified.reason == Some(RetryReason::ModelNotReady);
+        let no_capacity = classified.reason == Some(RetryReason::NoCapacity);
+        // The retry layer's rule: with a deadline, a no-capacity answer is
+        // retried outside botocore's budget, paced by the scale-out backoff.
+        // reqwest-retry's policy cannot tell it from other retries, so this
+        // middleware makes those retries itself.
+        let paced = no_capacity && deadline.is_some() && can_resend;
+        self.paced += u32::from(paced);
+        let witnessed = self.ticket.as_deref().map_or(0, Ticket::witnessed);
+        let counted = Counted {
+            legacy: (self.attempts - self.paced).saturating_add(witnessed),
+            paced: self.paced,
+        };
         let max = retries.get_max_retries();
-        let may_wait = reason.is_some() && counted < max;
-        if ticket.report(not_ready, not_ready, may_wait) == Turn::Wait {
-            self.watch = Some(Box::new(ticket.watch(max - counted)));
+        if retries.has_event_callbacks() {
+            if status == Some(StatusCode::TOO_MANY_REQUESTS) {
+                self.first_429.get_or_insert_with(Instant::now);
+            }
+            if no_capacity {
+                self.first_no_capacity.get_or_insert_with(Instant::now);
+            }
         }
-        Some(ColdStartMark {
-            exhausted: counted > max,
-        })
+        if !paced {
+            // reqwest-retry decides, counting its own retries; the strategy
+            // reads the mark.
+            let may_wait = classified.reason.is_some() && counted.legacy < max;
+            if let Some(ticket) = self.ticket.as_mut() {
+                if ticket.report(not_ready || no_capacity, not_ready, may_wait) == Turn::Wait {
+                    self.watch = Some(Box::new(ticket.watch(max - counted.legacy)));
+                }
+            }
+            // A success that ends a scale-out wait: the only outcome of the
+            // call's end the middleware knows for sure.
+            if status.is_some_and(|s| s.is_success()) && self.first_no_capacity.is_some() {
+                self.report(retries, deadline, status, classified, Decision::Return);
+            }
+            let give_up = counted.legacy > max;
+            return After::Return(
+                (self.ticket.is_some() || give_up).then_some(ColdStartMark { give_up }),
+            );
+        }
+        let (mut decision, wake) = decide(retries, deadline, counted, status, classified);
+        let mut watch = None;
+        if let Some(ticket) = self.ticket.as_mut() {
+            let may_wait = matches!(decision, Decision::Retry { .. });
+            // Not counted: waiters wait for the copy or their deadline.
+            if ticket.report(true, false, may_wait) == Turn::Wait {
+                decision = Decision::WaitForModel;
+                watch = Some(Box::new(ticket.watch(u32::MAX)));
+            }
+        }
+        self.report(retries, deadline, status, classified, decision);
+        match (watch, wake) {
+            (Some(watch), _) => {
+                tracing::info!(
+                    attempt = self.attempts,
+                    what = "inference component scaling out",
+                    "SageMaker endpoint not ready: waiting for another call's probe"
+                );
+                After::Wait(watch)
+            }
+            (None, Some(wake)) => After::SleepUntil(wake),
+            (None, None) => {
+                // The call ends with this answer: a prober hands its role on.
+                self.ticket = None;
+                After::Return(Some(ColdStartMark { give_up: true }))
+            }
+        }
+    }
+
+    /// Tells the event callbacks how an attempt ended and what follows.
+    fn report(
+        &self,
+        retries: &LegacyRetries,
+        deadline: Option<Deadline>,
+        status: Option<StatusCode>,
+        classified: Classified<'_>,
+        decision: Decision,
+    ) {
+        if !retries.has_event_callbacks() {
+            return;
+        }
+        fn text(v: &Option<HeaderValue>) -> Option<&str> {
+            v.as_ref().and_then(|v| v.to_str().ok())
+        }
+        retries.emit(&RetryEvent::Outcome(AttemptOutcome {
+            attempt: self.attempts,
+            status,
+            error_code: classified.code,
+            error: None,
+            reason: classified.reason,
+            decision,
+            remaining: deadline.map(|d| d.remaining()),
+            target_model: text(&self.target_model),
+            inference_component: text(&self.component),
+            since_first_429: self.first_429.map(|t| t.elapsed()),
+            since_first_no_capacity: self.first_no_capacity.map(|t| t.elapsed()),
+        }));
     }
 }
 
@@ -203,32 +378,59 @@ impl Middleware for ColdStartsMiddleware {
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<::reqwest::Response> {
-        if !self.is_coalescing() {
+        if !self.is_coalescing() && !self.is_pacing_scale_outs() {
             return next.run(req, extensions).await;
         }
         let call = extensions
             .get_or_insert_with(|| ReqwestCall(Arc::default()))
             .clone();
-        let watch = call.lock().before_send(&self.retries, &req);
-        if let Some(mut watch) = watch {
-            poll_fn(|cx| watch.poll_turn(cx)).await;
-            call.lock().waited();
-        }
-        call.lock().attempts += 1;
-        let mut result = next.run(req, extensions).await;
-        let mut state = call.lock();
-        match &mut result {
-            Ok(res) => {
-                let mark = state.after_attempt(&self.retries, Some((res.status(), res.headers())));
-                if let Some(mark) = mark {
-                    res.extensions_mut().insert(mark);
+        let deadline = extensions.get::<Deadline>().copied();
+        let pacing = self.is_pacing_scale_outs() && deadline.is_some();
+        let mut req = req;
+        loop {
+            let watch = call.lock().before_send(&self.retries, &req);
+            if let Some(mut watch) = watch {
+                poll_fn(|cx| watch.poll_turn(cx)).await;
+                call.lock().waited();
+            }
+            // Kept for a paced retry (reqwest-retry clones each attempt's
+            // request the same way; a body that cannot be cloned is never
+            // retried).
+            let spare = if pacing { req.try_clone() } else { None };
+            call.lock().attempts += 1;
+            let mut result = next.clone().run(req, extensions).await;
+            let after = {
+                let mut state = call.lock();
+                let response = result.as_ref().ok().map(|res| {
+                    let marked = res.extensions().get::<NoCapacity>().is_some();
+                    (res.status(), res.headers(), marked)
+                });
+                state.after_attempt(&self.retries, deadline, spare.is_some(), response)
+            };
+            match (after, spare) {
+                (After::SleepUntil(wake), Some(spare)) => {
+                    tokio::time::sleep_until(wake).await;
+                    req = spare;
+                }
+                (After::Wait(watch), Some(spare)) => {
+                    call.lock().watch = Some(watch);
+                    req = spare;
+                }
+                (after, _) => {
+                    let mark = match after {
+                        After::Return(mark) => mark,
+                        // Not reached: a retry is paced only with a request
+                        // kept to resend. The call would end here.
+                        After::SleepUntil(_) | After::Wait(_) => {
+                            Some(ColdStartMark { give_up: true })
+                        }
+                    };
+                    if let (Ok(res), Some(mark)) = (&mut result, mark) {
+                        res.extensions_mut().insert(mark);
+                    }
+                    return result;
                 }
             }
-            Err(_) => {
-                state.after_attempt(&self.retries, None);
-            }
         }
-        drop(state);
-        result
     }
 }

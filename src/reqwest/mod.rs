@@ -89,7 +89,13 @@
 //!   [`LegacyRetries`], full jitter, an optional total budget);
 //! - [`ColdStartsMiddleware`] (with
 //!   [`coalesce_cold_starts`](LegacyRetries::coalesce_cold_starts)): while a
-//!   model loads, one call at a time asks the endpoint about it;
+//!   model loads, one call at a time asks the endpoint about it; with
+//!   [`scale_from_zero`](LegacyRetries::scale_from_zero), it also makes the
+//!   retries of an inference component scaling out from zero, paced 10 to
+//!   30 s apart and bounded by the call's deadline (see below);
+//! - `NoCapacityMiddleware` (feature `scale-from-zero`): reads at most 1 KiB
+//!   of a 400 `ValidationError` body to find the no-capacity answer of a
+//!   component with no copy, and hands the body on whole;
 //! - [`AttemptDeadlineMiddleware`]: each attempt, its response body included,
 //!   ends by the deadline (and after a per-attempt timeout);
 //! - [`AttemptHeadersMiddleware`]: `amz-sdk-invocation-id` and
@@ -101,9 +107,32 @@
 //! the call's middleware extensions, which reqwest-middleware hands every
 //! attempt of the call.
 //!
+//! # Inference components that scale to zero
+//!
+//! With feature `scale-from-zero`,
+//! `ClientBuilderExt::inference_component` sets up the rule of
+//! [`LegacyRetries::scale_from_zero`] on the middleware path: a 400
+//! `ValidationError` whose message says the component has no copy is
+//! retried 10 to 30 s apart ([`LegacyRetries::scale_out_backoff`]) until a
+//! retry would start after the call's deadline (10 minutes by default),
+//! and not counted against `max_retries`; a `ValidationError` for any other
+//! reason is never retried. reqwest-retry's policy decides delays from the
+//! number of retries alone and cannot see why a call is retried, so those
+//! retries are not its: `NoCapacityMiddleware` marks the answer and
+//! [`ColdStartsMiddleware`], inside the retry middleware, makes them itself
+//! (with the retry layer's own decision), within one of reqwest-retry's
+//! attempts; reqwest-retry sees the answer that follows (a success, or a
+//! failure it retries under botocore's rules). Without a
+//! [`DeadlineMiddleware`] nothing bounds them but `max_retries`: they are
+//! then reqwest-retry's, with the legacy backoff, as with the tower layer.
+//!
+//! # What the middleware path lacks
+//!
 //! What the tower path has and the middleware path has not:
 //! [`RetryEvent`](crate::retry::RetryEvent)s (reqwest-retry runs its own
-//! loop and tells no one), `DeadlineExceeded` for a body read that outlives
+//! loop and tells no one; the only events are those of the no-capacity
+//! retries [`ColdStartsMiddleware`] makes and of the success that ends
+//! them), `DeadlineExceeded` for a body read that outlives
 //! the deadline (it fails with reqwest's timeout error instead), and, with
 //! coalescing, a backoff that counts the probes a call waited through
 //! (reqwest-retry's policy sees only the call's own retries; see
@@ -117,6 +146,8 @@ mod builder;
 mod cold_starts;
 mod deadline;
 mod invoke_headers;
+#[cfg(feature = "scale-from-zero")]
+mod no_capacity;
 mod service;
 #[cfg(feature = "sigv4")]
 mod sigv4;
@@ -126,6 +157,8 @@ pub use self::builder::ClientBuilderExt;
 pub use self::cold_starts::ColdStartsMiddleware;
 pub use self::deadline::{AttemptDeadlineMiddleware, DeadlineMiddleware};
 pub use self::invoke_headers::InvokeHeadersMiddleware;
+#[cfg(feature = "scale-from-zero")]
+pub use self::no_capacity::NoCapacityMiddleware;
 pub use self::service::{ReqwestService, ResponseFuture};
 #[cfg(feature = "sigv4")]
 pub use self::sigv4::SigV4Middleware;
@@ -138,7 +171,7 @@ use reqwest_retry::{Retryable, RetryableStrategy};
 use retry_policies::{RetryDecision, RetryPolicy};
 
 use self::cold_starts::ColdStartMark;
-use crate::retry::{LegacyBackoff, LegacyRetries, RetryClassifier};
+use crate::retry::{LegacyBackoff, LegacyRetries, NoCapacity, RetryClassifier};
 use crate::target_model::TargetModel;
 
 /// Classifies responses and errors as botocore's legacy mode does, for
@@ -148,6 +181,11 @@ use crate::target_model::TargetModel;
 /// With [`ColdStartsMiddleware`], a response whose call has used up its
 /// attempts, counting the failed probes of other calls it waited through,
 /// is `Fatal` (the call ends with it, as with the tower layer).
+///
+/// A 400 `ValidationError` marked [`NoCapacity`] by
+/// `NoCapacityMiddleware` (feature `scale-from-zero`) is `Transient` with
+/// [`RetryClassifier::scale_from_zero`] (and `Fatal` when
+/// [`ColdStartsMiddleware`] gave up pacing it at the deadline).
 ///
 /// Errors: those of reqwest itself are classified by the classifier (a
 /// connection reset, closed or refused anywhere in their sources is a
@@ -199,14 +237,20 @@ impl RetryableStrategy for LegacyRetryableStrategy {
         match res {
             Ok(res) => {
                 let status = res.status();
-                let exhausted = res
+                let give_up = res
                     .extensions()
                     .get::<ColdStartMark>()
-                    .is_some_and(|mark| mark.exhausted);
-                match self.classifier.classify_response(status, res.headers()) {
-                    // The call waited through other calls' failed probes:
-                    // they used up its attempts.
-                    Some(_) if exhausted => Some(Retryable::Fatal),
+                    .is_some_and(|mark| mark.give_up);
+                let marked = || res.extensions().get::<NoCapacity>().is_some();
+                match self
+                    .classifier
+                    .classify_head(status, res.headers(), marked)
+                    .reason
+                {
+                    // The call waited through other calls' failed probes
+                    // (they used up its attempts), or ColdStartsMiddleware
+                    // gave up pacing a scale-out at the deadline.
+                    Some(_) if give_up => Some(Retryable::Fatal),
                     Some(_) => Some(Retryable::Transient),
                     None if status.is_success() => None,
                     None => Some(Retryable::Fatal),

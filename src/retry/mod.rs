@@ -132,6 +132,8 @@ mod settings;
 mod template;
 
 pub use self::backoff::LegacyBackoff;
+#[cfg(feature = "reqwest")]
+pub(crate) use self::call::decide::{decide, Counted};
 pub use self::classify::{NoCapacity, RetryClassifier, RetryReason};
 pub use self::cold_starts::ColdStarts;
 #[cfg(any(feature = "aws-sdk", feature = "reqwest"))]

@@ -239,9 +239,9 @@ impl LegacyRetries {
         !self.hooks.is_empty()
     }
 
-    /// Gives `event` to the callbacks (the AWS SDK integration reports
-    /// through this).
-    #[cfg(feature = "aws-sdk")]
+    /// Gives `event` to the callbacks (the AWS SDK integration and the
+    /// reqwest middleware report through this).
+    #[cfg(any(feature = "aws-sdk", feature = "reqwest"))]
     pub(crate) fn emit(&self, event: &RetryEvent<'_>) {
         self.hooks.emit(event);
     }

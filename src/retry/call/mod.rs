@@ -19,7 +19,7 @@ use crate::sagemaker::{
 use crate::timer::far_future;
 
 mod after;
-mod decide;
+pub(crate) mod decide;
 mod report;
 
 /// What a call does next.

@@ -78,8 +78,11 @@ impl RetryClassifier {
         }
     }
 
+    /// Classifies a response by its head and whether it carries the
+    /// [`NoCapacity`] mark: the one rule for every driver, also those whose
+    /// response is not an `http::Response` (reqwest-middleware's).
     #[inline]
-    fn classify_head<'a>(
+    pub(crate) fn classify_head<'a>(
         &self,
         status: StatusCode,
         headers: &'a HeaderMap,
