@@ -738,6 +738,7 @@ mod scale_from_zero {
     use tower_sagemaker::sagemaker::{NO_CAPACITY_MESSAGE, SCALE_OUT_TIME};
 
     const COMPONENT: &str = "ic-llama";
+    const SECOND: &str = "ic-mistral";
     const ERROR_TYPE: &str =
         "ValidationError:http://internal.amazon.com/coral/com.amazon.sagemaker/";
 
@@ -745,6 +746,8 @@ mod scale_from_zero {
     /// `message` until `ready_at`, then `then` (200 unless set).
     struct Fake {
         ready_at: Option<TokioInstant>,
+        // When `SECOND` is ready (never with `None`).
+        second_ready_at: Option<TokioInstant>,
         message: &'static str,
         then: u16,
         // When each request came, and its inference component header.
@@ -760,6 +763,7 @@ mod scale_from_zero {
         fn failed(&self) -> Vec<TokioInstant> {
             self.requests()
                 .into_iter()
+                .filter(|(_, c)| c.as_deref() != Some(SECOND))
                 .map(|(t, _)| t)
                 .filter(|t| self.ready_at.is_none_or(|r| *t < r))
                 .collect()
@@ -787,8 +791,12 @@ mod scale_from_zero {
                                 .map(str::to_owned);
                             let _ = req.into_body().collect().await;
                             let now = TokioInstant::now();
-                            fake.requests.lock().unwrap().push((now, component));
-                            let response = if fake.ready_at.is_some_and(|r| now >= r) {
+                            fake.requests.lock().unwrap().push((now, component.clone()));
+                            let ready_at = match component.as_deref() {
+                                Some(SECOND) => fake.second_ready_at,
+                                _ => fake.ready_at,
+                            };
+                            let response = if ready_at.is_some_and(|r| now >= r) {
                                 http::Response::builder()
                                     .status(fake.then)
                                     .header("content-type", "text/csv")
@@ -826,6 +834,7 @@ mod scale_from_zero {
     ) -> (Arc<Fake>, String) {
         let fake = Arc::new(Fake {
             ready_at: after.map(|a| TokioInstant::now() + a),
+            second_ready_at: None,
             message,
             then,
             requests: Mutex::default(),
@@ -1143,6 +1152,133 @@ mod scale_from_zero {
                 );
             } else {
                 assert!(received >= 5 * N, "{received} requests");
+            }
+        }
+    }
+
+    /// With coalescing, a prober that is dropped hands its role over: the
+    /// waiting call probes at once and keeps probing, paced, until the
+    /// component serves.
+    #[tokio::test(start_paused = true)]
+    async fn a_dropped_prober_hands_over() {
+        let (fake, url) = component(Some(Duration::from_secs(120)), NO_CAPACITY_MESSAGE).await;
+        let retries = LegacyRetries::new()
+            .scale_from_zero()
+            .coalesce_cold_starts(ColdStarts::new());
+        let client = client(&url, MultiModelEndpoint::new().retries(retries));
+        let prober = tokio::spawn({
+            let client = client.clone();
+            async move { call(&client).await.map(|_| ()) }
+        });
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        let waiter = tokio::spawn({
+            let client = client.clone();
+            async move { call(&client).await.map(|_| ()) }
+        });
+        tokio::time::sleep(Duration::from_secs(40)).await;
+        // The prober's first attempt and its retries; the waiter waits.
+        let before = fake.requests().len();
+        assert!((2..=4).contains(&before), "{before} requests");
+        prober.abort();
+        let dropped_at = TokioInstant::now();
+        waiter.await.unwrap().expect("the waiter rides it through");
+        let after: Vec<_> = fake.requests()[before..].iter().map(|(t, _)| *t).collect();
+        // At once, then 10 to 30 s apart.
+        assert!(
+            after[0] - dropped_at < Duration::from_millis(100),
+            "{:?}",
+            after[0] - dropped_at
+        );
+        for w in after.windows(2) {
+            let gap = w[1] - w[0];
+            assert!(
+                gap >= Duration::from_secs(10) && gap < Duration::from_secs(30),
+                "{gap:?}"
+            );
+        }
+    }
+
+    /// With coalescing, two components of one endpoint scale out at once:
+    /// each has its own probe (the calls are keyed by endpoint and
+    /// component), so neither waits for the other and each gets a failed
+    /// call at least every 30 s until it serves.
+    #[tokio::test(start_paused = true)]
+    async fn two_components_at_once_each_have_their_own_probe() {
+        const N: usize = 5;
+        let fake = Arc::new(Fake {
+            ready_at: Some(TokioInstant::now() + Duration::from_secs(60)),
+            second_ready_at: Some(TokioInstant::now() + Duration::from_secs(150)),
+            message: NO_CAPACITY_MESSAGE,
+            then: 200,
+            requests: Mutex::default(),
+        });
+        let url = serve(fake.clone()).await;
+        let retries = LegacyRetries::new()
+            .scale_from_zero()
+            .coalesce_cold_starts(ColdStarts::new());
+        let client = client(&url, MultiModelEndpoint::new().retries(retries));
+        let start = TokioInstant::now();
+        let calls: Vec<_> = (0..2 * N)
+            .map(|i| {
+                let client = client.clone();
+                let component = if i % 2 == 0 { COMPONENT } else { SECOND };
+                tokio::spawn(async move {
+                    client
+                        .invoke_endpoint()
+                        .endpoint_name("demo")
+                        .inference_component_name(component)
+                        .content_type("text/csv")
+                        .body(Blob::new("1.0,2.0,5.0"))
+                        .send()
+                        .await
+                        .map(|_| start.elapsed())
+                })
+            })
+            .collect();
+        let mut done = Vec::new();
+        for c in calls {
+            done.push(c.await.unwrap().expect("every caller succeeds"));
+        }
+        for (component, ready, served) in [
+            (
+                COMPONENT,
+                Duration::from_secs(60),
+                &done[0..].iter().step_by(2).collect::<Vec<_>>(),
+            ),
+            (
+                SECOND,
+                Duration::from_secs(150),
+                &done[1..].iter().step_by(2).collect::<Vec<_>>(),
+            ),
+        ] {
+            let times: Vec<_> = fake
+                .requests()
+                .into_iter()
+                .filter(|(_, c)| c.as_deref() == Some(component))
+                .map(|(t, _)| t - start)
+                .collect();
+            let failed: Vec<_> = times.iter().copied().filter(|t| *t < ready).collect();
+            assert_eq!(times.len() - failed.len(), N, "{component}: {times:?}");
+            // One probe at a time: one first request (the other calls wait)
+            // plus one per 10 s at most.
+            assert!(
+                failed.len() <= 1 + (ready.as_secs() / 10) as usize,
+                "{component}: {times:?}"
+            );
+            // Its own probe from the start, not the other component's.
+            assert!(failed[0] < Duration::from_secs(1), "{component}: {times:?}");
+            for w in failed.windows(2) {
+                assert!(
+                    w[1] - w[0] < Duration::from_secs(30),
+                    "{component}: {times:?}"
+                );
+            }
+            assert!(*failed.last().unwrap() + Duration::from_secs(30) > ready);
+            for t in served {
+                assert!(
+                    **t >= ready && **t < ready + Duration::from_secs(30),
+                    "{component}: {t:?}"
+                );
             }
         }
     }
