@@ -713,3 +713,601 @@ async fn coalescing_bounds_the_requests_of_n_sdk_callers() {
         server.shutdown().await;
     }
 }
+
+// ---------------------------------------------------------------------------
+// Inference components scaling from zero, against a small fake endpoint on
+// 127.0.0.1 (the emulator does not host components yet), on tokio's paused
+// clock: the SDK sleeps with tokio's timer (`default_async_sleep`), and its
+// `operation_timeout` too.
+// ---------------------------------------------------------------------------
+
+mod scale_from_zero {
+    use super::*;
+
+    use std::convert::Infallible;
+    use std::net::SocketAddr;
+
+    use aws_sdk_sagemakerruntime::config::timeout::TimeoutConfig;
+    use aws_sdk_sagemakerruntime::error::ProvideErrorMetadata;
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Full};
+    use hyper::service::service_fn;
+    use hyper_util::rt::TokioIo;
+    use tokio::time::Instant as TokioInstant;
+    use tower_sagemaker::retry::{LegacyBackoff, RetryReason};
+    use tower_sagemaker::sagemaker::{NO_CAPACITY_MESSAGE, SCALE_OUT_TIME};
+
+    const COMPONENT: &str = "ic-llama";
+    const SECOND: &str = "ic-mistral";
+    const ERROR_TYPE: &str =
+        "ValidationError:http://internal.amazon.com/coral/com.amazon.sagemaker/";
+
+    /// One component behind a fake endpoint: 400 `ValidationError` with
+    /// `message` until `ready_at`, then `then` (200 unless set).
+    struct Fake {
+        ready_at: Option<TokioInstant>,
+        // When `SECOND` is ready (never with `None`).
+        second_ready_at: Option<TokioInstant>,
+        message: &'static str,
+        then: u16,
+        // When each request came, and its inference component header.
+        requests: Mutex<Vec<(TokioInstant, Option<String>)>>,
+    }
+
+    impl Fake {
+        fn requests(&self) -> Vec<(TokioInstant, Option<String>)> {
+            self.requests.lock().unwrap().clone()
+        }
+
+        /// The times of the requests answered with no capacity.
+        fn failed(&self) -> Vec<TokioInstant> {
+            self.requests()
+                .into_iter()
+                .filter(|(_, c)| c.as_deref() != Some(SECOND))
+                .map(|(t, _)| t)
+                .filter(|t| self.ready_at.is_none_or(|r| *t < r))
+                .collect()
+        }
+    }
+
+    /// Serves `fake` on 127.0.0.1, port 0; returns its endpoint URL.
+    async fn serve(fake: Arc<Fake>) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr: SocketAddr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let fake = fake.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                        let fake = fake.clone();
+                        async move {
+                            let component = req
+                                .headers()
+                                .get("x-amzn-sagemaker-inference-component")
+                                .and_then(|v| v.to_str().ok())
+                                .map(str::to_owned);
+                            let _ = req.into_body().collect().await;
+                            let now = TokioInstant::now();
+                            fake.requests.lock().unwrap().push((now, component.clone()));
+                            let ready_at = match component.as_deref() {
+                                Some(SECOND) => fake.second_ready_at,
+                                _ => fake.ready_at,
+                            };
+                            let response = if ready_at.is_some_and(|r| now >= r) {
+                                http::Response::builder()
+                                    .status(fake.then)
+                                    .header("content-type", "text/csv")
+                                    .body(Full::new(Bytes::from_static(b"8.0")))
+                            } else {
+                                let body = serde_json::json!({ "message": fake.message });
+                                http::Response::builder()
+                                    .status(400)
+                                    .header("x-amzn-errortype", ERROR_TYPE)
+                                    .header("content-type", "application/json")
+                                    .body(Full::new(Bytes::from(body.to_string())))
+                            };
+                            Ok::<_, Infallible>(response.unwrap())
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    /// A component that is ready `after` from now (never with `None`).
+    async fn component(after: Option<Duration>, message: &'static str) -> (Arc<Fake>, String) {
+        failing_after(after, message, 200).await
+    }
+
+    /// A component that answers `then` `after` from now.
+    async fn failing_after(
+        after: Option<Duration>,
+        message: &'static str,
+        then: u16,
+    ) -> (Arc<Fake>, String) {
+        let fake = Arc::new(Fake {
+            ready_at: after.map(|a| TokioInstant::now() + a),
+            second_ready_at: None,
+            message,
+            then,
+            requests: Mutex::default(),
+        });
+        let url = serve(fake.clone()).await;
+        (fake, url)
+    }
+
+    fn client(url: &str, settings: MultiModelEndpoint) -> Client {
+        let config = aws_sdk_sagemakerruntime::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(url)
+            .credentials_provider(Credentials::new(AKID, SECRET, None, None, "test"))
+            .multi_model_endpoint_with(settings)
+            .build();
+        Client::from_conf(config)
+    }
+
+    async fn call(client: &Client) -> Result<InvokeEndpointOutput, SdkError<InvokeEndpointError>> {
+        client
+            .invoke_endpoint()
+            .endpoint_name("demo")
+            .inference_component_name(COMPONENT)
+            .content_type("text/csv")
+            .body(Blob::new("1.0,2.0,5.0"))
+            .send()
+            .await
+    }
+
+    /// The outcomes of the calls' attempts, as events say: reason, decision
+    /// and the time since the call's first no-capacity answer.
+    type Outcome = (Option<RetryReason>, Decision, Option<Duration>);
+
+    #[derive(Debug, Clone, Default)]
+    struct Outcomes(Arc<Mutex<Vec<Outcome>>>);
+
+    impl Outcomes {
+        fn retries(&self, retries: LegacyRetries) -> LegacyRetries {
+            let into = self.clone();
+            retries.on_event(move |event| {
+                if let RetryEvent::Outcome(o) = event {
+                    assert_eq!(o.inference_component, Some(COMPONENT));
+                    assert_eq!(o.target_model, None);
+                    let outcome = (o.reason, o.decision, o.since_first_no_capacity);
+                    into.0.lock().unwrap().push(outcome);
+                }
+            })
+        }
+
+        fn all(&self) -> Vec<Outcome> {
+            self.0.lock().unwrap().clone()
+        }
+
+        fn finals(&self) -> Vec<Outcome> {
+            self.all()
+                .into_iter()
+                .filter(|(_, d, _)| d.is_final())
+                .collect()
+        }
+    }
+
+    /// Without the rule the SDK fails at once: a 400 `ValidationError` is final.
+    #[tokio::test(start_paused = true)]
+    async fn without_scale_from_zero_the_no_capacity_answer_is_final() {
+        let (fake, url) = component(Some(SCALE_OUT_TIME), NO_CAPACITY_MESSAGE).await;
+        let client = client(&url, MultiModelEndpoint::new());
+        let err = call(&client).await.expect_err("not retried");
+        let err = service_error(&err);
+        assert!(err.is_validation_error(), "{err:?}");
+        assert_eq!(err.message(), Some(NO_CAPACITY_MESSAGE));
+        assert_eq!(fake.requests().len(), 1);
+    }
+
+    /// The call rides a 4-minute scale-out through: far more than botocore's
+    /// 5 attempts (the SDK's `max_attempts` stays 5: each no-capacity answer
+    /// raises it for its call), 10 to 30 s apart (the first retry 10 to 20 s),
+    /// every request naming the component and no target model; the events
+    /// say `NoCapacity`, the component, and the wait the scale-out cost, with
+    /// one final outcome.
+    #[tokio::test(start_paused = true)]
+    async fn a_call_rides_a_scale_out_through_paced_10_to_30_s_apart() {
+        let (fake, url) = component(Some(SCALE_OUT_TIME), NO_CAPACITY_MESSAGE).await;
+        let outcomes = Outcomes::default();
+        let settings = MultiModelEndpoint::new()
+            .retries(outcomes.retries(LegacyRetries::new().scale_from_zero()));
+        assert_eq!(
+            settings.get_timeout_config().operation_timeout(),
+            Some(tower_sagemaker::sagemaker::SCALE_FROM_ZERO_BUDGET)
+        );
+        let client = client(&url, settings);
+        let start = TokioInstant::now();
+        let out = call(&client).await.expect("rides the scale-out through");
+        assert_eq!(out.body().unwrap().as_ref(), b"8.0");
+        let elapsed = start.elapsed();
+
+        let requests = fake.requests();
+        assert!(requests.len() > 5, "{} requests", requests.len());
+        assert!(requests
+            .iter()
+            .all(|(_, c)| c.as_deref() == Some(COMPONENT)));
+        let times: Vec<_> = requests.iter().map(|(t, _)| *t).collect();
+        let gaps: Vec<_> = times.windows(2).map(|w| w[1] - w[0]).collect();
+        assert!(
+            gaps[0] >= Duration::from_secs(10) && gaps[0] < Duration::from_secs(20),
+            "{gaps:?}"
+        );
+        for gap in &gaps {
+            assert!(
+                *gap >= Duration::from_secs(10) && *gap < Duration::from_secs(30),
+                "{gaps:?}"
+            );
+        }
+        // Ready at most one interval after the copy is.
+        assert!(
+            elapsed >= SCALE_OUT_TIME && elapsed < SCALE_OUT_TIME + Duration::from_secs(30),
+            "{elapsed:?}"
+        );
+
+        let all = outcomes.all();
+        assert_eq!(all.len(), requests.len(), "{all:?}");
+        assert!(
+            all[..all.len() - 1].iter().all(|(r, d, w)| {
+                *r == Some(RetryReason::NoCapacity)
+                    && w.is_some()
+                    && matches!(d, Decision::Retry { delay } if *delay >= Duration::from_secs(10))
+            }),
+            "{all:?}"
+        );
+        let finals = outcomes.finals();
+        assert_eq!(finals.len(), 1, "{all:?}");
+        let (_, decision, waited) = finals[0];
+        assert_eq!(decision, Decision::Return);
+        let waited = waited.expect("the wait the scale-out cost");
+        assert!(
+            waited <= elapsed && waited + Duration::from_secs(1) >= elapsed,
+            "{waited:?} {elapsed:?}"
+        );
+    }
+
+    /// A `ValidationError` for another reason is never retried, with the rule on.
+    #[tokio::test(start_paused = true)]
+    async fn a_plain_validation_error_is_never_retried() {
+        const MESSAGE: &str = "Inference Component Name header is required for endpoints to which you plan to deploy inference components.";
+        let (fake, url) = component(None, MESSAGE).await;
+        let outcomes = Outcomes::default();
+        let client = client(
+            &url,
+            MultiModelEndpoint::new()
+                .retries(outcomes.retries(LegacyRetries::new().scale_from_zero())),
+        );
+        let err = call(&client).await.expect_err("not retried");
+        let err = service_error(&err);
+        assert!(err.is_validation_error(), "{err:?}");
+        assert_eq!(err.message(), Some(MESSAGE));
+        assert_eq!(fake.requests().len(), 1);
+        assert_eq!(outcomes.all(), vec![(None, Decision::Return, None)]);
+    }
+
+    /// The `operation_timeout` ends the ride: no retry whose backoff would end
+    /// after it, so the call ends before it with the no-capacity answer
+    /// (the final event `DeadlineWouldPass`).
+    #[tokio::test(start_paused = true)]
+    async fn the_operation_timeout_ends_the_ride() {
+        let (fake, url) = component(None, NO_CAPACITY_MESSAGE).await;
+        let outcomes = Outcomes::default();
+        let budget = Duration::from_secs(90);
+        let client = client(
+            &url,
+            MultiModelEndpoint::new()
+                .retries(outcomes.retries(LegacyRetries::new().scale_from_zero()))
+                .timeouts(budget, Duration::from_secs(70)),
+        );
+        let start = TokioInstant::now();
+        let err = call(&client).await.expect_err("never ready");
+        assert!(start.elapsed() < budget, "{:?}", start.elapsed());
+        let err = service_error(&err);
+        assert_eq!(err.message(), Some(NO_CAPACITY_MESSAGE));
+        let n = fake.requests().len();
+        assert!((4..=10).contains(&n), "{n} requests in 90 s");
+        let finals = outcomes.finals();
+        assert_eq!(finals.len(), 1, "{:?}", outcomes.all());
+        assert_eq!(finals[0].1, Decision::DeadlineWouldPass);
+        assert_eq!(outcomes.all().len(), n);
+    }
+
+    /// Without an `operation_timeout` no-capacity answers keep botocore's
+    /// budget and backoff: 5 attempts.
+    #[tokio::test(start_paused = true)]
+    async fn without_an_operation_timeout_botocores_budget_applies() {
+        let (fake, url) = component(None, NO_CAPACITY_MESSAGE).await;
+        let client = client(
+            &url,
+            MultiModelEndpoint::inference_components().timeout_config(
+                TimeoutConfig::builder()
+                    .disable_operation_timeout()
+                    .read_timeout(Duration::from_secs(70))
+                    .build(),
+            ),
+        );
+        let start = TokioInstant::now();
+        call(&client).await.expect_err("never ready");
+        assert_eq!(fake.requests().len(), 5);
+        // rand * (1 + 2 + 4 + 8) s at most.
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    /// The legacy reasons keep their budget and backoff after a scale-out:
+    /// no-capacity answers for 2 minutes, then 503 for good: the 503s get
+    /// botocore's 4 retries (5 requests), rand * 1, 2, 4, 8 s apart, though the
+    /// call has made far more than 5 attempts by then. The same for a call
+    /// whose `config_override` repeats the client's settings (both sets of
+    /// interceptors run; each answer is counted, and reported, once).
+    #[tokio::test(start_paused = true)]
+    async fn legacy_reasons_keep_their_budget_after_a_scale_out() {
+        for per_call in [false, true] {
+            let (fake, url) =
+                failing_after(Some(Duration::from_secs(120)), NO_CAPACITY_MESSAGE, 503).await;
+            let outcomes = Outcomes::default();
+            let settings = MultiModelEndpoint::new()
+                .retries(outcomes.retries(LegacyRetries::new().scale_from_zero()));
+            let client = client(&url, settings.clone());
+            let err = match per_call {
+                false => call(&client).await,
+                true => {
+                    client
+                        .invoke_endpoint()
+                        .endpoint_name("demo")
+                        .inference_component_name(COMPONENT)
+                        .content_type("text/csv")
+                        .body(Blob::new("1.0,2.0,5.0"))
+                        .customize()
+                        .config_override(settings.config_override())
+                        .send()
+                        .await
+                }
+            }
+            .expect_err("503 for good");
+            assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(503));
+            let failed = fake.failed().len();
+            let requests = fake.requests();
+            assert!(failed > 5, "{failed} no-capacity answers");
+            assert_eq!(requests.len(), failed + 5, "per call {per_call}");
+            let times: Vec<_> = requests[failed..].iter().map(|(t, _)| *t).collect();
+            for (k, w) in times.windows(2).enumerate() {
+                let gap = w[1] - w[0];
+                assert!(
+                    gap < Duration::from_secs(1 << k),
+                    "retry {}: {gap:?}",
+                    k + 1
+                );
+            }
+            let finals = outcomes.finals();
+            // One call, one final outcome: the override's interceptor
+            // reports it, the client's stands aside.
+            assert_eq!(finals.len(), 1, "{:?}", outcomes.all());
+            assert_eq!(outcomes.all().len(), requests.len());
+            assert!(finals.iter().all(|f| f.1 == Decision::RetriesExhausted));
+        }
+    }
+
+    /// With coalescing, N callers on a component scaling out: every caller
+    /// succeeds; the endpoint gets at most N requests plus one per probe
+    /// interval (10 s at least), one at least every 30 s during the scale-out
+    /// (the alarm that scales it out counts them); without, each caller keeps
+    /// probing.
+    #[tokio::test(start_paused = true)]
+    async fn coalescing_n_callers_make_at_most_n_plus_one_request_per_probe_interval() {
+        const N: usize = 20;
+        for coalesce in [false, true] {
+            let (fake, url) = component(Some(SCALE_OUT_TIME), NO_CAPACITY_MESSAGE).await;
+            let outcomes = Outcomes::default();
+            let mut retries = outcomes.retries(LegacyRetries::new().scale_from_zero());
+            if coalesce {
+                retries = retries.coalesce_cold_starts(ColdStarts::new());
+            }
+            let client = client(&url, MultiModelEndpoint::new().retries(retries));
+            let start = TokioInstant::now();
+            let calls: Vec<_> = (0..N)
+                .map(|_| {
+                    let client = client.clone();
+                    tokio::spawn(async move { call(&client).await.map(|_| ()) })
+                })
+                .collect();
+            for c in calls {
+                c.await.unwrap().expect("every caller succeeds");
+            }
+            let elapsed = start.elapsed();
+            let received = fake.requests().len();
+            let failed = fake.failed();
+            eprintln!(
+                "coalesce {coalesce}: {N} callers, {received} requests, {} no-capacity, {elapsed:?}",
+                failed.len()
+            );
+            let finals = outcomes.finals();
+            assert_eq!(finals.len(), N);
+            assert!(finals.iter().all(|(_, d, _)| *d == Decision::Return));
+            if coalesce {
+                let intervals = (elapsed.as_secs() / 10) as usize + 1;
+                assert!(received <= N + intervals, "{received} requests");
+                let gaps: Vec<_> = failed.windows(2).map(|w| w[1] - w[0]).collect();
+                assert!(
+                    gaps.iter().all(|g| *g < Duration::from_secs(30)),
+                    "{gaps:?}"
+                );
+                assert!(*failed.last().unwrap() + Duration::from_secs(30) > start + SCALE_OUT_TIME);
+                // Ready at most one interval after the copy is.
+                assert!(
+                    elapsed < SCALE_OUT_TIME + Duration::from_secs(30),
+                    "{elapsed:?}"
+                );
+            } else {
+                assert!(received >= 5 * N, "{received} requests");
+            }
+        }
+    }
+
+    /// With coalescing, a prober that is dropped hands its role over: the
+    /// waiting call probes at once and keeps probing, paced, until the
+    /// component serves.
+    #[tokio::test(start_paused = true)]
+    async fn a_dropped_prober_hands_over() {
+        let (fake, url) = component(Some(Duration::from_secs(120)), NO_CAPACITY_MESSAGE).await;
+        let retries = LegacyRetries::new()
+            .scale_from_zero()
+            .coalesce_cold_starts(ColdStarts::new());
+        let client = client(&url, MultiModelEndpoint::new().retries(retries));
+        let prober = tokio::spawn({
+            let client = client.clone();
+            async move { call(&client).await.map(|_| ()) }
+        });
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        let waiter = tokio::spawn({
+            let client = client.clone();
+            async move { call(&client).await.map(|_| ()) }
+        });
+        tokio::time::sleep(Duration::from_secs(40)).await;
+        // The prober's first attempt and its retries; the waiter waits.
+        let before = fake.requests().len();
+        assert!((2..=4).contains(&before), "{before} requests");
+        prober.abort();
+        let dropped_at = TokioInstant::now();
+        waiter.await.unwrap().expect("the waiter rides it through");
+        let after: Vec<_> = fake.requests()[before..].iter().map(|(t, _)| *t).collect();
+        // At once, then 10 to 30 s apart.
+        assert!(
+            after[0] - dropped_at < Duration::from_millis(100),
+            "{:?}",
+            after[0] - dropped_at
+        );
+        for w in after.windows(2) {
+            let gap = w[1] - w[0];
+            assert!(
+                gap >= Duration::from_secs(10) && gap < Duration::from_secs(30),
+                "{gap:?}"
+            );
+        }
+    }
+
+    /// With coalescing, two components of one endpoint scale out at once:
+    /// each has its own probe (the calls are keyed by endpoint and
+    /// component), so neither waits for the other and each gets a failed
+    /// call at least every 30 s until it serves.
+    #[tokio::test(start_paused = true)]
+    async fn two_components_at_once_each_have_their_own_probe() {
+        const N: usize = 5;
+        let fake = Arc::new(Fake {
+            ready_at: Some(TokioInstant::now() + Duration::from_secs(60)),
+            second_ready_at: Some(TokioInstant::now() + Duration::from_secs(150)),
+            message: NO_CAPACITY_MESSAGE,
+            then: 200,
+            requests: Mutex::default(),
+        });
+        let url = serve(fake.clone()).await;
+        let retries = LegacyRetries::new()
+            .scale_from_zero()
+            .coalesce_cold_starts(ColdStarts::new());
+        let client = client(&url, MultiModelEndpoint::new().retries(retries));
+        let start = TokioInstant::now();
+        let calls: Vec<_> = (0..2 * N)
+            .map(|i| {
+                let client = client.clone();
+                let component = if i % 2 == 0 { COMPONENT } else { SECOND };
+                tokio::spawn(async move {
+                    client
+                        .invoke_endpoint()
+                        .endpoint_name("demo")
+                        .inference_component_name(component)
+                        .content_type("text/csv")
+                        .body(Blob::new("1.0,2.0,5.0"))
+                        .send()
+                        .await
+                        .map(|_| start.elapsed())
+                })
+            })
+            .collect();
+        let mut done = Vec::new();
+        for c in calls {
+            done.push(c.await.unwrap().expect("every caller succeeds"));
+        }
+        for (component, ready, served) in [
+            (
+                COMPONENT,
+                Duration::from_secs(60),
+                &done[0..].iter().step_by(2).collect::<Vec<_>>(),
+            ),
+            (
+                SECOND,
+                Duration::from_secs(150),
+                &done[1..].iter().step_by(2).collect::<Vec<_>>(),
+            ),
+        ] {
+            let times: Vec<_> = fake
+                .requests()
+                .into_iter()
+                .filter(|(_, c)| c.as_deref() == Some(component))
+                .map(|(t, _)| t - start)
+                .collect();
+            let failed: Vec<_> = times.iter().copied().filter(|t| *t < ready).collect();
+            assert_eq!(times.len() - failed.len(), N, "{component}: {times:?}");
+            // One probe at a time: one first request (the other calls wait)
+            // plus one per 10 s at most.
+            assert!(
+                failed.len() <= 1 + (ready.as_secs() / 10) as usize,
+                "{component}: {times:?}"
+            );
+            // Its own probe from the start, not the other component's.
+            assert!(failed[0] < Duration::from_secs(1), "{component}: {times:?}");
+            for w in failed.windows(2) {
+                assert!(
+                    w[1] - w[0] < Duration::from_secs(30),
+                    "{component}: {times:?}"
+                );
+            }
+            assert!(*failed.last().unwrap() + Duration::from_secs(30) > ready);
+            for t in served {
+                assert!(
+                    **t >= ready && **t < ready + Duration::from_secs(30),
+                    "{component}: {t:?}"
+                );
+            }
+        }
+    }
+
+    /// The scale-out pacing the SDK sleeps is the `LegacyRetries`' own.
+    #[tokio::test(start_paused = true)]
+    async fn the_scale_out_backoff_is_the_settings_one() {
+        let (fake, url) = component(Some(Duration::from_secs(60)), NO_CAPACITY_MESSAGE).await;
+        let pacing = LegacyBackoff::new()
+            .base_delay(Duration::from_secs(5))
+            .max_delay(Duration::from_secs(5))
+            .min_delay(Duration::from_secs(4));
+        let client = client(
+            &url,
+            MultiModelEndpoint::new().retries(
+                LegacyRetries::new()
+                    .scale_from_zero()
+                    .scale_out_backoff(pacing),
+            ),
+        );
+        call(&client).await.expect("ready after a minute");
+        let times: Vec<_> = fake.requests().iter().map(|(t, _)| *t).collect();
+        assert!(times.len() >= 12, "{}", times.len());
+        for w in times.windows(2) {
+            let gap = w[1] - w[0];
+            assert!(
+                gap >= Duration::from_secs(4) && gap < Duration::from_secs(5),
+                "{gap:?}"
+            );
+        }
+    }
+}

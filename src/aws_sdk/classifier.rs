@@ -1,11 +1,12 @@
 //! The retry classifier: botocore's legacy conditions and delays for the SDK.
 
-use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
+use aws_smithy_runtime_api::client::interceptors::context::{Error, InterceptorContext};
 use aws_smithy_runtime_api::client::orchestrator::OrchestratorError;
 use aws_smithy_runtime_api::client::retries::classifiers::{
     ClassifyRetry, RetryAction, RetryClassifierPriority, RetryReason as SdkRetryReason,
 };
 use aws_smithy_runtime_api::http::Headers;
+use aws_smithy_types::error::metadata::{ErrorMetadata, ProvideErrorMetadata};
 use aws_smithy_types::retry::ErrorKind;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
@@ -13,7 +14,10 @@ use std::time::Duration;
 
 use super::calls::ColdStartMark;
 use super::interceptor::AttemptNumber;
+use crate::error_code::ErrorCode;
+use crate::retry::classify::is_no_capacity_message;
 use crate::retry::{AttemptTimedOut, LegacyBackoff, LegacyRetries, RetryClassifier, RetryReason};
+use crate::sagemaker::ERROR_TYPE_HEADER;
 
 /// An SDK retry classifier that retries what botocore's legacy mode retries,
 /// `ModelNotReadyException` first, with [`LegacyBackoff`] delays.
@@ -30,6 +34,19 @@ use crate::retry::{AttemptTimedOut, LegacyBackoff, LegacyRetries, RetryClassifie
 ///
 /// The number of attempts is the SDK's `RetryConfig::max_attempts`
 /// ([`legacy_retry_config`](super::legacy_retry_config)).
+///
+/// With [`RetryClassifier::scale_from_zero`] (as
+/// [`LegacyRetries::scale_from_zero`] sets it), it also retries an inference
+/// component's no-capacity answer (400 `ValidationError` with
+/// [`NO_CAPACITY_MESSAGE`](crate::sagemaker::NO_CAPACITY_MESSAGE), read from
+/// the SDK's parsed error: feature `aws-sdk-sagemakerruntime` for the
+/// `InvokeEndpoint*` errors), as [`RetryReason::NoCapacity`]. When
+/// [`AttemptNumberInterceptor::for_retries`](super::AttemptNumberInterceptor::for_retries)
+/// recorded an `operation_timeout` for the call, the delay is the n-th
+/// delay of the scale-out backoff for the call's n-th no-capacity answer,
+/// and the retry is forbidden (`RetryAction::RetryForbidden`) when that
+/// delay would end after the timeout; that interceptor keeps such retries
+/// out of the SDK's `max_attempts`. Without one, the legacy rules apply.
 ///
 /// ```
 /// use std::time::Duration;
@@ -50,6 +67,7 @@ use crate::retry::{AttemptTimedOut, LegacyBackoff, LegacyRetries, RetryClassifie
 pub struct ModelNotReadyClassifier {
     classifier: RetryClassifier,
     backoff: LegacyBackoff,
+    scale_out_backoff: LegacyBackoff,
     max_retries: u32,
 }
 
@@ -66,6 +84,7 @@ impl ModelNotReadyClassifier {
         Self {
             classifier: retries.get_classifier().clone(),
             backoff: retries.get_backoff(),
+            scale_out_backoff: retries.get_scale_out_backoff(),
             max_retries: retries.get_max_retries(),
         }
     }
@@ -78,6 +97,12 @@ impl ModelNotReadyClassifier {
     /// The backoff the delays are drawn from.
     pub fn get_backoff(&self) -> &LegacyBackoff {
         &self.backoff
+    }
+
+    /// The pacing of no-capacity retries (with
+    /// [`RetryClassifier::scale_from_zero`] and an `operation_timeout`).
+    pub fn get_scale_out_backoff(&self) -> &LegacyBackoff {
+        &self.scale_out_backoff
     }
 
     /// Which responses and errors are retried.
@@ -95,7 +120,11 @@ impl ModelNotReadyClassifier {
             let status = StatusCode::from_u16(response.status().as_u16()).ok();
             if let Some(status) = status {
                 let headers = to_header_map(response.headers());
-                if let Some(reason) = self.classifier.classify_response(status, &headers) {
+                let message = error_message(error);
+                if let Some(reason) = self
+                    .classifier
+                    .classify_error_response(status, &headers, message)
+                {
                     return Some(reason);
                 }
             }
@@ -140,9 +169,27 @@ impl ModelNotReadyClassifier {
             RetryAction::RetryIndicated(SdkRetryReason::RetryableError { kind, .. }) => *kind,
             _ => error_kind(reason, ctx),
         };
+        let number = ctx
+            .response()
+            .and_then(|r| r.extension::<AttemptNumber>())
+            .copied();
         // With cold-start coalescing, the probes the call waited through
         // count as its attempts, as with the crate's retry layer.
         let mark = ctx.response().and_then(|r| r.extension::<ColdStartMark>());
+        if let Some(paced) = self.paced(reason, number) {
+            // A no-capacity answer under an `operation_timeout`: outside
+            // botocore's budget, paced by the scale-out backoff, no retry
+            // whose backoff ends after the timeout.
+            return match paced {
+                _ if mark.is_some_and(|m| m.wait) => {
+                    RetryAction::retryable_error_with_explicit_delay(kind, Duration::ZERO)
+                }
+                Paced::Retry(delay) => {
+                    RetryAction::retryable_error_with_explicit_delay(kind, delay)
+                }
+                Paced::DeadlineWouldPass => RetryAction::RetryForbidden,
+            };
+        }
         if let Some(mark) = mark {
             if mark.counted > self.max_retries {
                 return RetryAction::NoActionIndicated;
@@ -153,29 +200,112 @@ impl ModelNotReadyClassifier {
                 return RetryAction::retryable_error_with_explicit_delay(kind, Duration::ZERO);
             }
         }
-        let attempt = match mark {
-            Some(mark) => Some(mark.counted),
-            None => ctx
-                .response()
-                .and_then(|r| r.extension::<AttemptNumber>())
-                .map(|a| a.0),
+        let attempt = match (mark, number) {
+            (Some(mark), _) => Some(mark.counted),
+            (None, Some(number)) => Some(number.legacy()),
+            (None, None) => None,
         };
-        match attempt {
-            Some(k) => {
+        match (attempt, number) {
+            (Some(k), Some(number)) => RetryAction::retryable_error_with_explicit_delay(
+                kind,
+                self.backoff.delay_at(k, number.unit),
+            ),
+            (Some(k), None) => {
                 RetryAction::retryable_error_with_explicit_delay(kind, self.backoff.delay(k))
             }
             // No attempt number: the SDK's own full-jitter backoff applies.
-            None => RetryAction::retryable_error(kind),
+            (None, _) => RetryAction::retryable_error(kind),
         }
     }
+
+    /// For a no-capacity answer paced by the scale-out backoff (the
+    /// operation has an `operation_timeout`, which
+    /// [`AttemptNumberInterceptor::for_retries`](super::AttemptNumberInterceptor::for_retries)
+    /// recorded): the delay before the retry, or that none fits before the
+    /// timeout. `None` for other outcomes: botocore's rules apply.
+    fn paced(&self, reason: RetryReason, number: Option<AttemptNumber>) -> Option<Paced> {
+        let number = number.filter(|_| reason == RetryReason::NoCapacity)?;
+        let remaining = number.remaining?;
+        let delay = self
+            .scale_out_backoff
+            .delay_at(number.paced.saturating_add(1), number.unit);
+        // The SDK's sleep rounds up to whole milliseconds: flooring keeps
+        // it below the backoff's ceiling.
+        let delay = Duration::from_millis(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX));
+        Some(match delay < remaining {
+            true => Paced::Retry(delay),
+            false => Paced::DeadlineWouldPass,
+        })
+    }
+
+    /// Whether the attempt in `ctx` is a no-capacity answer whose paced
+    /// retry would end after the `operation_timeout`, so that it is not
+    /// retried: the events' [`Decision::DeadlineWouldPass`](crate::retry::Decision::DeadlineWouldPass).
+    pub(super) fn deadline_would_pass(&self, ctx: &InterceptorContext) -> bool {
+        let number = ctx
+            .response()
+            .and_then(|r| r.extension::<AttemptNumber>())
+            .copied();
+        self.reason(ctx)
+            .and_then(|reason| self.paced(reason, number))
+            .is_some_and(|p| matches!(p, Paced::DeadlineWouldPass))
+    }
+}
+
+/// The decision on a paced no-capacity answer.
+#[derive(Debug, Clone, Copy)]
+enum Paced {
+    Retry(Duration),
+    DeadlineWouldPass,
+}
+
+/// The message of the modeled or unmodeled service error the SDK parsed
+/// from the response (its `ErrorMetadata`), for the `SageMaker Runtime`
+/// operations this crate knows (feature `aws-sdk-sagemakerruntime`).
+fn error_message(error: &OrchestratorError<Error>) -> Option<&str> {
+    let error = error.as_operation_error()?;
+    #[cfg(feature = "aws-sdk-sagemakerruntime")]
+    {
+        use aws_sdk_sagemakerruntime::operation::{
+            invoke_endpoint::InvokeEndpointError, invoke_endpoint_async::InvokeEndpointAsyncError,
+            invoke_endpoint_with_response_stream::InvokeEndpointWithResponseStreamError,
+        };
+        if let Some(e) = error.downcast_ref::<InvokeEndpointError>() {
+            return e.message();
+        }
+        if let Some(e) = error.downcast_ref::<InvokeEndpointWithResponseStreamError>() {
+            return e.message();
+        }
+        if let Some(e) = error.downcast_ref::<InvokeEndpointAsyncError>() {
+            return e.message();
+        }
+    }
+    error.downcast_ref::<ErrorMetadata>()?.message()
+}
+
+/// Whether the attempt in `ctx` got the answer of an inference component
+/// with no copy: HTTP 400, `ValidationError`, and the no-capacity message
+/// in the error the SDK parsed.
+pub(super) fn is_no_capacity(ctx: &InterceptorContext) -> bool {
+    let (Some(response), Some(Err(error))) = (ctx.response(), ctx.output_or_error()) else {
+        return false;
+    };
+    response.status().as_u16() == 400
+        && response
+            .headers()
+            .get(ERROR_TYPE_HEADER.as_str())
+            .and_then(ErrorCode::parse)
+            == Some(ErrorCode::VALIDATION_ERROR)
+        && error_message(error).is_some_and(is_no_capacity_message)
 }
 
 /// The SDK error kind of a retry this crate decided alone. The kind sets the
 /// token cost and whether the connection is dropped (transient errors).
 fn error_kind(reason: RetryReason, ctx: &InterceptorContext) -> ErrorKind {
     match reason {
-        // The endpoint is loading the model: not a rate limit on the caller.
-        RetryReason::ModelNotReady => ErrorKind::ServerError,
+        // The endpoint is loading the model, or scaling the component out:
+        // not a rate limit on the caller.
+        RetryReason::ModelNotReady | RetryReason::NoCapacity => ErrorKind::ServerError,
         RetryReason::TooManyRequests | RetryReason::Throttling => ErrorKind::ThrottlingError,
         RetryReason::Transport | RetryReason::AttemptTimeout => ErrorKind::TransientError,
         _ if ctx.response().is_none() => ErrorKind::TransientError,
@@ -429,6 +559,101 @@ mod tests {
         assert!(delay_of(&action).unwrap() < Duration::from_secs(8));
         // Beyond the retries: not retried.
         assert_eq!(marked(5, false), RetryAction::NoActionIndicated);
+    }
+
+    /// A 400 `ValidationError` whose parsed error carries `message`, with
+    /// the attempt number the interceptor records (`paced` no-capacity
+    /// answers before, `remaining` of the operation timeout).
+    fn validation_error(
+        message: &str,
+        number: Option<(u32, u32, Option<Duration>)>,
+    ) -> InterceptorContext {
+        let mut ctx = InterceptorContext::new(Input::doesnt_matter());
+        let mut res = response(
+            400,
+            Some("ValidationError:http://internal.amazon.com/coral/com.amazon.sagemaker/"),
+        );
+        if let Some((attempt, paced, remaining)) = number {
+            res.add_extension(AttemptNumber {
+                attempt,
+                paced,
+                remaining,
+                unit: 0.5,
+            });
+        }
+        ctx.set_response(res);
+        let meta = ErrorMetadata::builder()
+            .code("ValidationError")
+            .message(message)
+            .build();
+        ctx.set_output_or_error(Err(OrchestratorError::operation(Error::erase(meta))));
+        ctx
+    }
+
+    #[test]
+    fn no_capacity_is_retried_paced_only_with_scale_from_zero() {
+        use crate::sagemaker::NO_CAPACITY_MESSAGE;
+        let off = ModelNotReadyClassifier::legacy();
+        let on = ModelNotReadyClassifier::new(&LegacyRetries::new().scale_from_zero());
+        let minute = Some(Duration::from_secs(60));
+        let ctx = validation_error(NO_CAPACITY_MESSAGE, Some((7, 5, minute)));
+        assert!(is_no_capacity(&ctx));
+        assert_eq!(off.classify_retry(&ctx), RetryAction::NoActionIndicated);
+        assert_eq!(on.reason(&ctx), Some(RetryReason::NoCapacity));
+        let action = on.classify_retry(&ctx);
+        assert_eq!(kind_of(&action), Some(ErrorKind::ServerError));
+        // The 6th paced retry, drawn at 0.5: 10 + 0.5 * (30 - 10) s.
+        assert_eq!(delay_of(&action), Some(Duration::from_secs(20)));
+        // The first: 10 + 0.5 * (20 - 10) s.
+        let first = validation_error(NO_CAPACITY_MESSAGE, Some((1, 0, minute)));
+        assert_eq!(
+            delay_of(&on.classify_retry(&first)),
+            Some(Duration::from_secs(15))
+        );
+        assert!(!on.deadline_would_pass(&first));
+        // No retry whose backoff ends after the operation timeout.
+        let late = validation_error(
+            NO_CAPACITY_MESSAGE,
+            Some((9, 8, Some(Duration::from_secs(20)))),
+        );
+        assert_eq!(on.classify_retry(&late), RetryAction::RetryForbidden);
+        assert!(on.deadline_would_pass(&late));
+        // Without an operation timeout: botocore's budget and backoff (the
+        // SDK's max_attempts ends it), rand * 2^(k-1) s.
+        let unbounded = validation_error(NO_CAPACITY_MESSAGE, Some((3, 0, None)));
+        assert_eq!(
+            delay_of(&on.classify_retry(&unbounded)),
+            Some(Duration::from_secs(2))
+        );
+        // A plain ValidationError is never retried.
+        for message in [
+            "Inference Component Name header is required for endpoints to which you plan to deploy inference components.",
+            "Inference component ic-x not found.",
+        ] {
+            let ctx = validation_error(message, Some((1, 0, minute)));
+            assert!(!is_no_capacity(&ctx));
+            assert_eq!(on.classify_retry(&ctx), RetryAction::NoActionIndicated);
+        }
+    }
+
+    #[cfg(feature = "aws-sdk-sagemakerruntime")]
+    #[test]
+    fn the_message_of_the_operation_error() {
+        use crate::sagemaker::NO_CAPACITY_MESSAGE;
+        use aws_sdk_sagemakerruntime::operation::invoke_endpoint::InvokeEndpointError;
+        let on = ModelNotReadyClassifier::new(&LegacyRetries::new().scale_from_zero());
+        let mut ctx = validation_error("", None);
+        let error = InvokeEndpointError::generic(
+            ErrorMetadata::builder()
+                .code("ValidationError")
+                .message(NO_CAPACITY_MESSAGE)
+                .build(),
+        );
+        ctx.set_output_or_error(Err(OrchestratorError::operation(Error::erase(error))));
+        assert_eq!(on.reason(&ctx), Some(RetryReason::NoCapacity));
+        // No attempt number: the SDK's backoff and max_attempts.
+        assert_eq!(delay_of(&on.classify_retry(&ctx)), None);
+        assert!(on.classify_retry(&ctx).should_retry());
     }
 
     #[test]

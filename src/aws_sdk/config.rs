@@ -22,6 +22,12 @@ use crate::sagemaker::{MAX_LOAD_TIME, RECOMMENDED_ATTEMPT_TIMEOUT};
 /// backoffs in floating point and panics when that sum does not fit a
 /// `Duration` (an uncapped `max_backoff` with 100 retries does it).
 ///
+/// With [`LegacyRetries::scale_from_zero`], the same: an inference
+/// component's no-capacity answers do not count against `max_attempts`,
+/// because [`AttemptNumberInterceptor::for_retries`](super::AttemptNumberInterceptor::for_retries)
+/// raises it (and `max_backoff`) for each call as they come; see the
+/// [module docs](super#inference-components-that-scale-to-zero).
+///
 /// The retry quota is the client's retry partition, not part of
 /// [`RetryConfig`]; see the [module docs](super#the-retry-quota).
 ///

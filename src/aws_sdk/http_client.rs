@@ -8,13 +8,12 @@ use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
     SharedHttpConnector,
 };
-use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::{
     RuntimeComponents, RuntimeComponentsBuilder,
 };
 use aws_smithy_types::config_bag::ConfigBag;
-use http::StatusCode;
 
 use super::calls::SdkCall;
 use crate::retry::AttemptTimedOut;
@@ -29,14 +28,23 @@ use crate::retry::AttemptTimedOut;
 /// The SDK's retry strategy cannot wait for anything but a fixed sleep; its
 /// HTTP connector returns a future, so the waiting happens there:
 ///
-/// - before sending, the attempt joins its model's key (host, endpoint and
-///   `X-Amzn-SageMaker-Target-Model`) and, when another call is probing the
-///   model, waits for that probe's answer; then it sends;
-/// - each response is reported to the key (429 `ModelNotReadyException` or
-///   not); a call that must wait for another's probe before its next
+/// - before sending, the attempt joins its key (host, endpoint,
+///   `X-Amzn-SageMaker-Target-Model` and `X-Amzn-SageMaker-Inference-Component`)
+///   and, when another call is probing it, waits for that probe's answer;
+///   then it sends;
+/// - each outcome is reported to the key once the SDK has parsed it
+///   ([`LegacyRetriesInterceptor`](super::LegacyRetriesInterceptor) does:
+///   429 `ModelNotReadyException`, a component's no-capacity answer, or
+///   neither); a call that must wait for another's probe before its next
 ///   attempt gets no backoff sleep from
 ///   [`ModelNotReadyClassifier`](super::ModelNotReadyClassifier), and waits
 ///   here instead.
+/// - For an inference component scaling from zero
+///   ([`LegacyRetries::scale_from_zero`](crate::retry::LegacyRetries::scale_from_zero)),
+///   the prober's paced retries keep reaching the endpoint (each failed call
+///   is what the scale-out alarm counts); the other calls wait until the
+///   component is ready or their `operation_timeout`, and the no-capacity
+///   answers they wait through do not count as their attempts.
 ///
 /// Requests of calls without [`LegacyRetriesInterceptor`](super::LegacyRetriesInterceptor)
 /// state (another client's, or settings without coalescing) go through
@@ -127,11 +135,15 @@ impl HttpConnector for ColdStartsConnector {
                 call.lock().waited();
             }
             let (timeout, attempt) = {
-                let state = call.lock();
+                let mut state = call.lock();
+                state.sending();
                 (state.attempt_timeout(), state.attempts())
             };
             let sent = inner.call(request);
-            let mut result: Result<HttpResponse, ConnectorError> = match timeout {
+            // The outcome is reported to the call's ticket once the SDK has
+            // parsed it (`LegacyRetriesInterceptor`): a no-capacity answer
+            // is told by its message.
+            match timeout {
                 Some(t) => match tokio::time::timeout(t, sent).await {
                     Ok(result) => result,
                     Err(_) => Err(ConnectorError::timeout(Box::new(AttemptTimedOut::new(
@@ -139,23 +151,7 @@ impl HttpConnector for ColdStartsConnector {
                     )))),
                 },
                 None => sent.await,
-            };
-            let mut state = call.lock();
-            match &mut result {
-                Ok(response) => {
-                    let status = StatusCode::from_u16(response.status().as_u16()).ok();
-                    let mark =
-                        status.and_then(|s| state.after_attempt(Some((s, response.headers()))));
-                    if let Some(mark) = mark {
-                        response.add_extension(mark);
-                    }
-                }
-                Err(_) => {
-                    state.after_attempt(None);
-                }
             }
-            drop(state);
-            result
         })
     }
 }

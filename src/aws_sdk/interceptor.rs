@@ -1,15 +1,26 @@
-//! Interceptors: the target-model header, and attempt numbers for the classifier.
+//! Interceptors: the target-model header, and attempt numbers (and the
+//! scale-out budget) for the classifier.
+
+use std::time::Duration;
 
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::{
-    BeforeDeserializationInterceptorContextMut, BeforeTransmitInterceptorContextMut,
+    BeforeDeserializationInterceptorContextMut, BeforeSerializationInterceptorContextRef,
+    BeforeTransmitInterceptorContextMut, FinalizerInterceptorContextMut,
 };
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::retries::RequestAttempts;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_runtime_api::http::{Headers, Response};
+use aws_smithy_runtime_api::http::Headers;
+#[cfg(test)]
+use aws_smithy_runtime_api::http::Response;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
+use aws_smithy_types::retry::RetryConfig;
+use aws_smithy_types::timeout::TimeoutConfig;
+use tokio::time::Instant;
 
+use super::classifier::is_no_capacity;
+use crate::retry::{LegacyBackoff, LegacyRetries};
 use crate::sagemaker::TARGET_MODEL_HEADER;
 use crate::target_model::TargetModel;
 
@@ -90,30 +101,137 @@ impl Intercept for TargetModelInterceptor {
 // Attempt numbers
 // ---------------------------------------------------------------------------
 
-/// The attempt a response answers, recorded by [`AttemptNumberInterceptor`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct AttemptNumber(pub(super) u32);
+/// What [`AttemptNumberInterceptor`] records on each HTTP response for the
+/// classifier.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct AttemptNumber {
+    /// The SDK's attempt number (1 for the first attempt).
+    pub(super) attempt: u32,
+    /// With scale-from-zero: the no-capacity answers of earlier attempts
+    /// that were paced by the scale-out backoff (the call has an
+    /// `operation_timeout`); they are not counted against `max_retries`.
+    pub(super) paced: u32,
+    /// With scale-from-zero and an `operation_timeout`: the time left of it
+    /// when the response came.
+    pub(super) remaining: Option<Duration>,
+    /// The uniform draw in `[0, 1)` the retry delay after this attempt is
+    /// made of, drawn once so that every run of the classifier on the
+    /// attempt (the SDK's, the events') decides the same delay.
+    pub(super) unit: f64,
+}
+
+impl AttemptNumber {
+    /// The attempts under botocore's budget, this one included.
+    pub(super) fn legacy(&self) -> u32 {
+        self.attempt.saturating_sub(self.paced)
+    }
+}
+
+/// One operation's scale-from-zero bookkeeping, in its `ConfigBag`.
+#[derive(Debug, Clone)]
+struct ScaleOutState {
+    start: Instant,
+    // No-capacity answers paced so far.
+    paced: u32,
+    // The last attempt counted (a client's interceptor and a per-call
+    // override's may both run).
+    counted: u32,
+    // The operation's retry config before this interceptor raised it.
+    base: Option<RetryConfig>,
+}
+
+impl Storable for ScaleOutState {
+    type Storer = StoreReplace<Self>;
+}
 
 /// An SDK interceptor that records the attempt number (the SDK's
 /// `RequestAttempts`, 1 for the first attempt) on each HTTP response, where
 /// [`ModelNotReadyClassifier`](super::ModelNotReadyClassifier) reads it to choose the legacy delay.
 ///
+/// Built with [`for_retries`](Self::for_retries) from settings with
+/// [`LegacyRetries::scale_from_zero`], it also keeps each operation's
+/// budget for an inference component scaling from zero: when the operation
+/// has an `operation_timeout`, each no-capacity answer
+/// ([`RetryReason::NoCapacity`](crate::retry::RetryReason::NoCapacity)) raises the
+/// operation's `max_attempts` by one (so such answers do not spend
+/// botocore's retries, and the `operation_timeout` bounds them) and, for
+/// the retry that follows it, its `max_backoff` to the scale-out backoff's
+/// ceiling (so the SDK does not cut the 10 to 30 s pacing to the legacy
+/// cap). Every other retry keeps the operation's own `max_attempts` and
+/// `max_backoff`.
+///
 /// Register it with the classifier (the `aws-sdk-sagemakerruntime` helpers do).
+///
+/// ```
+/// use tower_sagemaker::aws_sdk::{AttemptNumberInterceptor, ModelNotReadyClassifier};
+/// use tower_sagemaker::retry::LegacyRetries;
+///
+/// let retries = LegacyRetries::new().scale_from_zero();
+/// let interceptor = AttemptNumberInterceptor::for_retries(&retries);
+/// assert!(interceptor.get_scale_from_zero());
+/// let classifier = ModelNotReadyClassifier::new(&retries);
+/// // aws_sdk_sagemakerruntime::config::Builder::from(&sdk_config)
+/// //     .interceptor(interceptor)
+/// //     .retry_classifier(classifier)
+/// # let _ = classifier;
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AttemptNumberInterceptor {
-    _private: (),
+    // With scale-from-zero: the pacing of no-capacity retries.
+    scale_out: Option<LegacyBackoff>,
 }
 
 impl AttemptNumberInterceptor {
-    /// A new interceptor.
+    /// A new interceptor: attempt numbers only.
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// The interceptor for a [`ModelNotReadyClassifier`](super::ModelNotReadyClassifier)
+    /// built from `retries`: with [`LegacyRetries::scale_from_zero`], it also
+    /// keeps the scale-out budget (see above) with
+    /// [`LegacyRetries::get_scale_out_backoff`]; otherwise it is
+    /// [`new`](Self::new).
+    pub fn for_retries(retries: &LegacyRetries) -> Self {
+        Self {
+            scale_out: retries
+                .get_classifier()
+                .get_scale_from_zero()
+                .then(|| retries.get_scale_out_backoff()),
+        }
+    }
+
+    /// Whether it keeps the scale-out budget.
+    pub fn get_scale_from_zero(&self) -> bool {
+        self.scale_out.is_some()
+    }
+}
+
+/// The operation's `operation_timeout`, if it has one.
+fn operation_timeout(cfg: &ConfigBag) -> Option<Duration> {
+    cfg.load::<TimeoutConfig>()
+        .and_then(TimeoutConfig::operation_timeout)
 }
 
 impl Intercept for AttemptNumberInterceptor {
     fn name(&self) -> &'static str {
         "tower_sagemaker::AttemptNumberInterceptor"
+    }
+
+    fn read_before_execution(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if self.scale_out.is_some() {
+            cfg.interceptor_state().store_put(ScaleOutState {
+                start: Instant::now(),
+                paced: 0,
+                counted: 0,
+                base: None,
+            });
+        }
+        Ok(())
     }
 
     fn modify_before_deserialization(
@@ -122,15 +240,79 @@ impl Intercept for AttemptNumberInterceptor {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        if let Some(attempts) = cfg.load::<RequestAttempts>() {
-            record_attempt(context.response_mut(), attempts.attempts());
+        let Some(attempts) = cfg.load::<RequestAttempts>() else {
+            return Ok(());
+        };
+        let mut number = AttemptNumber {
+            attempt: attempts.attempts(),
+            paced: 0,
+            remaining: None,
+            unit: fastrand::f64(),
+        };
+        if let Some(state) = cfg.load::<ScaleOutState>() {
+            number.paced = state.paced;
+            number.remaining =
+                operation_timeout(cfg).map(|t| t.saturating_sub(state.start.elapsed()));
         }
+        context.response_mut().add_extension(number);
+        Ok(())
+    }
+
+    fn modify_before_attempt_completion(
+        &self,
+        context: &mut FinalizerInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(scale_out) = self.scale_out else {
+            return Ok(());
+        };
+        let Some(mut state) = cfg.load::<ScaleOutState>().cloned() else {
+            return Ok(());
+        };
+        let attempt = cfg.load::<RequestAttempts>().map_or(0, |a| a.attempts());
+        if attempt <= state.counted {
+            return Ok(());
+        }
+        state.counted = attempt;
+        let paced = operation_timeout(cfg).is_some() && is_no_capacity(context.inner());
+        if !paced && state.paced == 0 {
+            // Nothing raised yet: the operation's own settings stand.
+            cfg.interceptor_state().store_put(state);
+            return Ok(());
+        }
+        let Some(base) = state
+            .base
+            .clone()
+            .or_else(|| cfg.load::<RetryConfig>().cloned())
+        else {
+            return Ok(());
+        };
+        state.paced += u32::from(paced);
+        let max_backoff = match paced {
+            true => base.max_backoff().max(scale_out.ceiling(state.paced)),
+            false => base.max_backoff(),
+        };
+        let raised = base
+            .clone()
+            .with_max_attempts(base.max_attempts().saturating_add(state.paced))
+            .with_max_backoff(max_backoff);
+        state.base = Some(base);
+        let layer = cfg.interceptor_state();
+        layer.store_put(raised);
+        layer.store_put(state);
         Ok(())
     }
 }
 
+#[cfg(test)]
 pub(super) fn record_attempt(response: &mut Response, attempt: u32) {
-    response.add_extension(AttemptNumber(attempt));
+    response.add_extension(AttemptNumber {
+        attempt,
+        paced: 0,
+        remaining: None,
+        unit: fastrand::f64(),
+    });
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ use super::{
     TargetModelInterceptor,
 };
 use crate::retry::LegacyRetries;
+use crate::sagemaker::{RECOMMENDED_ATTEMPT_TIMEOUT, SCALE_FROM_ZERO_BUDGET};
 use crate::target_model::TargetModel;
 
 /// `timeouts` with the SDK's `operation_attempt_timeout` turned off (also
@@ -54,11 +55,17 @@ const UNLIMITED_PARTITION: &str = "tower-sagemaker-legacy";
 /// [`MultiModelEndpoint::config_override`].
 ///
 /// Applied, they register [`TargetModelInterceptor`] (with a target
-/// model), [`ModelNotReadyClassifier`] and [`AttemptNumberInterceptor`],
+/// model), [`ModelNotReadyClassifier`] and [`AttemptNumberInterceptor`]
+/// (built [`for_retries`](AttemptNumberInterceptor::for_retries)),
 /// and set [`legacy_retry_config`], the timeouts (by default
-/// [`multi_model_timeout_config`], merged with the builder's other timeouts)
-/// and, unless [`retry_quota(true)`](Self::retry_quota), an unlimited retry
-/// token bucket.
+/// [`multi_model_timeout_config`], or with
+/// [`LegacyRetries::scale_from_zero`] a 600 s `operation_timeout`; merged
+/// with the builder's other timeouts) and, unless
+/// [`retry_quota(true)`](Self::retry_quota), an unlimited retry token bucket.
+///
+/// Without a target model they suit calls that name what they call
+/// themselves: a target model, or an inference component
+/// ([`inference_components`](Self::inference_components)).
 ///
 /// ```
 /// use std::time::Duration;
@@ -80,7 +87,8 @@ const UNLIMITED_PARTITION: &str = "tower-sagemaker-legacy";
 pub struct MultiModelEndpoint {
     target_model: Option<TargetModel>,
     retries: LegacyRetries,
-    timeout_config: TimeoutConfig,
+    // `None`: the default for the retries (see `get_timeout_config`).
+    timeout_config: Option<TimeoutConfig>,
     retry_quota: bool,
 }
 
@@ -92,9 +100,40 @@ impl MultiModelEndpoint {
         Self {
             target_model: None,
             retries: LegacyRetries::new(),
-            timeout_config: multi_model_timeout_config(),
+            timeout_config: None,
             retry_quota: false,
         }
+    }
+
+    /// The recommended settings for calls to inference components that may
+    /// scale to zero copies: [`LegacyRetries::new().scale_from_zero()`](LegacyRetries::scale_from_zero)
+    /// (botocore's legacy retries, and the component's no-capacity answers
+    /// retried 10 to 30 s apart until the `operation_timeout`), the
+    /// `operation_timeout` [`SCALE_FROM_ZERO_BUDGET`] (10 minutes, to cover a
+    /// scale-out) and 70 s per attempt, no target model, no retry quota.
+    /// Each call names its component itself:
+    /// `.inference_component_name(..)` on the operation.
+    ///
+    /// Short for `MultiModelEndpoint::new().retries(LegacyRetries::new().scale_from_zero())`;
+    /// to change the retries, keep `scale_from_zero` in the ones you set.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_sagemaker::aws_sdk::{MultiModelEndpoint, MultiModelEndpointExt};
+    ///
+    /// let settings = MultiModelEndpoint::inference_components();
+    /// assert_eq!(
+    ///     settings.get_timeout_config().operation_timeout(),
+    ///     Some(Duration::from_secs(600))
+    /// );
+    /// let config = aws_sdk_sagemakerruntime::Config::builder()
+    ///     .multi_model_endpoint_with(settings)
+    ///     .build();
+    /// // botocore's 5 attempts; each no-capacity answer adds one for its call.
+    /// assert_eq!(config.retry_config().unwrap().max_attempts(), 5);
+    /// ```
+    pub fn inference_components() -> Self {
+        Self::new().retries(LegacyRetries::new().scale_from_zero())
     }
 
     /// Sets the target model of requests that do not set one.
@@ -104,7 +143,14 @@ impl MultiModelEndpoint {
     }
 
     /// Sets the retries: their number, backoff (also the SDK's initial and
-    /// maximum backoff), classifier and opt-ins. The SDK makes the retries
+    /// maximum backoff), classifier and opt-ins. With
+    /// [`scale_from_zero`](LegacyRetries::scale_from_zero), an inference
+    /// component's no-capacity answers are retried paced by
+    /// [`scale_out_backoff`](LegacyRetries::scale_out_backoff) until the
+    /// `operation_timeout`, outside the SDK's `max_attempts` (see
+    /// [`AttemptNumberInterceptor::for_retries`]), and the default
+    /// `operation_timeout` is [`SCALE_FROM_ZERO_BUDGET`] rather than 360 s.
+    /// The SDK makes the retries
     /// itself; the [`on_event`](LegacyRetries::on_event) callbacks get the
     /// same events as with the crate's retry layer (see
     /// [`LegacyRetriesInterceptor`] for what differs), and
@@ -121,16 +167,36 @@ impl MultiModelEndpoint {
 
     /// Sets the budget of the whole call (`operation_timeout`, final when it
     /// fires) and of each attempt (`operation_attempt_timeout` and
-    /// `read_timeout`, retried when they fire). Defaults: 360 s and 70 s.
+    /// `read_timeout`, retried when they fire). Defaults: 360 s and 70 s;
+    /// with [`LegacyRetries::scale_from_zero`], 600 s
+    /// ([`SCALE_FROM_ZERO_BUDGET`]) and 70 s.
     pub fn timeouts(mut self, operation: Duration, attempt: Duration) -> Self {
-        self.timeout_config = timeouts(operation, attempt);
+        self.timeout_config = Some(timeouts(operation, attempt));
         self
     }
 
     /// Sets every timeout from `timeout_config` (for a connect timeout, say).
+    /// Without an `operation_timeout`, no-capacity answers
+    /// ([`LegacyRetries::scale_from_zero`]) count against the retries and
+    /// take the legacy backoff, as with the crate's retry layer without a
+    /// deadline.
     pub fn timeout_config(mut self, timeout_config: TimeoutConfig) -> Self {
-        self.timeout_config = timeout_config;
+        self.timeout_config = Some(timeout_config);
         self
+    }
+
+    /// The timeouts applied: those set, or the default for the retries
+    /// ([`multi_model_timeout_config`], or with
+    /// [`LegacyRetries::scale_from_zero`] the same with an
+    /// `operation_timeout` of [`SCALE_FROM_ZERO_BUDGET`]).
+    pub fn get_timeout_config(&self) -> TimeoutConfig {
+        match &self.timeout_config {
+            Some(config) => config.clone(),
+            None if self.retries.get_classifier().get_scale_from_zero() => {
+                timeouts(SCALE_FROM_ZERO_BUDGET, RECOMMENDED_ATTEMPT_TIMEOUT)
+            }
+            None => multi_model_timeout_config(),
+        }
     }
 
     /// The retry settings.
@@ -158,6 +224,7 @@ impl MultiModelEndpoint {
     }
 
     fn apply_to(self, mut builder: Builder, client: bool) -> Builder {
+        let timeout_config = self.get_timeout_config();
         if let Some(model) = self.target_model {
             builder = builder.interceptor(TargetModelInterceptor::new(model));
         }
@@ -169,7 +236,7 @@ impl MultiModelEndpoint {
             );
         }
         let coalescing = retries.get_cold_starts().is_some();
-        let mut timeout_config = self.timeout_config;
+        let mut timeout_config = timeout_config;
         if coalescing || retries.has_event_callbacks() {
             let mut interceptor = LegacyRetriesInterceptor::new(retries);
             if coalescing {
@@ -197,7 +264,7 @@ impl MultiModelEndpoint {
             }
         }
         builder = builder
-            .interceptor(AttemptNumberInterceptor::new())
+            .interceptor(AttemptNumberInterceptor::for_retries(retries))
             .retry_classifier(ModelNotReadyClassifier::new(retries))
             .retry_config(legacy_retry_config(retries))
             .timeout_config(timeout_config);
@@ -261,6 +328,39 @@ pub trait MultiModelEndpointExt: Sized {
     /// `multi_model_endpoint_with(MultiModelEndpoint::new().target_model(target_model))`.
     fn multi_model_endpoint(self, target_model: TargetModel) -> Self {
         self.multi_model_endpoint_with(MultiModelEndpoint::new().target_model(target_model))
+    }
+
+    /// The recommended setup for calls to inference components that may
+    /// scale to zero copies ([`MultiModelEndpoint::inference_components`]):
+    /// botocore's legacy retries, the components' no-capacity answers
+    /// retried 10 to 30 s apart within a 10-minute `operation_timeout`, 70 s
+    /// per attempt. No target model: each call names its component with
+    /// `.inference_component_name(..)`. Short for
+    /// `multi_model_endpoint_with(MultiModelEndpoint::inference_components())`.
+    ///
+    /// ```no_run
+    /// # async fn example(sdk_config: aws_config::SdkConfig) -> Result<(), Box<dyn std::error::Error>> {
+    /// use aws_sdk_sagemakerruntime::primitives::Blob;
+    /// use tower_sagemaker::aws_sdk::MultiModelEndpointExt;
+    ///
+    /// let config = aws_sdk_sagemakerruntime::config::Builder::from(&sdk_config)
+    ///     .inference_components()
+    ///     .build();
+    /// let client = aws_sdk_sagemakerruntime::Client::from_conf(config);
+    /// // Waits out a scale-out from zero (up to 10 minutes) instead of failing.
+    /// let out = client
+    ///     .invoke_endpoint()
+    ///     .endpoint_name("demo")
+    ///     .inference_component_name("ic-llama")
+    ///     .content_type("application/json")
+    ///     .body(Blob::new(r#"{"inputs": "Hello"}"#))
+    ///     .send()
+    ///     .await?;
+    /// # let _ = out; Ok(())
+    /// # }
+    /// ```
+    fn inference_components(self) -> Self {
+        self.multi_model_endpoint_with(MultiModelEndpoint::inference_components())
     }
 
     /// Applies `settings`.

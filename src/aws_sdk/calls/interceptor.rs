@@ -1,13 +1,14 @@
 //! [`LegacyRetriesInterceptor`]: the SDK hooks that drive an operation's
 //! `SdkCall`.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use aws_smithy_runtime::client::retries::classifiers::run_classifiers_on_ctx;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::{
     BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextMut,
-    FinalizerInterceptorContextRef,
+    FinalizerInterceptorContextMut, FinalizerInterceptorContextRef,
 };
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::retries::classifiers::{RetryAction, RetryReason as SdkReason};
@@ -17,7 +18,6 @@ use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 use http::StatusCode;
-use tokio::time::Instant;
 
 use crate::aws_sdk::classifier::{to_header_map, ModelNotReadyClassifier};
 use crate::error_code::ErrorCode;
@@ -42,7 +42,11 @@ use super::{ColdStartMark, SdkCall};
 /// - `Attempt` as each attempt is handed to the HTTP client (with
 ///   coalescing, before that client's wait for another call's probe);
 ///   `remaining` is the time left of the SDK's `operation_timeout`.
-/// - `Outcome` as each attempt ends, with the decision the SDK takes: its
+/// - `Outcome` as each attempt ends (with its reason,
+///   [`RetryReason::NoCapacity`](crate::retry::RetryReason::NoCapacity) for an
+///   inference component's no-capacity answer; its target model and
+///   inference component; the time since the call's first 429 and first
+///   no-capacity answer), with the decision the SDK takes: its
 ///   classifiers' verdict (run as its retry strategy runs them), its
 ///   `max_attempts`, and the delay of [`ModelNotReadyClassifier`](crate::aws_sdk::ModelNotReadyClassifier)
 ///   (capped at the SDK's `max_backoff`). For an attempt without a response
@@ -50,7 +54,11 @@ use super::{ColdStartMark, SdkCall};
 ///   event then carries that draw's ceiling.
 /// - A call that the SDK's `operation_timeout` ends reports
 ///   [`Decision::DeadlineExceeded`] (also while it sleeps: the SDK has no
-///   [`Decision::DeadlineWouldPass`], it sleeps into its timeout); a call
+///   [`Decision::DeadlineWouldPass`], it sleeps into its timeout, except
+///   after an inference component's no-capacity answer, which
+///   [`ModelNotReadyClassifier`](crate::aws_sdk::ModelNotReadyClassifier)
+///   does not retry when the paced retry would end after the timeout: that
+///   reports [`Decision::DeadlineWouldPass`]); a call
 ///   whose future is dropped reports [`Decision::Cancelled`]; a call the SDK
 ///   stops retrying for its own reasons (a body it cannot rewind, an empty
 ///   retry quota) reports [`Decision::RetriesExhausted`]. Every call reports
@@ -76,7 +84,13 @@ use super::{ColdStartMark, SdkCall};
 pub struct LegacyRetriesInterceptor {
     retries: LegacyRetries,
     attempt_timeout: Option<Duration>,
+    // Tells this interceptor's operation state from another's (a client's
+    // and a per-call override's both run); clones share it.
+    id: u64,
 }
+
+/// The ids of `LegacyRetriesInterceptor`s.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 impl LegacyRetriesInterceptor {
     /// Reports to the callbacks of `retries` and, with coalescing, joins its
@@ -85,6 +99,7 @@ impl LegacyRetriesInterceptor {
         Self {
             retries: retries.clone(),
             attempt_timeout: None,
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
         }
     }
 
@@ -116,7 +131,12 @@ impl Intercept for LegacyRetriesInterceptor {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         if self.wanted() {
-            let call = SdkCall::new(self.retries.clone(), self.attempt_timeout);
+            if let Some(replaced) = cfg.load::<SdkCall>() {
+                // A per-call override's interceptor takes the call over
+                // from the client's, silently.
+                replaced.lock().finished = true;
+            }
+            let call = SdkCall::new(self.id, self.retries.clone(), self.attempt_timeout);
             cfg.interceptor_state().store_put(call);
         }
         Ok(())
@@ -128,7 +148,11 @@ impl Intercept for LegacyRetriesInterceptor {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let Some(call) = cfg.load::<SdkCall>().cloned() else {
+        let Some(call) = cfg
+            .load::<SdkCall>()
+            .filter(|c| c.owned_by(self.id))
+            .cloned()
+        else {
             return Ok(());
         };
         let attempt = cfg.load::<RequestAttempts>().map_or(1, |a| a.attempts());
@@ -140,13 +164,45 @@ impl Intercept for LegacyRetriesInterceptor {
         Ok(())
     }
 
+    fn modify_before_attempt_completion(
+        &self,
+        context: &mut FinalizerInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(call) = cfg
+            .load::<SdkCall>()
+            .filter(|c| c.owned_by(self.id))
+            .cloned()
+        else {
+            return Ok(());
+        };
+        let mark = {
+            let mut state = call.lock();
+            if state.finished {
+                return Ok(());
+            }
+            let ctx = context.inner();
+            let reason = ModelNotReadyClassifier::new(&state.retries).reason(ctx);
+            let status = ctx
+                .response()
+                .and_then(|r| StatusCode::from_u16(r.status().as_u16()).ok());
+            state.answered(status, reason);
+            state.after_attempt(reason)
+        };
+        if let (Some(mark), Some(response)) = (mark, context.response_mut()) {
+            response.add_extension(mark);
+        }
+        Ok(())
+    }
+
     fn read_after_attempt(
         &self,
         context: &FinalizerInterceptorContextRef<'_>,
         runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let Some(call) = cfg.load::<SdkCall>() else {
+        let Some(call) = cfg.load::<SdkCall>().filter(|c| c.owned_by(self.id)) else {
             return Ok(());
         };
         let ctx = context.inner();
@@ -166,6 +222,9 @@ impl Intercept for LegacyRetriesInterceptor {
             .and_then(|r| r.extension::<ColdStartMark>())
             .copied();
         let decision = match &action {
+            RetryAction::RetryForbidden if classifier.deadline_would_pass(ctx) => {
+                Decision::DeadlineWouldPass
+            }
             RetryAction::RetryIndicated(why) => {
                 if state.attempts >= max_attempts {
                     Decision::RetriesExhausted
@@ -178,7 +237,7 @@ impl Intercept for LegacyRetriesInterceptor {
                             ..
                         } => (*delay).min(max_backoff),
                         _ => {
-                            let counted = mark.map_or(state.attempts, |m| m.counted);
+                            let counted = mark.map_or(state.legacy_attempts(), |m| m.counted);
                             state
                                 .retries
                                 .get_backoff()
@@ -205,9 +264,6 @@ impl Intercept for LegacyRetriesInterceptor {
             (Some(s), Some(h)) if !s.is_success() => ErrorCode::from_headers(h),
             _ => None,
         };
-        if status == Some(StatusCode::TOO_MANY_REQUESTS) {
-            state.first_429.get_or_insert_with(Instant::now);
-        }
         state.report(status, code, error, reason, decision);
         if decision.is_final() {
             state.finish();
@@ -221,7 +277,7 @@ impl Intercept for LegacyRetriesInterceptor {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let Some(call) = cfg.load::<SdkCall>() else {
+        let Some(call) = cfg.load::<SdkCall>().filter(|c| c.owned_by(self.id)) else {
             return Ok(());
         };
         let mut state = call.lock();

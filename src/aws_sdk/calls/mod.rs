@@ -12,21 +12,21 @@ use http::header::HOST;
 use http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use tokio::time::Instant;
 
-use super::classifier::to_header_map;
 use crate::error_code::ErrorCode;
 use crate::retry::{
     AttemptOutcome, Decision, LegacyRetries, RetryEvent, RetryReason, Ticket, Turn, Watch,
 };
-use crate::sagemaker::TARGET_MODEL_HEADER;
+use crate::sagemaker::{INFERENCE_COMPONENT_HEADER, TARGET_MODEL_HEADER};
 
 mod interceptor;
 
 pub use self::interceptor::LegacyRetriesInterceptor;
 
-/// What [`ColdStartsHttpClient`](super::ColdStartsHttpClient) learnt of an
-/// attempt, on its response for the classifier: the attempts the call has
-/// made counting the failed probes it waited through, and whether it waits
-/// for another call's probe before its next attempt.
+/// What coalescing learnt of an attempt, on its response for the
+/// classifier: the attempts the call has made under botocore's budget
+/// counting the failed probes it waited through (paced no-capacity answers
+/// are not counted), and whether it waits for another call's probe before
+/// its next attempt (in [`ColdStartsHttpClient`](super::ColdStartsHttpClient)).
 #[derive(Debug, Clone, Copy)]
 pub(super) struct ColdStartMark {
     pub(super) counted: u32,
@@ -36,7 +36,12 @@ pub(super) struct ColdStartMark {
 /// One SDK operation's state, shared by the interceptor's hooks (through the
 /// `ConfigBag`) and the HTTP client (through each request's extensions).
 #[derive(Clone)]
-pub(super) struct SdkCall(Arc<Mutex<CallState>>);
+pub(super) struct SdkCall {
+    // The `LegacyRetriesInterceptor` that drives it: with a per-call
+    // `config_override`, the client's and the override's both run.
+    owner: u64,
+    state: Arc<Mutex<CallState>>,
+}
 
 impl Storable for SdkCall {
     type Storer = StoreReplace<Self>;
@@ -55,8 +60,15 @@ pub(super) struct CallState {
     operation_timeout: Option<Duration>,
     // The SDK's attempt number of the attempt out or last sent.
     attempts: u32,
+    // The attempt `ColdStartsHttpClient` sent last (after any wait).
+    sent: Option<u32>,
+    // The no-capacity answers paced by the scale-out backoff (the call has
+    // an `operation_timeout`): not counted against `max_retries`.
+    paced: u32,
     target_model: Option<String>,
+    inference_component: Option<String>,
     first_429: Option<Instant>,
+    first_no_capacity: Option<Instant>,
     // With coalescing.
     ticket: Option<Box<Ticket>>,
     watch: Option<Box<Watch>>,
@@ -64,23 +76,33 @@ pub(super) struct CallState {
 }
 
 impl SdkCall {
-    fn new(retries: LegacyRetries, attempt_timeout: Option<Duration>) -> Self {
-        Self(Arc::new(Mutex::new(CallState {
+    fn new(owner: u64, retries: LegacyRetries, attempt_timeout: Option<Duration>) -> Self {
+        let state = Arc::new(Mutex::new(CallState {
             retries,
             attempt_timeout,
             start: Instant::now(),
             operation_timeout: None,
             attempts: 0,
+            sent: None,
+            paced: 0,
             target_model: None,
+            inference_component: None,
             first_429: None,
+            first_no_capacity: None,
             ticket: None,
             watch: None,
             finished: false,
-        })))
+        }));
+        Self { owner, state }
     }
 
     pub(super) fn lock(&self) -> MutexGuard<'_, CallState> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether the interceptor `id` drives this call.
+    fn owned_by(&self, id: u64) -> bool {
+        self.owner == id
     }
 
     /// An attempt is handed to the HTTP client.
@@ -93,6 +115,11 @@ impl SdkCall {
         }
         if state.target_model.is_none() {
             state.target_model = headers.get(TARGET_MODEL_HEADER.as_str()).map(str::to_owned);
+        }
+        if state.inference_component.is_none() {
+            state.inference_component = headers
+                .get(INFERENCE_COMPONENT_HEADER.as_str())
+                .map(str::to_owned);
         }
         let remaining = state.remaining();
         state
@@ -135,9 +162,9 @@ impl CallState {
             decision,
             remaining: self.remaining(),
             target_model: self.target_model.as_deref(),
-            inference_component: None,
+            inference_component: self.inference_component.as_deref(),
             since_first_429: self.first_429.map(|t| t.elapsed()),
-            since_first_no_capacity: None,
+            since_first_no_capacity: self.first_no_capacity.map(|t| t.elapsed()),
         }));
     }
 
@@ -158,6 +185,11 @@ impl CallState {
         self.attempts
     }
 
+    /// The attempts under botocore's budget: all but the paced no-capacity answers.
+    fn legacy_attempts(&self) -> u32 {
+        self.attempts.saturating_sub(self.paced)
+    }
+
     /// Before an attempt is sent: with coalescing, the wait for another
     /// call's probe, if the call must wait.
     pub(super) fn before_send(&mut self, uri: &str, headers: &Headers) -> Option<Box<Watch>> {
@@ -173,7 +205,7 @@ impl CallState {
         }
         let uri: Uri = uri.parse().ok()?;
         let mut head = HeaderMap::new();
-        for name in [TARGET_MODEL_HEADER, HOST] {
+        for name in [TARGET_MODEL_HEADER, INFERENCE_COMPONENT_HEADER, HOST] {
             if let Some(value) = headers
                 .get(name.as_str())
                 .and_then(|v| HeaderValue::from_str(v).ok())
@@ -198,24 +230,52 @@ impl CallState {
         }
     }
 
-    /// After an attempt: reports its outcome to the call's ticket, and says
-    /// what the classifier needs to know of it (`None` without a ticket).
-    pub(super) fn after_attempt(
-        &mut self,
-        response: Option<(StatusCode, &Headers)>,
-    ) -> Option<ColdStartMark> {
+    /// `ColdStartsHttpClient` sends the attempt out now.
+    pub(super) fn sending(&mut self) {
+        self.sent = Some(self.attempts);
+    }
+
+    /// After an attempt, with its `reason` (the classifier's verdict): counts
+    /// a no-capacity answer under an `operation_timeout` as paced, and notes
+    /// when the call first got a 429 and a no-capacity answer.
+    pub(super) fn answered(&mut self, status: Option<StatusCode>, reason: Option<RetryReason>) {
+        let paced = reason == Some(RetryReason::NoCapacity) && self.operation_timeout.is_some();
+        self.paced += u32::from(paced);
+        if status == Some(StatusCode::TOO_MANY_REQUESTS) {
+            self.first_429.get_or_insert_with(Instant::now);
+        }
+        if reason == Some(RetryReason::NoCapacity) {
+            self.first_no_capacity.get_or_insert_with(Instant::now);
+        }
+    }
+
+    /// After an attempt [`answered`](Self::answered): reports its outcome to
+    /// the call's ticket, and says what the classifier needs to know of it
+    /// (`None` without a ticket, or when the HTTP client did not send the
+    /// attempt, or once the `operation_timeout` passed: the call ends and
+    /// its ticket with it).
+    pub(super) fn after_attempt(&mut self, reason: Option<RetryReason>) -> Option<ColdStartMark> {
+        if self.sent != Some(self.attempts) || self.deadline_passed() {
+            return None;
+        }
+        let legacy = self.attempts.saturating_sub(self.paced);
+        let paced_call = self.operation_timeout.is_some();
         let ticket = self.ticket.as_mut()?;
-        let counted = self.attempts.saturating_add(ticket.witnessed());
-        let classifier = self.retries.get_classifier();
-        let reason = response.and_then(|(status, headers)| {
-            classifier.classify_response(status, &to_header_map(headers))
-        });
+        let counted = legacy.saturating_add(ticket.witnessed());
         let not_ready = reason == Some(RetryReason::ModelNotReady);
+        let no_capacity = reason == Some(RetryReason::NoCapacity);
+        let paced = no_capacity && paced_call;
         let max = self.retries.get_max_retries();
-        let may_wait = reason.is_some() && counted < max;
-        let wait = ticket.report(not_ready, not_ready, may_wait) == Turn::Wait;
+        let may_wait = reason.is_some() && (paced || counted < max);
+        // A no-capacity answer is a failed probe that waiters do not count
+        // as one of their attempts: the deadline alone bounds their wait.
+        let wait = ticket.report(not_ready || no_capacity, not_ready, may_wait) == Turn::Wait;
         if wait {
-            self.watch = Some(Box::new(ticket.watch(max - counted)));
+            let budget = match paced {
+                true => u32::MAX,
+                false => max - counted,
+            };
+            self.watch = Some(Box::new(ticket.watch(budget)));
         }
         Some(ColdStartMark { counted, wait })
     }
