@@ -184,6 +184,37 @@ fn invoke_endpoint_service_errors_exit_254_with_the_cli_message() {
     );
 }
 
+/// A component at zero in the embedded emulator: the first answer is "no
+/// capacity", announced as a scale-out; with a deadline shorter than the
+/// pacing the call gives up at once with the service's error (no real wait).
+#[test]
+fn invoke_endpoint_announces_a_scale_out_from_zero_and_keeps_to_the_deadline() {
+    let out = outfile("unused-ic.txt");
+    let r = invoke(&[
+        "--inference-component",
+        "ic-demo",
+        "--deadline",
+        "2s",
+        "--body",
+        "1.0,2.0,5.0",
+        "--content-type",
+        "text/csv",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 254, "{}", r.stderr);
+    for line in [
+        "inference component `ic-demo` at zero copies",
+        "(inference component `ic-demo`, riding a scale-out from zero)",
+        "(no-capacity answers: until the deadline)",
+        "attempt 1/5: 400 ValidationError",
+        "inference component `ic-demo` has no copy yet: it is scaling out from zero",
+        "not retrying: the next wait would end after the deadline",
+        "An error occurred (ValidationError) when calling the InvokeEndpoint operation: Inference Component has no capacity to process this request.",
+    ] {
+        assert!(r.stderr.contains(line), "{line:?} not in:\n{}", r.stderr);
+    }
+}
+
 #[test]
 fn invoke_endpoint_connect_errors_exit_255_and_name_the_url() {
     // A port nothing listens on: bind one, then free it.

@@ -18,7 +18,7 @@ use http::header::{ACCEPT, CONTENT_TYPE};
 use http::{HeaderName, HeaderValue, Request, Response};
 use http_body_util::Full;
 use tower_sagemaker::deadline::DeadlineExceeded;
-use tower_sagemaker::emulator::{Emulator, Server};
+use tower_sagemaker::emulator::{ComponentSpec, Emulator, Server};
 use tower_sagemaker::invoke_headers::{InvokeHeader, InvokeHeaders};
 use tower_sagemaker::read_timeout::ReadTimedOut;
 use tower_sagemaker::retry::{AttemptTimedOut, Attempts};
@@ -207,6 +207,8 @@ const DEMO_SECRET_KEY: &str = "emulator-secret-key";
 const DEMO_REGION: &str = "us-east-1";
 /// How long the embedded emulator holds a call for a loading model.
 const DEMO_HOLD: Duration = Duration::from_millis(1500);
+/// How long the embedded emulator's component takes to scale out from zero.
+const DEMO_SCALE_OUT: Duration = Duration::from_secs(5);
 
 /// Why the program failed, by the AWS CLI's exit codes.
 pub enum Failure {
@@ -284,7 +286,8 @@ pub async fn prepare(args: &Args) -> Result<Call, Failure> {
     let mut emulator = None;
     let (endpoint_url, signer) = match (&args.endpoint_url, region) {
         (None, None) => {
-            let (server, url) = start_emulator(&args.endpoint_name).await?;
+            let component = args.inference_component_name.as_deref();
+            let (server, url) = start_emulator(&args.endpoint_name, component).await?;
             emulator = Some(server);
             let credentials =
                 Credentials::new(DEMO_ACCESS_KEY, DEMO_SECRET_KEY, None, None, "demo");
@@ -518,7 +521,13 @@ pub fn announce(args: &Args, call: &Call) {
         call.max_retries_from
             .as_ref()
             .map(|from| format!(" ({from})"))
-            .unwrap_or_default(),
+            .into_iter()
+            .chain(
+                args.inference_component_name
+                    .as_ref()
+                    .map(|_| " (no-capacity answers: until the deadline)".to_owned()),
+            )
+            .collect::<String>(),
         secs(args.cli_read_timeout),
         secs(args.deadline()),
         match &call.signer {
@@ -545,13 +554,28 @@ fn read_body(arg: &str) -> Result<Bytes, Failure> {
     }
 }
 
-async fn start_emulator(endpoint_name: &str) -> Result<(Server, String), Failure> {
+async fn start_emulator(
+    endpoint_name: &str,
+    component: Option<&str>,
+) -> Result<(Server, String), Failure> {
     let builder = Emulator::builder()
         .endpoint(endpoint_name)
         .hold_timeout(DEMO_HOLD)
         .credentials(DEMO_ACCESS_KEY, DEMO_SECRET_KEY)
         .region(DEMO_REGION);
-    let emulator = with_demo_models(builder).build();
+    // The endpoint hosts the component named, at zero copies, or the demo models.
+    let builder = match component {
+        Some(name) => builder
+            .inference_component(
+                name,
+                ComponentSpec::new()
+                    .endpoint(endpoint_name)
+                    .scale_out_time(DEMO_SCALE_OUT),
+            )
+            .map_err(|e| Failure::Usage(format!("--inference-component-name: {e}")))?,
+        None => with_demo_models(builder),
+    };
+    let emulator = builder.build();
     let server = emulator
         .serve(([127, 0, 0, 1], 0).into())
         .await
@@ -561,11 +585,17 @@ async fn start_emulator(endpoint_name: &str) -> Result<(Server, String), Failure
         "No region (--region, AWS_REGION, AWS_DEFAULT_REGION, profile) and no --endpoint-url: \
          using the built-in multi-model endpoint emulator at {url}"
     );
-    eprintln!(
-        "  endpoint `{endpoint_name}`, models {}; it holds a call for a loading model {} before answering 429 ModelNotReadyException",
-        describe_demo_models(),
-        secs(DEMO_HOLD),
-    );
+    match component {
+        Some(name) => eprintln!(
+            "  endpoint `{endpoint_name}`, inference component `{name}` at zero copies; it scales out {} after the first call that finds no copy",
+            secs(DEMO_SCALE_OUT),
+        ),
+        None => eprintln!(
+            "  endpoint `{endpoint_name}`, models {}; it holds a call for a loading model {} before answering 429 ModelNotReadyException",
+            describe_demo_models(),
+            secs(DEMO_HOLD),
+        ),
+    }
     Ok((server, url))
 }
 

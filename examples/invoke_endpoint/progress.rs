@@ -96,7 +96,7 @@ impl Progress {
                         "[{at}]   inference component `{}` has no copy yet: it is scaling out from zero{}",
                         o.inference_component.unwrap_or("?"),
                         o.since_first_no_capacity
-                            .filter(|d| !d.is_zero())
+                            .filter(|d| *d >= Duration::from_secs(1))
                             .map(|d| format!(" (waiting {} so far)", secs(d)))
                             .unwrap_or_default()
                     );
