@@ -557,3 +557,101 @@ fn metrics_record_the_scale_out_wait_per_component() {
         .keys()
         .any(|k| k.starts_with("tower_sagemaker_cold_start_wait")));
 }
+
+/// The recommended stack against the emulator's component, in-process on
+/// the paused clock: a 4-minute scale-out ridden through.
+#[cfg(all(
+    feature = "emulator",
+    feature = "invoke-headers",
+    feature = "read-timeout"
+))]
+#[tokio::test(start_paused = true)]
+async fn the_recommended_stack_rides_the_emulators_scale_out() {
+    use tower_sagemaker::emulator::{ComponentSpec, Emulator};
+    use tower_sagemaker::invoke_headers::{InvokeHeader, InvokeHeaders};
+    use tower_sagemaker::ServiceBuilderExt;
+
+    let emulator = Emulator::builder()
+        .inference_component("ic-a", ComponentSpec::new())
+        .unwrap()
+        .build();
+    let component = InvokeHeaders::new().with(InvokeHeader::inference_component("ic-a").unwrap());
+    let svc = ServiceBuilder::new()
+        .inference_component(component)
+        .service(emulator.clone());
+    let start = Instant::now();
+    let req = http::Request::post("http://ep.test/endpoints/demo/invocations")
+        .header("content-type", "text/csv")
+        .body(Full::new(Bytes::from("1.0,2.0,5.0")))
+        .unwrap();
+    let res = svc.oneshot(req).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let attempts = res.extensions().get::<Attempts>().unwrap().count();
+    assert_eq!(res.into_body().collect().await.unwrap().to_bytes(), "8.0");
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_secs(240) && took < Duration::from_secs(270),
+        "{took:?}"
+    );
+    let stats = emulator.component_stats("ic-a").unwrap();
+    // One scale-out; one call served; every attempt before it found no copy.
+    assert_eq!((stats.scale_outs, stats.invocations), (1, 1));
+    assert_eq!(stats.no_capacity, u64::from(attempts) - 1);
+}
+
+/// Over loopback TCP against the served emulator, with a short scale-out
+/// and pacing (real time, under a second).
+#[cfg(all(feature = "emulator", feature = "read-timeout"))]
+#[tokio::test]
+async fn over_loopback_the_served_emulators_scale_out_is_ridden_through() {
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+    use tower_sagemaker::emulator::{ComponentSpec, Emulator};
+    use tower_sagemaker::read_timeout::ReadTimeoutLayer;
+    use tower_sagemaker::retry::LegacyBackoff;
+
+    let emulator = Emulator::builder()
+        .inference_component(
+            "ic-a",
+            ComponentSpec::new().scale_out_time(Duration::from_millis(300)),
+        )
+        .unwrap()
+        .build();
+    let server = emulator.serve(([127, 0, 0, 1], 0).into()).await.unwrap();
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let pacing = LegacyBackoff::new()
+        .base_delay(Duration::from_millis(100))
+        .max_delay(Duration::from_millis(150))
+        .min_delay(Duration::from_millis(50));
+    let (retries, log) = recorded(
+        LegacyRetries::new()
+            .scale_from_zero()
+            .scale_out_backoff(pacing),
+    );
+    let svc = ServiceBuilder::new()
+        .layer(DeadlineLayer::new(Duration::from_secs(5)))
+        .layer(ModelNotReadyRetryLayer::new(retries))
+        .layer(NoCapacityLayer::new())
+        .layer(ReadTimeoutLayer::new(Duration::from_secs(5)))
+        .service(client);
+    let req = http::Request::post(format!(
+        "{}/endpoints/demo/invocations",
+        server.endpoint_url()
+    ))
+    .header(INFERENCE_COMPONENT_HEADER, "ic-a")
+    .header("content-type", "text/csv")
+    .body(Full::new(Bytes::from("1.0,2.0,5.0")))
+    .unwrap();
+    let res = svc.oneshot(req).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.into_body().collect().await.unwrap().to_bytes(), "8.0");
+    let outcomes = log.lock().unwrap().clone();
+    assert!(outcomes.len() >= 3, "{outcomes:?}");
+    for (_, reason, _, _, component) in &outcomes[..outcomes.len() - 1] {
+        assert_eq!(*reason, Some(RetryReason::NoCapacity));
+        assert_eq!(component.as_deref(), Some("ic-a"));
+    }
+    let waited = outcomes.last().unwrap().3.unwrap();
+    assert!(waited >= Duration::from_millis(300), "{waited:?}");
+    server.shutdown().await;
+}
