@@ -6,7 +6,7 @@ use aws_smithy_runtime_api::client::retries::classifiers::{
     ClassifyRetry, RetryAction, RetryClassifierPriority, RetryReason as SdkRetryReason,
 };
 use aws_smithy_runtime_api::http::Headers;
-use aws_smithy_types::error::metadata::{ErrorMetadata, ProvideErrorMetadata};
+use aws_smithy_types::error::metadata::ErrorMetadata;
 use aws_smithy_types::retry::ErrorKind;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
@@ -270,6 +270,7 @@ fn error_message(error: &OrchestratorError<Error>) -> Option<&str> {
             invoke_endpoint::InvokeEndpointError, invoke_endpoint_async::InvokeEndpointAsyncError,
             invoke_endpoint_with_response_stream::InvokeEndpointWithResponseStreamError,
         };
+        use aws_smithy_types::error::metadata::ProvideErrorMetadata;
         if let Some(e) = error.downcast_ref::<InvokeEndpointError>() {
             return e.message();
         }
