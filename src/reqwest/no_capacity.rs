@@ -5,14 +5,13 @@ use std::convert::Infallible;
 use std::future::{ready, Ready};
 use std::task::{Context, Poll};
 
-use http::{Extensions, StatusCode};
+use http::Extensions;
 use reqwest::ResponseBuilderExt;
 use reqwest_middleware::{Middleware, Next};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::error_code::ErrorCode;
-use crate::scale_from_zero::NoCapacityLayer;
+use crate::scale_from_zero::{may_be_no_capacity, NoCapacityLayer};
 
 /// Reads the first bytes of a 400 `ValidationError` body and marks the
 /// response with [`NoCapacity`](crate::retry::NoCapacity) when it carries
@@ -127,9 +126,7 @@ impl Middleware for NoCapacityMiddleware {
         next: Next<'_>,
     ) -> reqwest_middleware::Result<reqwest::Response> {
         let res = next.run(req, extensions).await?;
-        if res.status() != StatusCode::BAD_REQUEST
-            || ErrorCode::from_headers(res.headers()) != Some(ErrorCode::VALIDATION_ERROR)
-        {
+        if !may_be_no_capacity(res.status(), res.headers()) {
             return Ok(res);
         }
         // `http::Response` does not keep reqwest's URL: it goes back in as

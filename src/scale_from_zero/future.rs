@@ -109,7 +109,13 @@ where
 /// Whether a response may be the no-capacity answer: a 400 `ValidationError`
 /// whose declared length, if any, fits the limit.
 fn worth_reading<B: Body>(res: &Response<B>, limit: usize) -> bool {
-    res.status() == http::StatusCode::BAD_REQUEST
-        && ErrorCode::from_headers(res.headers()) == Some(ErrorCode::VALIDATION_ERROR)
+    may_be_no_capacity(res.status(), res.headers())
         && res.body().size_hint().lower() <= limit as u64
+}
+
+/// Whether a response head may be the no-capacity answer: 400 and
+/// `X-Amzn-ErrorType: ValidationError`.
+pub(crate) fn may_be_no_capacity(status: http::StatusCode, headers: &http::HeaderMap) -> bool {
+    status == http::StatusCode::BAD_REQUEST
+        && ErrorCode::from_headers(headers) == Some(ErrorCode::VALIDATION_ERROR)
 }

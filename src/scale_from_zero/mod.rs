@@ -79,6 +79,8 @@ mod future;
 mod layer;
 
 pub use self::body::PeekedBody;
+#[cfg(feature = "reqwest")]
+pub(crate) use self::future::may_be_no_capacity;
 pub use self::future::ResponseFuture;
 pub use self::layer::NoCapacityLayer;
 
