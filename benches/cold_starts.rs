@@ -28,7 +28,7 @@ use tower_sagemaker::retry::{
 
 mod cold_start_run;
 
-use cold_start_run::{percentile, Run};
+use cold_start_run::{callers, percentile, Run};
 
 const MODEL: &str = "model-1.tar.gz";
 const LOAD: Duration = Duration::from_secs(150);
@@ -53,7 +53,7 @@ impl Mode {
     }
 }
 
-async fn run(callers: usize, mode: Mode) -> Run {
+async fn run(n: usize, mode: Mode) -> Run {
     let emulator = Emulator::builder()
         .model(MODEL, ModelSpec::new(LOAD).latency(LATENCY))
         .build();
@@ -83,32 +83,19 @@ async fn run(callers: usize, mode: Mode) -> Run {
             .service(endpoint),
     );
 
-    let start = Instant::now();
-    let tasks: Vec<_> = (0..callers)
-        .map(|_| {
-            let svc = svc.clone();
-            tokio::spawn(async move {
-                let req = http::Request::post("/endpoints/demo/invocations")
-                    .header("x-amzn-sagemaker-target-model", MODEL)
-                    .header("content-type", "text/csv")
-                    .body(Full::new(Bytes::from_static(b"1,2")))
-                    .expect("request");
-                let res: Result<_, BoxError> = svc.oneshot(req).await;
-                (res.map(|r| r.status()), Instant::now())
-            })
-        })
-        .collect();
-    let mut after_load = Vec::with_capacity(callers);
-    let mut failed = 0;
-    for task in tasks {
-        match task.await.expect("caller task") {
-            (Ok(status), done) if status.is_success() => {
-                after_load.push(done.saturating_duration_since(start + LOAD));
-            }
-            _ => failed += 1,
+    let call = || {
+        let svc = svc.clone();
+        async move {
+            let req = http::Request::post("/endpoints/demo/invocations")
+                .header("x-amzn-sagemaker-target-model", MODEL)
+                .header("content-type", "text/csv")
+                .body(Full::new(Bytes::from_static(b"1,2")))
+                .expect("request");
+            let res: Result<_, BoxError> = svc.oneshot(req).await;
+            res.is_ok_and(|r| r.status().is_success())
         }
-    }
-    after_load.sort();
+    };
+    let (after_load, failed) = callers(n, call, Instant::now() + LOAD).await;
     Run {
         requests: requests.load(Ordering::Relaxed),
         not_ready: emulator.stats(MODEL).map_or(0, |s| s.not_ready),

@@ -37,7 +37,7 @@ use tower_sagemaker::target_model::TargetModel;
 
 mod cold_start_run;
 
-use cold_start_run::{percentile, Run};
+use cold_start_run::{callers, percentile, Run};
 
 const MODEL: &str = "model-1.tar.gz";
 const LOAD: Duration = Duration::from_secs(150);
@@ -85,7 +85,7 @@ impl HttpClient for InProcess {
     }
 }
 
-async fn run(callers: usize, coalesce: bool) -> Run {
+async fn run(n: usize, coalesce: bool) -> Run {
     let emulator = Emulator::builder()
         .endpoint("demo")
         .model(MODEL, ModelSpec::new(LOAD).latency(LATENCY))
@@ -114,31 +114,20 @@ async fn run(callers: usize, coalesce: bool) -> Run {
         .build();
     let client = Client::from_conf(config);
 
-    let start = Instant::now();
-    let tasks: Vec<_> = (0..callers)
-        .map(|_| {
-            let client = client.clone();
-            tokio::spawn(async move {
-                let res = client
-                    .invoke_endpoint()
-                    .endpoint_name("demo")
-                    .content_type("text/csv")
-                    .body(Blob::new("1,2"))
-                    .send()
-                    .await;
-                (res.is_ok(), Instant::now())
-            })
-        })
-        .collect();
-    let mut after_load = Vec::with_capacity(callers);
-    let mut failed = 0;
-    for task in tasks {
-        match task.await.expect("caller task") {
-            (true, done) => after_load.push(done.saturating_duration_since(start + LOAD)),
-            (false, _) => failed += 1,
+    let call = || {
+        let client = client.clone();
+        async move {
+            let res = client
+                .invoke_endpoint()
+                .endpoint_name("demo")
+                .content_type("text/csv")
+                .body(Blob::new("1,2"))
+                .send()
+                .await;
+            res.is_ok()
         }
-    }
-    after_load.sort();
+    };
+    let (after_load, failed) = callers(n, call, Instant::now() + LOAD).await;
     Run {
         requests: requests.load(Ordering::Relaxed),
         not_ready: emulator.stats(MODEL).map_or(0, |s| s.not_ready),

@@ -28,7 +28,7 @@ use tower_sagemaker::scale_from_zero::NoCapacityLayer;
 
 mod cold_start_run;
 
-use cold_start_run::{percentile, Run};
+use cold_start_run::{callers, percentile, Run};
 
 const COMPONENT: &str = "ic-llm";
 const SCALE_OUT: Duration = Duration::from_secs(240);
@@ -52,7 +52,7 @@ impl Mode {
     }
 }
 
-async fn run(callers: usize, mode: Mode) -> Run {
+async fn run(n: usize, mode: Mode) -> Run {
     let spec = ComponentSpec::new()
         .scale_out_time(SCALE_OUT)
         .latency(LATENCY);
@@ -83,33 +83,20 @@ async fn run(callers: usize, mode: Mode) -> Run {
             .service(endpoint),
     );
 
-    let start = Instant::now();
-    let ready = start + SCALE_OUT;
-    let tasks: Vec<_> = (0..callers)
-        .map(|_| {
-            let svc = svc.clone();
-            tokio::spawn(async move {
-                let req = http::Request::post("/endpoints/demo/invocations")
-                    .header(INFERENCE_COMPONENT_HEADER, COMPONENT)
-                    .header("content-type", "text/csv")
-                    .body(Full::new(Bytes::from_static(b"1,2")))
-                    .expect("request");
-                let res: Result<_, BoxError> = svc.oneshot(req).await;
-                (res.map(|r| r.status()), Instant::now())
-            })
-        })
-        .collect();
-    let mut after_ready = Vec::with_capacity(callers);
-    let mut failed = 0;
-    for task in tasks {
-        match task.await.expect("caller task") {
-            (Ok(status), done) if status.is_success() => {
-                after_ready.push(done.saturating_duration_since(ready));
-            }
-            _ => failed += 1,
+    let call = || {
+        let svc = svc.clone();
+        async move {
+            let req = http::Request::post("/endpoints/demo/invocations")
+                .header(INFERENCE_COMPONENT_HEADER, COMPONENT)
+                .header("content-type", "text/csv")
+                .body(Full::new(Bytes::from_static(b"1,2")))
+                .expect("request");
+            let res: Result<_, BoxError> = svc.oneshot(req).await;
+            res.is_ok_and(|r| r.status().is_success())
         }
-    }
-    after_ready.sort();
+    };
+    // The first failed call starts the scale-out: at once.
+    let (after_ready, failed) = callers(n, call, Instant::now() + SCALE_OUT).await;
     Run {
         requests: requests.load(Ordering::Relaxed),
         not_ready: emulator

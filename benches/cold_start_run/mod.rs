@@ -1,7 +1,10 @@
 //! What the cold-start benchmarks (`cold_starts`, `cold_starts_sdk`) record
 //! of one run, and the percentile they report.
 
+use std::future::Future;
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 /// One run of N callers on one cold model.
 pub struct Run {
@@ -22,4 +25,33 @@ pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     }
     let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// Runs `callers` at once, each the future `call()` makes (true when it
+/// succeeded); returns the time from `ready` to each success, sorted, and how
+/// many callers failed.
+pub async fn callers<F>(
+    callers: usize,
+    call: impl Fn() -> F,
+    ready: Instant,
+) -> (Vec<Duration>, usize)
+where
+    F: Future<Output = bool> + Send + 'static,
+{
+    let tasks: Vec<_> = (0..callers)
+        .map(|_| {
+            let call = call();
+            tokio::spawn(async move { (call.await, Instant::now()) })
+        })
+        .collect();
+    let mut after_ready = Vec::with_capacity(callers);
+    let mut failed = 0;
+    for task in tasks {
+        match task.await.expect("caller task") {
+            (true, done) => after_ready.push(done.saturating_duration_since(ready)),
+            (false, _) => failed += 1,
+        }
+    }
+    after_ready.sort();
+    (after_ready, failed)
 }
