@@ -108,8 +108,13 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed + Sized {
     /// SDK client):
     /// [`TargetModelLayer::new(model)`](TargetModelLayer::new),
     /// [`DeadlineLayer::default()`] (360 s, the body included),
-    /// [`ModelNotReadyRetryLayer::legacy()`] (4 retries, 70 s per attempt) and
+    /// [`ModelNotReadyRetryLayer::legacy()`] (4 retries) with
+    /// [`no_attempt_timeout`](ModelNotReadyRetryLayer::no_attempt_timeout) and
     /// [`ReadTimeoutLayer::default()`] (70 s for the head and for each body frame).
+    /// The read timeout bounds each attempt's head (an attempt timeout of 70 s
+    /// would never fire before it) and `DeadlineLayer` ends an attempt the
+    /// deadline cuts short, so the retry layer arms no timer of its own for an
+    /// attempt.
     #[cfg(all(
         feature = "target-model",
         feature = "deadline",
@@ -175,7 +180,8 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
     ) -> ServiceBuilder<MultiModelEndpointLayers<L>> {
         self.target_model(model)
             .layer(DeadlineLayer::default())
-            .layer(ModelNotReadyRetryLayer::legacy())
+            // The read timeout bounds each attempt's head: no attempt timeout.
+            .layer(ModelNotReadyRetryLayer::legacy().no_attempt_timeout())
             .layer(ReadTimeoutLayer::default())
     }
 }
