@@ -105,9 +105,14 @@ pub struct Deadline {
     // Set on the deadline a `DeadlineService` puts in (or finds in) a request:
     // its future fails the call at this deadline and drops everything
     // beneath, so the retry layer beneath need not arm a timer of its own
-    // for it. Not part of the value: equality, hashing and `Debug` ignore it;
-    // the retry layer clears it, so a copy taken from a response (or from a
-    // request beneath the retry layer) does not carry it.
+    // for it. Not part of the value: equality, hashing and `Debug` ignore it.
+    // The retry layer clears it and so does `DeadlineService` on its own
+    // copy, so the copies a caller can take away (from the response or the
+    // body) do not carry it. Only a copy taken from the request between
+    // `DeadlineLayer` and the retry layer does; a call made with it runs
+    // inside this one, under the same `DeadlineService` future, unless it is
+    // spawned off on its own (then its attempts are cut by their own
+    // timeouts, not at the deadline; it still starts none after it).
     #[cfg_attr(not(feature = "retry"), allow(dead_code))]
     enforced: bool,
 }
