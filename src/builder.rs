@@ -142,8 +142,13 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed + Sized {
     /// SDK client):
     /// [`TargetModelLayer::new(model)`](TargetModelLayer::new),
     /// [`DeadlineLayer::default()`] (360 s, the body included),
-    /// [`ModelNotReadyRetryLayer::legacy()`] (4 retries, 70 s per attempt) and
+    /// [`ModelNotReadyRetryLayer::legacy()`] (4 retries) with
+    /// [`no_attempt_timeout`](ModelNotReadyRetryLayer::no_attempt_timeout) and
     /// [`ReadTimeoutLayer::default()`] (70 s for the head and for each body frame).
+    /// The read timeout bounds each attempt's head (an attempt timeout of 70 s
+    /// would never fire before it) and `DeadlineLayer` ends an attempt the
+    /// deadline cuts short, so the retry layer arms no timer of its own for an
+    /// attempt.
     #[cfg(all(
         feature = "target-model",
         feature = "deadline",
@@ -163,7 +168,8 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed + Sized {
     /// cover a scale-out),
     /// [`ModelNotReadyRetryLayer`] with [`LegacyRetries::scale_from_zero`]
     /// (botocore's legacy retries, and no-capacity answers retried 10 to 30 s
-    /// apart until the deadline; 70 s per attempt),
+    /// apart until the deadline; no attempt timeout, as in
+    /// [`multi_model_endpoint`](Self::multi_model_endpoint)),
     /// [`NoCapacityLayer::new()`] and [`ReadTimeoutLayer::default()`] (70 s).
     /// For cold-start coalescing, build the retry layer with
     /// [`LegacyRetries::coalesce_cold_starts`] and stack the layers yourself.
@@ -244,7 +250,8 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
     ) -> ServiceBuilder<MultiModelEndpointLayers<L>> {
         self.target_model(model)
             .layer(DeadlineLayer::default())
-            .layer(ModelNotReadyRetryLayer::legacy())
+            // The read timeout bounds each attempt's head: no attempt timeout.
+            .layer(ModelNotReadyRetryLayer::legacy().no_attempt_timeout())
             .layer(ReadTimeoutLayer::default())
     }
 
@@ -260,9 +267,11 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
     ) -> ServiceBuilder<InferenceComponentLayers<L>> {
         self.layer(InvokeHeadersLayer::new(headers))
             .layer(DeadlineLayer::new(SCALE_FROM_ZERO_BUDGET))
-            .layer(ModelNotReadyRetryLayer::new(
-                LegacyRetries::new().scale_from_zero(),
-            ))
+            // The read timeout bounds each attempt's head: no attempt timeout.
+            .layer(
+                ModelNotReadyRetryLayer::new(LegacyRetries::new().scale_from_zero())
+                    .no_attempt_timeout(),
+            )
             .layer(NoCapacityLayer::new())
             .layer(ReadTimeoutLayer::default())
     }

@@ -32,7 +32,7 @@
 //! let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
 //!
 //! // Target-model header, 360 s for the whole call (body included), botocore's
-//! // legacy retries (5 attempts, 70 s each), 70 s per read.
+//! // legacy retries (5 attempts), 70 s for each attempt's head and each read.
 //! let svc = ServiceBuilder::new()
 //!     .multi_model_endpoint(TargetModel::new("model-3.tar.gz")?)
 //!     .service(client);

@@ -341,3 +341,53 @@ async fn a_failing_body_is_a_retryable_attempt_failure() {
         Some(RetryReason::ReadTimeout)
     );
 }
+
+/// The recommended stack leaves each attempt's head to the read timeout and
+/// the call to the deadline: every attempt of a head that never comes ends
+/// after exactly 70 s and is retried, and the call ends by 360 s.
+#[cfg(feature = "target-model")]
+#[tokio::test(start_paused = true)]
+async fn the_recommended_stack_bounds_each_head_by_the_read_timeout_and_the_call_by_the_deadline() {
+    use std::sync::{Arc, Mutex};
+    use tower_sagemaker::target_model::TargetModel;
+    use tower_sagemaker::ServiceBuilderExt;
+
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let hangs = {
+        let sent = sent.clone();
+        service_fn(move |_req: http::Request<Full<Bytes>>| {
+            sent.lock().unwrap().push(Instant::now());
+            std::future::pending::<Result<http::Response<Full<Bytes>>, BoxError>>()
+        })
+    };
+    let start = Instant::now();
+    let err = ServiceBuilder::new()
+        .multi_model_endpoint(TargetModel::new("m.tar.gz").unwrap())
+        .service(hangs)
+        .oneshot(http::Request::new(Full::new(Bytes::from("1"))))
+        .await
+        .unwrap_err();
+    let sent = sent.lock().unwrap().clone();
+    // Each retry k went out 70 s after the attempt before it, plus a backoff
+    // below 2^(k-1) s.
+    for (k, pair) in (1u32..).zip(sent.windows(2)) {
+        let gap = pair[1] - pair[0];
+        assert!(
+            gap >= secs(70) && gap < secs(70) + secs(1 << (k - 1)),
+            "{sent:?}"
+        );
+    }
+    match err.downcast_ref::<ReadTimedOut>() {
+        // Five attempts, the last cut by the read timeout before the deadline.
+        Some(timed_out) => {
+            assert!(timed_out.is_head());
+            assert_eq!(sent.len(), 5);
+            assert_eq!(start.elapsed(), *sent.last().unwrap() - start + secs(70));
+            assert!(start.elapsed() <= secs(360));
+        }
+        None => {
+            assert!(err.downcast_ref::<DeadlineExceeded>().is_some(), "{err}");
+            assert_eq!(start.elapsed(), secs(360));
+        }
+    }
+}

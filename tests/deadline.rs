@@ -460,6 +460,46 @@ async fn the_deadline_stops_at_the_retry_layer_and_comes_back_on_the_response() 
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_deadline_passed_on_from_a_call_is_enforced_by_a_retry_layer_alone() {
+    // Beneath `DeadlineLayer`, a retry layer without an attempt timeout leaves
+    // the deadline of an attempt to it. A copy of the deadline taken from the
+    // call's response (a map of its own or the request's, kept) or from its
+    // body is not so marked: a retry layer alone still cuts an attempt there.
+    for caller_extension in [None, Some(RequestId(7))] {
+        for from_body in [false, true] {
+            let start = Instant::now();
+            let mut req = request("x");
+            if let Some(id) = caller_extension {
+                req.extensions_mut().insert(id);
+            }
+            let res = ServiceBuilder::new()
+                .layer(DeadlineLayer::new(Duration::from_secs(30)))
+                .layer(ModelNotReadyRetryLayer::legacy().no_attempt_timeout())
+                .service(Scripted::new([]))
+                .oneshot(req)
+                .await
+                .unwrap();
+            let deadline = match from_body {
+                false => *res.extensions().get::<Deadline>().unwrap(),
+                true => res.body().deadline(),
+            };
+            let mut next = request("y");
+            next.extensions_mut().insert(deadline);
+            let call = ServiceBuilder::new()
+                .layer(ModelNotReadyRetryLayer::legacy().no_attempt_timeout())
+                .service(Scripted::new([Step::Hang]))
+                .oneshot(next);
+            let err = tokio::time::timeout(Duration::from_secs(3600), call)
+                .await
+                .expect("cut at the deadline, not left hanging")
+                .unwrap_err();
+            exceeded(&err);
+            assert_eq!(start.elapsed(), Duration::from_secs(30));
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
 async fn extensions_in_every_combination() {
     for max_retries in [0, 2] {
         for with_deadline in [false, true] {

@@ -93,13 +93,51 @@ use crate::timer::far_future;
 /// down to [`ModelNotReadyRetryLayer`](crate::retry::ModelNotReadyRetryLayer),
 /// which takes it out of the request, enforces it on every attempt and puts
 /// it on the response, where a caller can read how much of the budget is left.
+/// (Beneath a `DeadlineLayer`, which ends the whole call at the deadline, the
+/// retry layer leaves cutting a running attempt there to it.)
 /// Because it uses [`tokio::time::Instant`], a paused test clock drives it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy)]
 pub struct Deadline {
     // Start and budget only (no cached end): every layer's response future
     // carries a copy, and the end is one addition away.
     start: Instant,
     budget: Duration,
+    // Set on the deadline a `DeadlineService` puts in (or finds in) a request:
+    // its future fails the call at this deadline and drops everything
+    // beneath, so the retry layer beneath need not arm a timer of its own
+    // for it. Not part of the value: equality, hashing and `Debug` ignore it.
+    // The retry layer clears it and so does `DeadlineService` on its own
+    // copy, so the copies a caller can take away (from the response or the
+    // body) do not carry it. Only a copy taken from the request between
+    // `DeadlineLayer` and the retry layer does; a call made with it runs
+    // inside this one, under the same `DeadlineService` future, unless it is
+    // spawned off on its own (then its attempts are cut by their own
+    // timeouts, not at the deadline; it still starts none after it).
+    #[cfg_attr(not(feature = "retry"), allow(dead_code))]
+    enforced: bool,
+}
+
+impl PartialEq for Deadline {
+    fn eq(&self, other: &Self) -> bool {
+        (self.start, self.budget) == (other.start, other.budget)
+    }
+}
+
+impl Eq for Deadline {}
+
+impl std::hash::Hash for Deadline {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (self.start, self.budget).hash(state);
+    }
+}
+
+impl std::fmt::Debug for Deadline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deadline")
+            .field("start", &self.start)
+            .field("budget", &self.budget)
+            .finish()
+    }
 }
 
 impl Deadline {
@@ -112,7 +150,25 @@ impl Deadline {
     /// A deadline `budget` after `start`.
     #[inline]
     pub fn starting_at(start: Instant, budget: Duration) -> Self {
-        Self { start, budget }
+        Self {
+            start,
+            budget,
+            enforced: false,
+        }
+    }
+
+    /// Whether a [`DeadlineService`] above fails the call when this deadline
+    /// passes (see the field).
+    #[cfg(feature = "retry")]
+    #[inline]
+    pub(crate) fn is_enforced(&self) -> bool {
+        self.enforced
+    }
+
+    /// The same deadline, marked as enforced (`true`) or not.
+    #[inline]
+    pub(crate) fn enforced(self, enforced: bool) -> Self {
+        Self { enforced, ..self }
     }
 
     /// The instant the deadline passes (for a budget too large for the

@@ -46,11 +46,17 @@ where
     fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
         let now = Instant::now();
         let mine = Deadline::starting_at(now, self.budget);
-        let deadline = match req.extensions().get::<Deadline>() {
-            // An outer, earlier deadline stands.
-            Some(outer) if !mine.ends_before(outer) => *outer,
+        // The request's copy is marked as enforced: the future below fails
+        // the call at this deadline, so the retry layer beneath need not
+        // time it too. The future's own copy (which the body shows) is not.
+        let deadline = match req.extensions_mut().get_mut::<Deadline>() {
+            // An outer, earlier deadline stands; this layer enforces it too.
+            Some(outer) if !mine.ends_before(outer) => {
+                *outer = outer.enforced(true);
+                outer.enforced(false)
+            }
             _ => {
-                req.extensions_mut().insert(mine);
+                req.extensions_mut().insert(mine.enforced(true));
                 mine
             }
         };

@@ -32,6 +32,9 @@ pin_project! {
         // allocation there rather than three.
         kept: Extensions,
         call: Call,
+        // Whether a pending attempt needs the timer: not without an attempt
+        // timeout when a `DeadlineLayer` above enforces the deadline.
+        times_attempts: bool,
         // When the running attempt times out or the backoff ends; `None`
         // until an attempt is first found pending (most answer at once).
         wake_at: Option<Instant>,
@@ -72,6 +75,9 @@ where
         attempt_timeout: Option<Duration>,
     ) -> Self {
         let (deadline, kept) = take_deadline(req.extensions_mut());
+        let times_attempts =
+            attempt_timeout.is_some() || !deadline.is_some_and(|d| d.is_enforced());
+        let deadline = deadline.map(|d| d.enforced(false));
         let mut call = Call::new(retries, attempt_timeout, deadline, &req);
         call.stamp_call(req.headers_mut());
         let template = Template::capture(&req);
@@ -93,6 +99,7 @@ where
             template,
             kept,
             call,
+            times_attempts,
             wake_at: None,
             state,
             timer: Timer::default(),
@@ -103,10 +110,15 @@ where
 /// Takes the `Deadline` out of a request's extensions: this layer enforces
 /// it on every attempt, and services beneath do not see it. When the map held
 /// nothing else, the whole map is returned, `Deadline` inside, for the
-/// response to carry.
+/// response to carry; that copy no longer says that a `DeadlineLayer` above
+/// enforces it (the returned one still does).
 #[inline]
 fn take_deadline(extensions: &mut Extensions) -> (Option<Deadline>, Extensions) {
-    let deadline = extensions.get::<Deadline>().copied();
+    let deadline = extensions.get_mut::<Deadline>().map(|d| {
+        let found = *d;
+        *d = found.enforced(false);
+        found
+    });
     if extensions.len() <= usize::from(deadline.is_some()) {
         return (deadline, std::mem::take(extensions));
     }
@@ -143,6 +155,8 @@ where
                 StateProj::Attempt { future } => {
                     let mut outcome = match future.poll(cx) {
                         Poll::Ready(result) => result.map_err(Into::into),
+                        // Pending until the `DeadlineLayer` above ends the call.
+                        Poll::Pending if !*this.times_attempts => return Poll::Pending,
                         Poll::Pending => {
                             let call = &*this.call;
                             let end = *this.wake_at.get_or_insert_with(|| call.attempt_end());

@@ -107,16 +107,22 @@ impl<B> Head for Request<B> {
 }
 
 /// A new `amz-sdk-invocation-id`: a version 4 UUID, as the AWS SDKs make one.
+///
+/// Its bytes are owned by a reference-counted buffer, so the retry
+/// template's copy is a count increment (a value copied from a slice would
+/// allocate a second time on its first clone).
 pub(crate) fn invocation_id() -> HeaderValue {
     let id = uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes()).into_uuid();
     let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
-    HeaderValue::from_str(id.hyphenated().encode_lower(&mut text)).expect("a UUID is ASCII")
+    id.hyphenated().encode_lower(&mut text);
+    HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(text)).expect("a UUID is ASCII")
 }
 
 /// `amz-sdk-request` for attempt `attempt` of `max`: `attempt=N; max=M`.
 pub(crate) fn sdk_request(attempt: u32, max: u32) -> HeaderValue {
-    // botocore's default of 5 attempts, made at compile time.
-    const OF_FIVE: [HeaderValue; 5] = [
+    // botocore's default of 5 attempts, made at compile time; a `static`,
+    // as a `const` array would be built and dropped on every call.
+    static OF_FIVE: [HeaderValue; 5] = [
         HeaderValue::from_static("attempt=1; max=5"),
         HeaderValue::from_static("attempt=2; max=5"),
         HeaderValue::from_static("attempt=3; max=5"),

@@ -133,8 +133,12 @@ impl Call {
     /// With attempt headers on, before the call's first attempt: gives the
     /// request an `amz-sdk-invocation-id` unless it has one.
     pub(crate) fn stamp_call(&self, headers: &mut HeaderMap) {
-        if self.retries.attempt_headers && !headers.contains_key(INVOCATION_ID_HEADER) {
-            headers.insert(INVOCATION_ID_HEADER, invocation_id());
+        if !self.retries.attempt_headers {
+            return;
+        }
+        // One lookup: `entry` finds the slot that `insert` fills.
+        if let http::header::Entry::Vacant(slot) = headers.entry(INVOCATION_ID_HEADER) {
+            slot.insert(invocation_id());
         }
     }
 
