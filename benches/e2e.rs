@@ -27,10 +27,13 @@ use tower::timeout::TimeoutLayer;
 use tower::{service_fn, BoxError, Service, ServiceBuilder, ServiceExt};
 use tower_http::set_header::SetRequestHeaderLayer;
 use tower_sagemaker::aws_sdk::MultiModelEndpointExt;
+use tower_sagemaker::deadline::DeadlineLayer;
 use tower_sagemaker::emulator::{Emulator, ModelSpec};
+use tower_sagemaker::read_timeout::ReadTimeoutLayer;
+use tower_sagemaker::retry::{LegacyRetries, ModelNotReadyRetryLayer};
 use tower_sagemaker::sagemaker::TARGET_MODEL_HEADER;
 use tower_sagemaker::sigv4::SigV4Layer;
-use tower_sagemaker::target_model::TargetModel;
+use tower_sagemaker::target_model::{TargetModel, TargetModelLayer};
 use tower_sagemaker::ServiceBuilderExt;
 
 const ROUNDS: usize = 9;
@@ -320,6 +323,39 @@ fn main() {
         .service(service_fn(|_req: Req| async {
             Ok::<_, BoxError>(http::Response::new(Full::new(Bytes::from_static(b"8.0"))))
         }));
+    // Where the recommended stack's difference from tower's parts goes: the
+    // stack less one part, and the retry layer beside tower's.
+    let without_headers = ServiceBuilder::new()
+        .layer(TargetModelLayer::new(TargetModel::new(MODEL).unwrap()))
+        .layer(DeadlineLayer::default())
+        .layer(
+            ModelNotReadyRetryLayer::new(LegacyRetries::new().attempt_headers(false))
+                .no_attempt_timeout(),
+        )
+        .layer(ReadTimeoutLayer::default())
+        .service(client.clone());
+    let without_read_timeout = ServiceBuilder::new()
+        .layer(TargetModelLayer::new(TargetModel::new(MODEL).unwrap()))
+        .layer(DeadlineLayer::default())
+        .layer(ModelNotReadyRetryLayer::new(LegacyRetries::new()).no_attempt_timeout())
+        .service(client.clone());
+    let without_deadline = ServiceBuilder::new()
+        .layer(TargetModelLayer::new(TargetModel::new(MODEL).unwrap()))
+        .layer(ModelNotReadyRetryLayer::new(LegacyRetries::new()).no_attempt_timeout())
+        .layer(ReadTimeoutLayer::default())
+        .service(client.clone());
+    let retry_layer_alone = ServiceBuilder::new()
+        .layer(TargetModelLayer::new(TargetModel::new(MODEL).unwrap()))
+        .layer(
+            ModelNotReadyRetryLayer::new(LegacyRetries::new().attempt_headers(false))
+                .no_attempt_timeout(),
+        )
+        .service(client.clone());
+    let target_model_tower_retry = ServiceBuilder::new()
+        .layer(TargetModelLayer::new(TargetModel::new(MODEL).unwrap()))
+        .layer(RetryLayer::new(Retry429 { remaining: 4 }))
+        .layer(TimeoutLayer::new(Duration::from_secs(70)))
+        .service(client.clone());
     let tower_parts = ServiceBuilder::new()
         .layer(SetRequestHeaderLayer::if_not_present(
             TARGET_MODEL_HEADER,
@@ -402,6 +438,11 @@ fn main() {
             "recommended stack (`multi_model_endpoint`), 32 at once",
             |n| caller(&stack, minimal, n),
         ),
+        concurrent_row("  recommended stack without the attempt headers, 32 at once", |n| caller(&without_headers, minimal, n)),
+        concurrent_row("  recommended stack without `ReadTimeoutLayer`, 32 at once", |n| caller(&without_read_timeout, minimal, n)),
+        concurrent_row("  recommended stack without `DeadlineLayer`, 32 at once", |n| caller(&without_deadline, minimal, n)),
+        concurrent_row("  `TargetModelLayer` + `ModelNotReadyRetryLayer` alone (no attempt headers), 32 at once", |n| caller(&retry_layer_alone, minimal, n)),
+        concurrent_row("  `TargetModelLayer` + tower's `Retry` of 429 + `Timeout`, 32 at once", |n| caller(&target_model_tower_retry, minimal, n)),
     ];
 
     // Warm-up: connections, pools, caches.
