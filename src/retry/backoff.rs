@@ -47,7 +47,7 @@ impl LegacyBackoff {
     }
 
     /// The pacing of retries of an inference component scaling from zero
-    /// ([`RetryReason::NoCapacity`]): the first retry after 10 to 20 s, each
+    /// ([`RetryReason::NoCapacity`](super::RetryReason::NoCapacity)): the first retry after 10 to 20 s, each
     /// later one after 10 to 30 s (base 20 s, cap 30 s, floor 10 s). A
     /// scale-out takes minutes, so botocore's 1, 2, 4, 8 s would spend a
     /// call's attempts in its first quarter minute; spread this way one

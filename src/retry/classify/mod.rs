@@ -32,7 +32,7 @@ type ErrorPredicate = dyn Fn(&(dyn StdError + 'static)) -> bool + Send + Sync;
 ///   (`Throttling`, `ThrottlingException`, `ThrottledException`,
 ///   `RequestThrottledException`, `ProvisionedThroughputExceededException`),
 ///   compared exactly, case and whitespace included, after the cut of
-///   [`ErrorCode::from_headers`], as botocore compares them;
+///   [`ErrorCode::from_headers`](crate::ErrorCode::from_headers), as botocore compares them;
 /// - transport errors (an [`std::io::Error`] anywhere in the source chain,
 ///   or, with feature `hyper`, a connection-level `hyper::Error`: closed,
 ///   incomplete message, canceled, timed out, body write aborted, or a
@@ -90,7 +90,7 @@ impl RetryClassifier {
 
     /// Also retries error responses (any status of 400 and above) whose
     /// error code is `code`. The response's `X-Amzn-ErrorType` is cut by
-    /// [`ErrorCode::from_headers`] and compared exactly (case and whitespace
+    /// [`ErrorCode::from_headers`](crate::ErrorCode::from_headers) and compared exactly (case and whitespace
     /// included) with `code` as given.
     pub fn retry_error_code(mut self, code: impl Into<Cow<'static, str>>) -> Self {
         self.extras().codes.push(code.into());
