@@ -1614,5 +1614,136 @@ mod scale_from_zero {
             assert_eq!(res.text().await.unwrap(), NOT_FOUND);
             assert_eq!(endpoint.0.load(Ordering::SeqCst), 1);
         }
+
+        /// Components at zero, each ready `ready_after(name)` after its
+        /// first call; records each component's arrivals.
+        #[derive(Clone)]
+        struct Components {
+            ready_after: fn(&str) -> Duration,
+            arrivals: Arc<Mutex<std::collections::HashMap<String, Vec<Instant>>>>,
+        }
+
+        #[async_trait::async_trait]
+        impl Middleware for Components {
+            async fn handle(
+                &self,
+                req: reqwest::Request,
+                _: &mut Extensions,
+                _: Next<'_>,
+            ) -> reqwest_middleware::Result<reqwest::Response> {
+                let name = req.headers()["x-amzn-sagemaker-inference-component"]
+                    .to_str()
+                    .unwrap()
+                    .to_owned();
+                let mut all = self.arrivals.lock().unwrap();
+                let arrivals = all.entry(name.clone()).or_default();
+                arrivals.push(Instant::now());
+                let res = match arrivals[0].elapsed() < (self.ready_after)(&name) {
+                    true => http::Response::builder()
+                        .status(400)
+                        .header("x-amzn-errortype", ERROR_TYPE)
+                        .body(no_capacity_body())
+                        .unwrap(),
+                    false => http::Response::new("8.0".to_owned()),
+                };
+                Ok(res.into())
+            }
+        }
+
+        impl Components {
+            fn arrivals(&self, name: &str) -> Vec<Instant> {
+                self.arrivals
+                    .lock()
+                    .unwrap()
+                    .get(name)
+                    .cloned()
+                    .unwrap_or_default()
+            }
+        }
+
+        /// A coalescing client for any component (named per request).
+        fn shared_client(endpoint: &Components) -> reqwest_middleware::ClientWithMiddleware {
+            let retries = LegacyRetries::new().coalesce_cold_starts(ColdStarts::new());
+            reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+                .inference_component_with(InvokeHeaders::new(), &retries, SCALE_FROM_ZERO_BUDGET)
+                .with(endpoint.clone())
+                .build()
+        }
+
+        fn call(
+            client: &reqwest_middleware::ClientWithMiddleware,
+            name: &'static str,
+        ) -> tokio::task::JoinHandle<(StatusCode, Instant)> {
+            let request = client
+                .post(URL)
+                .header("x-amzn-sagemaker-inference-component", name)
+                .body("1");
+            tokio::spawn(async move {
+                let res = request.send().await.unwrap();
+                (res.status(), Instant::now())
+            })
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn two_components_at_once_each_have_their_own_probe() {
+            let endpoint = Components {
+                ready_after: |name| match name {
+                    "ic-fast" => Duration::from_secs(60),
+                    _ => Duration::from_secs(240),
+                },
+                arrivals: Arc::default(),
+            };
+            let client = shared_client(&endpoint);
+            let start = Instant::now();
+            let calls: Vec<_> = (0..20)
+                .map(|i| (i % 2, call(&client, ["ic-fast", "ic-slow"][i % 2])))
+                .collect();
+            for (i, task) in calls {
+                let (status, end) = task.await.unwrap();
+                assert_eq!(status, StatusCode::OK);
+                let ready = [60, 240][i];
+                let after = (end - start).as_secs_f64() - ready as f64;
+                assert!((0.0..30.0).contains(&after), "{after} s after ready");
+            }
+            for (name, scale_out) in [("ic-fast", 60), ("ic-slow", 240)] {
+                let arrivals = endpoint.arrivals(name);
+                // One probe per 10 to 30 s until ready, then the ten callers.
+                assert!(
+                    arrivals.len() <= 10 + scale_out / 10 + 1,
+                    "{name}: {}",
+                    arrivals.len()
+                );
+                let before: Vec<_> = arrivals
+                    .iter()
+                    .filter(|t| (**t - start).as_secs() < scale_out as u64)
+                    .collect();
+                for gap in before.windows(2).map(|w| *w[1] - *w[0]) {
+                    assert!(
+                        gap < Duration::from_secs(30),
+                        "{name}: {gap:?} without a probe"
+                    );
+                }
+            }
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn a_dropped_prober_hands_over() {
+            let endpoint = Components {
+                ready_after: |_| Duration::from_secs(240),
+                arrivals: Arc::default(),
+            };
+            let client = shared_client(&endpoint);
+            let prober = call(&client, "ic-1");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            let waiter = call(&client, "ic-1");
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            assert_eq!(endpoint.arrivals("ic-1").len(), 1, "the waiter waits");
+            prober.abort();
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            let arrivals = endpoint.arrivals("ic-1");
+            assert_eq!(arrivals.len(), 2, "the waiter probes at once");
+            let (status, _) = waiter.await.unwrap();
+            assert_eq!(status, StatusCode::OK);
+        }
     }
 }
