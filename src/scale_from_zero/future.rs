@@ -12,7 +12,7 @@ use pin_project_lite::pin_project;
 use super::body::Read;
 use super::PeekedBody;
 use crate::error_code::ErrorCode;
-use crate::retry::classify::is_no_capacity_body;
+use crate::retry::classify::{is_no_capacity_body, is_no_capacity_head};
 use crate::retry::NoCapacity;
 
 pin_project! {
@@ -116,6 +116,5 @@ fn worth_reading<B: Body>(res: &Response<B>, limit: usize) -> bool {
 /// Whether a response head may be the no-capacity answer: 400 and
 /// `X-Amzn-ErrorType: ValidationError`.
 pub(crate) fn may_be_no_capacity(status: http::StatusCode, headers: &http::HeaderMap) -> bool {
-    status == http::StatusCode::BAD_REQUEST
-        && ErrorCode::from_headers(headers) == Some(ErrorCode::VALIDATION_ERROR)
+    is_no_capacity_head(status, ErrorCode::from_headers(headers))
 }

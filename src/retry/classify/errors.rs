@@ -3,7 +3,10 @@
 
 use std::error::Error as StdError;
 
+use http::StatusCode;
+
 use super::RetryReason;
+use crate::error_code::ErrorCode;
 use crate::retry::AttemptTimedOut;
 use crate::sagemaker::NO_CAPACITY_MESSAGE;
 
@@ -22,6 +25,12 @@ impl NoCapacity {
     pub const fn new() -> Self {
         Self
     }
+}
+
+/// Whether a response head may be the no-capacity answer: HTTP 400 and the
+/// code `ValidationError` (compared exactly); its message decides.
+pub(crate) fn is_no_capacity_head(status: StatusCode, code: Option<ErrorCode<'_>>) -> bool {
+    status == StatusCode::BAD_REQUEST && code == Some(ErrorCode::VALIDATION_ERROR)
 }
 
 /// Whether `message`, the message of a 400 `ValidationError`, is the

@@ -13,6 +13,8 @@ mod reason;
 
 #[cfg(feature = "scale-from-zero")]
 pub(crate) use self::errors::is_no_capacity_body;
+#[cfg(any(feature = "aws-sdk", feature = "scale-from-zero"))]
+pub(crate) use self::errors::is_no_capacity_head;
 #[cfg(feature = "aws-sdk")]
 pub(crate) use self::errors::is_no_capacity_message;
 pub use self::errors::NoCapacity;

@@ -6,7 +6,7 @@ use std::error::Error as StdError;
 use http::{HeaderMap, StatusCode};
 use tower::BoxError;
 
-use super::errors::{is_no_capacity_message, is_reset, known_reason};
+use super::errors::{is_no_capacity_head, is_no_capacity_message, is_reset, known_reason};
 use super::{NoCapacity, RetryClassifier, RetryReason};
 use crate::error_code::ErrorCode;
 use crate::legacy::LegacyRetry;
@@ -120,11 +120,7 @@ impl RetryClassifier {
             None => {}
         }
         let extras = self.extras.as_deref()?;
-        if extras.scale_from_zero
-            && status == StatusCode::BAD_REQUEST
-            && code == Some(ErrorCode::VALIDATION_ERROR)
-            && no_capacity()
-        {
+        if extras.scale_from_zero && is_no_capacity_head(status, code) && no_capacity() {
             return Some(RetryReason::NoCapacity);
         }
         if extras.statuses.contains(&status) {
