@@ -208,7 +208,7 @@ impl AttemptNumberInterceptor {
 }
 
 /// The operation's `operation_timeout`, if it has one.
-fn operation_timeout(cfg: &ConfigBag) -> Option<Duration> {
+pub(in crate::aws_sdk) fn operation_timeout(cfg: &ConfigBag) -> Option<Duration> {
     cfg.load::<TimeoutConfig>()
         .and_then(TimeoutConfig::operation_timeout)
 }

@@ -16,10 +16,10 @@ use aws_smithy_runtime_api::client::retries::RequestAttempts;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::retry::RetryConfig;
-use aws_smithy_types::timeout::TimeoutConfig;
 use http::StatusCode;
 
 use crate::aws_sdk::classifier::{to_header_map, ModelNotReadyClassifier};
+use crate::aws_sdk::interceptor::operation_timeout;
 use crate::error_code::ErrorCode;
 use crate::retry::{Decision, LegacyRetries};
 
@@ -156,9 +156,7 @@ impl Intercept for LegacyRetriesInterceptor {
             return Ok(());
         };
         let attempt = cfg.load::<RequestAttempts>().map_or(1, |a| a.attempts());
-        let operation_timeout = cfg
-            .load::<TimeoutConfig>()
-            .and_then(|t| t.operation_timeout());
+        let operation_timeout = operation_timeout(cfg);
         call.attempt(context.request().headers(), attempt, operation_timeout);
         context.request_mut().add_extension(call);
         Ok(())
