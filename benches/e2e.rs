@@ -27,9 +27,7 @@ use tower::timeout::TimeoutLayer;
 use tower::{service_fn, BoxError, Service, ServiceBuilder, ServiceExt};
 use tower_http::set_header::SetRequestHeaderLayer;
 use tower_sagemaker::aws_sdk::MultiModelEndpointExt;
-use tower_sagemaker::deadline::DeadlineLayer;
 use tower_sagemaker::emulator::{Emulator, ModelSpec};
-use tower_sagemaker::read_timeout::ReadTimeoutLayer;
 use tower_sagemaker::retry::{LegacyRetries, ModelNotReadyRetryLayer};
 use tower_sagemaker::sagemaker::TARGET_MODEL_HEADER;
 use tower_sagemaker::sigv4::SigV4Layer;
@@ -324,32 +322,18 @@ fn main() {
             Ok::<_, BoxError>(http::Response::new(Full::new(Bytes::from_static(b"8.0"))))
         }));
     // Where the recommended stack's difference from tower's parts goes: the
-    // stack less one part, and the retry layer beside tower's.
-    let without_headers = ServiceBuilder::new()
+    // stack less the layers that time the body (`DeadlineLayer`,
+    // `ReadTimeoutLayer`; the retry layer's 70 s attempt timer stays), the
+    // same less the attempt headers, and tower's retry beside the crate's.
+    let target_model_retry = ServiceBuilder::new()
         .layer(TargetModelLayer::new(TargetModel::new(MODEL).unwrap()))
-        .layer(DeadlineLayer::default())
-        .layer(
-            ModelNotReadyRetryLayer::new(LegacyRetries::new().attempt_headers(false))
-                .no_attempt_timeout(),
-        )
-        .layer(ReadTimeoutLayer::default())
-        .service(client.clone());
-    let without_read_timeout = ServiceBuilder::new()
-        .layer(TargetModelLayer::new(TargetModel::new(MODEL).unwrap()))
-        .layer(DeadlineLayer::default())
-        .layer(ModelNotReadyRetryLayer::new(LegacyRetries::new()).no_attempt_timeout())
-        .service(client.clone());
-    let without_deadline = ServiceBuilder::new()
-        .layer(TargetModelLayer::new(TargetModel::new(MODEL).unwrap()))
-        .layer(ModelNotReadyRetryLayer::new(LegacyRetries::new()).no_attempt_timeout())
-        .layer(ReadTimeoutLayer::default())
+        .layer(ModelNotReadyRetryLayer::legacy())
         .service(client.clone());
     let retry_layer_alone = ServiceBuilder::new()
         .layer(TargetModelLayer::new(TargetModel::new(MODEL).unwrap()))
-        .layer(
-            ModelNotReadyRetryLayer::new(LegacyRetries::new().attempt_headers(false))
-                .no_attempt_timeout(),
-        )
+        .layer(ModelNotReadyRetryLayer::new(
+            LegacyRetries::new().attempt_headers(false),
+        ))
         .service(client.clone());
     let target_model_tower_retry = ServiceBuilder::new()
         .layer(TargetModelLayer::new(TargetModel::new(MODEL).unwrap()))
@@ -438,10 +422,8 @@ fn main() {
             "recommended stack (`multi_model_endpoint`), 32 at once",
             |n| caller(&stack, minimal, n),
         ),
-        concurrent_row("  recommended stack without the attempt headers, 32 at once", |n| caller(&without_headers, minimal, n)),
-        concurrent_row("  recommended stack without `ReadTimeoutLayer`, 32 at once", |n| caller(&without_read_timeout, minimal, n)),
-        concurrent_row("  recommended stack without `DeadlineLayer`, 32 at once", |n| caller(&without_deadline, minimal, n)),
-        concurrent_row("  `TargetModelLayer` + `ModelNotReadyRetryLayer` alone (no attempt headers), 32 at once", |n| caller(&retry_layer_alone, minimal, n)),
+        concurrent_row("  `TargetModelLayer` + `ModelNotReadyRetryLayer` (the stack less the body's timers), 32 at once", |n| caller(&target_model_retry, minimal, n)),
+        concurrent_row("  the same without the attempt headers, 32 at once", |n| caller(&retry_layer_alone, minimal, n)),
         concurrent_row("  `TargetModelLayer` + tower's `Retry` of 429 + `Timeout`, 32 at once", |n| caller(&target_model_tower_retry, minimal, n)),
     ];
 

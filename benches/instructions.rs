@@ -13,6 +13,14 @@
 //! that never retries, a 70 s `Timeout`), (cw) the recommended stack
 //! (`ServiceBuilderExt::multi_model_endpoint`); the body is read. Every
 //! timer a layer would arm for a pending head or frame is armed.
+//!
+//! a32, b32, c32: whole calls over loopback TCP, 32 callers at once as in
+//! `benches/e2e.rs`'s concurrent rows, against a minimal hyper server on its
+//! own thread: (a32) the bare hyper-util client, (b32) tower's parts, (c32)
+//! the recommended stack, (r32) `TargetModelLayer` + `ModelNotReadyRetryLayer`
+//! (the stack less the layers that time the body), (rn32) the same without
+//! the attempt headers. The server's instructions are counted too: the same
+//! for every stack but for the attempt headers it parses.
 
 mod common;
 
@@ -26,7 +34,8 @@ use common::*;
 use http_body::Frame;
 use http_body_util::BodyExt;
 use tower::{service_fn, BoxError, Service, ServiceBuilder, ServiceExt};
-use tower_sagemaker::target_model::TargetModel;
+use tower_sagemaker::retry::{LegacyRetries, ModelNotReadyRetryLayer};
+use tower_sagemaker::target_model::{TargetModel, TargetModelLayer};
 use tower_sagemaker::ServiceBuilderExt;
 
 /// Pending once (waking its task at once), then ready.
@@ -119,7 +128,7 @@ fn main() {
     // `cargo bench` passes `--bench`; a plain `cargo bench` passes nothing
     // else, and then there is nothing to count: say how, and succeed.
     let mut args = std::env::args().skip(1).filter(|a| !a.starts_with("--"));
-    let usage = "usage: instructions <a|b|c|m|c1|c2|c3|s|aw|bw|cw> <requests>";
+    let usage = "usage: instructions <a|b|c|m|c1|c2|c3|s|aw|bw|cw|a32|b32|c32|r32|rn32> <requests>";
     let (Some(stack), Some(requests)) = (args.next(), args.next()) else {
         println!("{usage} (benches/instructions.sh runs it under callgrind)");
         return;
@@ -128,6 +137,9 @@ fn main() {
         eprintln!("{usage}");
         std::process::exit(2);
     };
+    if let Some(wire) = stack.strip_suffix("32") {
+        return over_loopback(wire, requests);
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
@@ -190,4 +202,99 @@ fn main() {
             }
         }
     });
+}
+
+/// A minimal hyper HTTP/1.1 server on its own thread: 200 `8.0` to every
+/// request. Its address.
+fn minimal_server() -> std::net::SocketAddr {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                let _ = stream.set_nodelay(true);
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(|_req| async {
+                        Ok::<_, std::convert::Infallible>(http::Response::new(
+                            http_body_util::Full::new(Bytes::from_static(b"8.0")),
+                        ))
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+    });
+    rx.recv().unwrap()
+}
+
+/// `requests` calls over loopback, 32 callers at once, each reading the body.
+fn over_loopback(stack: &str, requests: u64) {
+    const CALLERS: u64 = 32;
+    let addr = minimal_server();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let _guard = rt.enter();
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Full<Bytes>>();
+    let uri: http::Uri = format!("http://{addr}/endpoints/demo/invocations")
+        .parse()
+        .unwrap();
+    macro_rules! callers {
+        ($svc:expr) => {{
+            let svc = $svc;
+            let callers = (0..CALLERS).map(|i| {
+                let mut svc = svc.clone();
+                let uri = uri.clone();
+                let n = requests / CALLERS + u64::from(i < requests % CALLERS);
+                async move {
+                    for _ in 0..n {
+                        let mut req = request();
+                        *req.uri_mut() = uri.clone();
+                        let res = svc.ready().await.unwrap().call(req).await.unwrap();
+                        assert_eq!(res.status(), 200);
+                        let body = res.into_body().collect().await.unwrap().to_bytes();
+                        assert_eq!(&body[..], b"8.0");
+                    }
+                }
+            });
+            rt.block_on(futures_util::future::join_all(callers));
+        }};
+    }
+    match stack {
+        "a" => callers!(client),
+        "b" => callers!(tower_parts(client)),
+        "c" => callers!(ServiceBuilder::new()
+            .multi_model_endpoint(TargetModel::from_static(MODEL).unwrap())
+            .service(client)),
+        // The recommended stack less the layers that time the body, with and
+        // without the attempt headers.
+        "r" => callers!(ServiceBuilder::new()
+            .layer(TargetModelLayer::new(
+                TargetModel::from_static(MODEL).unwrap()
+            ))
+            .layer(ModelNotReadyRetryLayer::legacy())
+            .service(client)),
+        "rn" => callers!(ServiceBuilder::new()
+            .layer(TargetModelLayer::new(
+                TargetModel::from_static(MODEL).unwrap()
+            ))
+            .layer(ModelNotReadyRetryLayer::new(
+                LegacyRetries::new().attempt_headers(false)
+            ))
+            .service(client)),
+        _ => {
+            eprintln!("usage: instructions <a32|b32|c32|r32|rn32> <requests>");
+            std::process::exit(2);
+        }
+    }
 }

@@ -7,6 +7,7 @@
 #   benches/instructions.sh b c m      # some
 #   benches/instructions.sh s          # SigV4Layer alone (aws-sigv4's signing included)
 #   benches/instructions.sh aw bw cw   # calls that wait one poll for the head and each body frame
+#   benches/instructions.sh a32 b32 c32  # whole calls over loopback, 32 callers at once
 #
 # CALLGRIND_OUT=dir keeps each run's profile there, for callgrind_annotate.
 set -euo pipefail

@@ -142,13 +142,17 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed + Sized {
     /// SDK client):
     /// [`TargetModelLayer::new(model)`](TargetModelLayer::new),
     /// [`DeadlineLayer::default()`] (360 s, the body included),
-    /// [`ModelNotReadyRetryLayer::legacy()`] (4 retries) with
-    /// [`no_attempt_timeout`](ModelNotReadyRetryLayer::no_attempt_timeout) and
-    /// [`ReadTimeoutLayer::default()`] (70 s for the head and for each body frame).
-    /// The read timeout bounds each attempt's head (an attempt timeout of 70 s
-    /// would never fire before it) and `DeadlineLayer` ends an attempt the
-    /// deadline cuts short, so the retry layer arms no timer of its own for an
-    /// attempt.
+    /// [`ModelNotReadyRetryLayer::legacy()`] (4 retries, 70 s per attempt) and
+    /// [`ReadTimeoutLayer::default()`] (70 s for each body frame).
+    ///
+    /// The retry layer bounds each attempt's head: one timer, armed when the
+    /// head does not come at once, ends the attempt after 70 s
+    /// ([`AttemptTimedOut`](crate::retry::AttemptTimedOut), retried as
+    /// botocore retries a read timeout) or at the deadline, whichever comes
+    /// first. `DeadlineLayer` therefore times only the body here, and the
+    /// read timeout only the body's frames: a call that waits for its head
+    /// arms one timer, not three. Stacked by hand, each of these layers
+    /// times the head itself.
     #[cfg(all(
         feature = "target-model",
         feature = "deadline",
@@ -168,9 +172,11 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed + Sized {
     /// cover a scale-out),
     /// [`ModelNotReadyRetryLayer`] with [`LegacyRetries::scale_from_zero`]
     /// (botocore's legacy retries, and no-capacity answers retried 10 to 30 s
-    /// apart until the deadline; no attempt timeout, as in
-    /// [`multi_model_endpoint`](Self::multi_model_endpoint)),
-    /// [`NoCapacityLayer::new()`] and [`ReadTimeoutLayer::default()`] (70 s).
+    /// apart until the deadline; 70 s per attempt),
+    /// [`NoCapacityLayer::new()`] and [`ReadTimeoutLayer::default()`] (70 s
+    /// for each body frame). As in
+    /// [`multi_model_endpoint`](Self::multi_model_endpoint), the retry layer
+    /// alone bounds each head, by 70 s or the deadline.
     /// For cold-start coalescing, build the retry layer with
     /// [`LegacyRetries::coalesce_cold_starts`] and stack the layers yourself.
     ///
@@ -248,11 +254,12 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
         self,
         model: TargetModel,
     ) -> ServiceBuilder<MultiModelEndpointLayers<L>> {
+        // The retry layer's attempt timer bounds each head, by 70 s or the
+        // deadline: the layers around it leave the head to it.
         self.target_model(model)
-            .layer(DeadlineLayer::default())
-            // The read timeout bounds each attempt's head: no attempt timeout.
-            .layer(ModelNotReadyRetryLayer::legacy().no_attempt_timeout())
-            .layer(ReadTimeoutLayer::default())
+            .layer(DeadlineLayer::default().head_timed_beneath())
+            .layer(ModelNotReadyRetryLayer::legacy())
+            .layer(ReadTimeoutLayer::default().body_only())
     }
 
     #[cfg(all(
@@ -265,14 +272,13 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
         self,
         headers: InvokeHeaders,
     ) -> ServiceBuilder<InferenceComponentLayers<L>> {
+        // As in `multi_model_endpoint`: the retry layer bounds each head.
         self.layer(InvokeHeadersLayer::new(headers))
-            .layer(DeadlineLayer::new(SCALE_FROM_ZERO_BUDGET))
-            // The read timeout bounds each attempt's head: no attempt timeout.
-            .layer(
-                ModelNotReadyRetryLayer::new(LegacyRetries::new().scale_from_zero())
-                    .no_attempt_timeout(),
-            )
+            .layer(DeadlineLayer::new(SCALE_FROM_ZERO_BUDGET).head_timed_beneath())
+            .layer(ModelNotReadyRetryLayer::new(
+                LegacyRetries::new().scale_from_zero(),
+            ))
             .layer(NoCapacityLayer::new())
-            .layer(ReadTimeoutLayer::default())
+            .layer(ReadTimeoutLayer::default().body_only())
     }
 }

@@ -342,13 +342,15 @@ async fn a_failing_body_is_a_retryable_attempt_failure() {
     );
 }
 
-/// The recommended stack leaves each attempt's head to the read timeout and
-/// the call to the deadline: every attempt of a head that never comes ends
-/// after exactly 70 s and is retried, and the call ends by 360 s.
+/// The recommended stack leaves each attempt's head to the retry layer's
+/// attempt timeout and the call to the deadline: every attempt of a head that
+/// never comes ends after exactly 70 s and is retried, and the call ends by
+/// 360 s.
 #[cfg(feature = "target-model")]
 #[tokio::test(start_paused = true)]
-async fn the_recommended_stack_bounds_each_head_by_the_read_timeout_and_the_call_by_the_deadline() {
+async fn the_recommended_stack_bounds_each_head_by_70_s_and_the_call_by_the_deadline() {
     use std::sync::{Arc, Mutex};
+    use tower_sagemaker::retry::AttemptTimedOut;
     use tower_sagemaker::target_model::TargetModel;
     use tower_sagemaker::ServiceBuilderExt;
 
@@ -377,10 +379,10 @@ async fn the_recommended_stack_bounds_each_head_by_the_read_timeout_and_the_call
             "{sent:?}"
         );
     }
-    match err.downcast_ref::<ReadTimedOut>() {
-        // Five attempts, the last cut by the read timeout before the deadline.
+    match err.downcast_ref::<AttemptTimedOut>() {
+        // Five attempts, the last cut by its timeout before the deadline.
         Some(timed_out) => {
-            assert!(timed_out.is_head());
+            assert_eq!((timed_out.attempt(), timed_out.timeout()), (5, secs(70)));
             assert_eq!(sent.len(), 5);
             assert_eq!(start.elapsed(), *sent.last().unwrap() - start + secs(70));
             assert!(start.elapsed() <= secs(360));
@@ -390,4 +392,85 @@ async fn the_recommended_stack_bounds_each_head_by_the_read_timeout_and_the_call
             assert_eq!(start.elapsed(), secs(360));
         }
     }
+}
+
+/// In the recommended stack the deadline layer and the read timeout leave the
+/// head to the retry layer; an earlier deadline the request carries still
+/// ends a head that never comes exactly on time, and the body is still timed
+/// by both: its stalled frame ends at the read timeout, or at the deadline
+/// when that comes first.
+#[cfg(feature = "target-model")]
+#[tokio::test(start_paused = true)]
+async fn the_recommended_stack_ends_the_head_and_the_body_at_an_earlier_deadline() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::Arc;
+    use tower_sagemaker::deadline::Deadline;
+    use tower_sagemaker::target_model::TargetModel;
+    use tower_sagemaker::ServiceBuilderExt;
+
+    async fn call<S, B>(svc: S, deadline: Option<Deadline>) -> Result<Bytes, BoxError>
+    where
+        S: tower::Service<
+            http::Request<Full<Bytes>>,
+            Response = http::Response<B>,
+            Error = BoxError,
+        >,
+        B: http_body::Body,
+        B::Error: Into<BoxError>,
+    {
+        let mut req = http::Request::new(Full::new(Bytes::from("1")));
+        if let Some(deadline) = deadline {
+            req.extensions_mut().insert(deadline);
+        }
+        let res = svc.oneshot(req).await?;
+        Ok(res
+            .into_body()
+            .collect()
+            .await
+            .map_err(Into::into)?
+            .to_bytes())
+    }
+
+    // A head that never comes: one attempt, cut at 30 s.
+    let sent = Arc::new(AtomicU32::new(0));
+    let hangs = {
+        let sent = sent.clone();
+        service_fn(move |_req: http::Request<Full<Bytes>>| {
+            sent.fetch_add(1, Ordering::SeqCst);
+            std::future::pending::<Result<http::Response<Full<Bytes>>, BoxError>>()
+        })
+    };
+    let stack = ServiceBuilder::new()
+        .multi_model_endpoint(TargetModel::new("m.tar.gz").unwrap())
+        .service(hangs);
+    let start = Instant::now();
+    let err = call(stack, Some(Deadline::after(secs(30))))
+        .await
+        .unwrap_err();
+    assert!(err.is::<DeadlineExceeded>(), "{err}");
+    assert_eq!(start.elapsed(), secs(30));
+    assert_eq!(sent.load(Ordering::SeqCst), 1);
+
+    // A head at once, then a body that stalls after its first frame.
+    let stalls = service_fn(|_req: http::Request<Full<Bytes>>| async {
+        Ok::<_, BoxError>(http::Response::new(timed_body(
+            vec![(Duration::ZERO, "8.0")],
+            true,
+        )))
+    });
+    let stack = ServiceBuilder::new()
+        .multi_model_endpoint(TargetModel::new("m.tar.gz").unwrap())
+        .service(stalls);
+    let start = Instant::now();
+    let err = call(stack.clone(), None).await.unwrap_err();
+    let timed_out = err.downcast_ref::<ReadTimedOut>().expect("a read timeout");
+    assert!(timed_out.is_body());
+    assert_eq!(start.elapsed(), secs(70));
+
+    let start = Instant::now();
+    let err = call(stack, Some(Deadline::after(secs(30))))
+        .await
+        .unwrap_err();
+    assert!(err.is::<DeadlineExceeded>(), "{err}");
+    assert_eq!(start.elapsed(), secs(30));
 }

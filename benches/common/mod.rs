@@ -37,10 +37,14 @@ pub struct Retry429 {
     remaining: u32,
 }
 
-impl<E> Policy<Req, Res, E> for Retry429 {
+impl<B, E> Policy<Req, Response<B>, E> for Retry429 {
     type Future = tokio::time::Sleep;
 
-    fn retry(&mut self, _req: &mut Req, result: &mut Result<Res, E>) -> Option<Self::Future> {
+    fn retry(
+        &mut self,
+        _req: &mut Req,
+        result: &mut Result<Response<B>, E>,
+    ) -> Option<Self::Future> {
         match result {
             Ok(res) if res.status() == 429 && self.remaining > 0 => {
                 self.remaining -= 1;
@@ -68,9 +72,11 @@ pub const MODEL: &str = "model-3.tar.gz";
 
 /// (b) The same job from tower and tower-http parts, the model name a
 /// `'static` header value.
-pub fn tower_parts<S>(inner: S) -> impl Service<Req, Response = Res, Error = BoxError> + Clone
+pub fn tower_parts<S, B>(
+    inner: S,
+) -> impl Service<Req, Response = Response<B>, Error = BoxError> + Clone
 where
-    S: Service<Req, Response = Res> + Clone + Send + 'static,
+    S: Service<Req, Response = Response<B>> + Clone + Send + 'static,
     S::Error: Into<BoxError>,
     S::Future: Send,
 {
@@ -91,12 +97,12 @@ where
     tower_parts_with(HeaderValue::from_str(&name).unwrap(), inner)
 }
 
-fn tower_parts_with<S>(
+fn tower_parts_with<S, B>(
     model: HeaderValue,
     inner: S,
-) -> impl Service<Req, Response = Res, Error = BoxError> + Clone
+) -> impl Service<Req, Response = Response<B>, Error = BoxError> + Clone
 where
-    S: Service<Req, Response = Res> + Clone + Send + 'static,
+    S: Service<Req, Response = Response<B>> + Clone + Send + 'static,
     S::Error: Into<BoxError>,
     S::Future: Send,
 {
@@ -109,11 +115,11 @@ where
 }
 
 /// (b)'s retries of 429 around a 70 s per-attempt `Timeout`.
-fn retry_with_attempt_timeout<S>(
+fn retry_with_attempt_timeout<S, B>(
     inner: S,
-) -> impl Service<Req, Response = Res, Error = BoxError> + Clone
+) -> impl Service<Req, Response = Response<B>, Error = BoxError> + Clone
 where
-    S: Service<Req, Response = Res> + Clone + Send + 'static,
+    S: Service<Req, Response = Response<B>> + Clone + Send + 'static,
     S::Error: Into<BoxError>,
     S::Future: Send,
 {

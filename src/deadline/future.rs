@@ -14,6 +14,8 @@ pin_project! {
         #[pin]
         kind: Kind<F>,
         deadline: Deadline,
+        // False when the layers beneath end the head's waits by the deadline.
+        times_head: bool,
     }
 }
 
@@ -26,13 +28,14 @@ pin_project! {
 }
 
 impl<F> ResponseFuture<F> {
-    pub(super) fn new(inner: F, deadline: Deadline) -> Self {
+    pub(super) fn new(inner: F, deadline: Deadline, times_head: bool) -> Self {
         Self {
             kind: Kind::Running {
                 inner,
                 timer: Timer::default(),
             },
             deadline,
+            times_head,
         }
     }
 
@@ -42,6 +45,7 @@ impl<F> ResponseFuture<F> {
         Self {
             kind: Kind::Expired,
             deadline,
+            times_head: true,
         }
     }
 }
@@ -74,7 +78,7 @@ where
                     Err(e) => Err(e.into()),
                 });
             }
-            if timer.poll_until(this.deadline.instant(), cx).is_pending() {
+            if !*this.times_head || timer.poll_until(this.deadline.instant(), cx).is_pending() {
                 return Poll::Pending;
             }
         }

@@ -15,12 +15,37 @@ use crate::sagemaker::MAX_LOAD_TIME;
 #[derive(Debug, Clone, Copy)]
 pub struct DeadlineLayer {
     budget: Duration,
+    times_head: bool,
 }
 
 impl DeadlineLayer {
     /// A budget of `budget` per call.
     pub fn new(budget: Duration) -> Self {
-        Self { budget }
+        Self {
+            budget,
+            times_head: true,
+        }
+    }
+
+    /// Leaves the wait for the response head to the layers beneath, which
+    /// must each end their waits by the [`Deadline`](super::Deadline) they
+    /// find in the request: the retry layer does (its attempt timeout is
+    /// armed at the deadline when that comes first, and it never sleeps or
+    /// waits past it). The body is still timed here. For the builder's
+    /// stacks, which know what lies beneath: it saves a timer per call.
+    #[cfg(any(
+        all(feature = "target-model", feature = "retry", feature = "read-timeout"),
+        all(
+            feature = "invoke-headers",
+            feature = "scale-from-zero",
+            feature = "read-timeout"
+        )
+    ))]
+    pub(crate) fn head_timed_beneath(self) -> Self {
+        Self {
+            times_head: false,
+            ..self
+        }
     }
 
     /// The budget of each call.
@@ -40,6 +65,8 @@ impl<S> Layer<S> for DeadlineLayer {
     type Service = DeadlineService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        DeadlineService::new(inner, self.budget)
+        let mut service = DeadlineService::new(inner, self.budget);
+        service.times_head = self.times_head;
+        service
     }
 }

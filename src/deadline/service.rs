@@ -14,12 +14,19 @@ use super::{Deadline, DeadlineBody, ResponseFuture};
 pub struct DeadlineService<S> {
     inner: S,
     budget: Duration,
+    // Whether this service's future times the wait for the head (see
+    // `DeadlineLayer::head_timed_beneath`).
+    pub(super) times_head: bool,
 }
 
 impl<S> DeadlineService<S> {
     /// Wraps `inner` with a budget per call.
     pub fn new(inner: S, budget: Duration) -> Self {
-        Self { inner, budget }
+        Self {
+            inner,
+            budget,
+            times_head: true,
+        }
     }
 
     /// The budget of each call.
@@ -46,23 +53,26 @@ where
     fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
         let now = Instant::now();
         let mine = Deadline::starting_at(now, self.budget);
-        // The request's copy is marked as enforced: the future below fails
-        // the call at this deadline, so the retry layer beneath need not
-        // time it too. The future's own copy (which the body shows) is not.
+        // When this service's future times the head, the request's copy is
+        // marked as enforced: the future fails the call at this deadline, so
+        // the retry layer beneath need not time it too. The future's own
+        // copy (which the body shows) is not.
         let deadline = match req.extensions_mut().get_mut::<Deadline>() {
             // An outer, earlier deadline stands; this layer enforces it too.
             Some(outer) if !mine.ends_before(outer) => {
-                *outer = outer.enforced(true);
+                if self.times_head {
+                    *outer = outer.enforced(true);
+                }
                 outer.enforced(false)
             }
             _ => {
-                req.extensions_mut().insert(mine.enforced(true));
+                req.extensions_mut().insert(mine.enforced(self.times_head));
                 mine
             }
         };
         if deadline.instant() <= now {
             return ResponseFuture::expired(deadline);
         }
-        ResponseFuture::new(self.inner.call(req), deadline)
+        ResponseFuture::new(self.inner.call(req), deadline, self.times_head)
     }
 }

@@ -17,6 +17,8 @@ pin_project! {
         #[pin]
         inner: F,
         timeout: Duration,
+        // False when a layer above bounds the head.
+        times_head: bool,
         // When the head must have come; set when the inner future is first
         // found pending (most in-memory services answer at once).
         until: Option<Instant>,
@@ -25,10 +27,11 @@ pin_project! {
 }
 
 impl<F> ResponseFuture<F> {
-    pub(super) fn new(inner: F, timeout: Duration) -> Self {
+    pub(super) fn new(inner: F, timeout: Duration, times_head: bool) -> Self {
         Self {
             inner,
             timeout,
+            times_head,
             until: None,
             timer: Timer::default(),
         }
@@ -61,6 +64,9 @@ where
                 Ok(res) => Ok(res.map(|body| ReadTimeoutBody::new(body, timeout, timer))),
                 Err(e) => Err(e.into()),
             });
+        }
+        if !*this.times_head {
+            return Poll::Pending;
         }
         let timeout = *this.timeout;
         let until = *this

@@ -64,12 +64,18 @@ use tower_service::Service;
 pub struct ReadTimeout<S> {
     inner: S,
     timeout: Duration,
+    // False when a layer above bounds the head (see `ReadTimeoutLayer::body_only`).
+    pub(super) times_head: bool,
 }
 
 impl<S> ReadTimeout<S> {
     /// Wraps `inner`, bounding each wait for the head and for each body frame by `timeout`.
     pub fn new(inner: S, timeout: Duration) -> Self {
-        Self { inner, timeout }
+        Self {
+            inner,
+            timeout,
+            times_head: true,
+        }
     }
 
     /// The longest wait for the head or for one body frame.
@@ -94,6 +100,6 @@ where
     }
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        ResponseFuture::new(self.inner.call(req), self.timeout)
+        ResponseFuture::new(self.inner.call(req), self.timeout, self.times_head)
     }
 }
