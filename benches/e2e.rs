@@ -26,10 +26,11 @@ use tower::retry::{Policy, RetryLayer};
 use tower::timeout::TimeoutLayer;
 use tower::{service_fn, BoxError, Service, ServiceBuilder, ServiceExt};
 use tower_http::set_header::SetRequestHeaderLayer;
+use tower_http::timeout::ResponseBodyTimeoutLayer;
 use tower_sagemaker::aws_sdk::MultiModelEndpointExt;
 use tower_sagemaker::emulator::{Emulator, ModelSpec};
 use tower_sagemaker::retry::{LegacyRetries, ModelNotReadyRetryLayer};
-use tower_sagemaker::sagemaker::TARGET_MODEL_HEADER;
+use tower_sagemaker::sagemaker::{INVOCATION_ID_HEADER, SDK_REQUEST_HEADER, TARGET_MODEL_HEADER};
 use tower_sagemaker::sigv4::SigV4Layer;
 use tower_sagemaker::target_model::{TargetModel, TargetModelLayer};
 use tower_sagemaker::ServiceBuilderExt;
@@ -348,6 +349,32 @@ fn main() {
         .layer(RetryLayer::new(Retry429 { remaining: 4 }))
         .layer(TimeoutLayer::new(Duration::from_secs(70)))
         .service(client.clone());
+    // The recommended stack's jobs done with tower's and tower-http's parts,
+    // as near as they come: a fresh `amz-sdk-invocation-id` per call, a
+    // (fixed) `amz-sdk-request` on each attempt, 70 s per attempt, 360 s for
+    // the call's head (tower's `Timeout` does not reach the body) and
+    // tower-http's 70 s timeout for each body frame.
+    let tower_parts_same_jobs = ServiceBuilder::new()
+        .layer(SetRequestHeaderLayer::if_not_present(
+            TARGET_MODEL_HEADER,
+            http::HeaderValue::from_static(MODEL),
+        ))
+        .layer(SetRequestHeaderLayer::if_not_present(
+            INVOCATION_ID_HEADER,
+            |_: &Req| {
+                let id = uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes());
+                http::HeaderValue::from_str(&id.into_uuid().hyphenated().to_string()).ok()
+            },
+        ))
+        .layer(TimeoutLayer::new(Duration::from_secs(360)))
+        .layer(ResponseBodyTimeoutLayer::new(Duration::from_secs(70)))
+        .layer(RetryLayer::new(Retry429 { remaining: 4 }))
+        .layer(SetRequestHeaderLayer::overriding(
+            SDK_REQUEST_HEADER,
+            http::HeaderValue::from_static("attempt=1; max=5"),
+        ))
+        .layer(TimeoutLayer::new(Duration::from_secs(70)))
+        .service(client.clone());
     let tower_parts_no_retry = ServiceBuilder::new()
         .layer(SetRequestHeaderLayer::if_not_present(
             TARGET_MODEL_HEADER,
@@ -413,6 +440,10 @@ fn main() {
         concurrent_row(
             "tower's parts (`SetRequestHeader` + `Retry` of 429 + `Timeout`), 32 at once",
             |n| caller(&tower_parts, minimal, n),
+        ),
+        concurrent_row(
+            "tower's and tower-http's parts doing the recommended stack's jobs, as near as they come, 32 at once",
+            |n| caller(&tower_parts_same_jobs, minimal, n),
         ),
         concurrent_row(
             "tower's parts with a `Retry` that cannot retry (no request copy), 32 at once",
