@@ -27,6 +27,11 @@
 //! | backoff sleeps | `DeadlineLayer`: a sleep that would end after the deadline is not taken | nothing |
 //! | the whole call | `DeadlineLayer` | nothing (attempts times waits) |
 //!
+//! In [`ServiceBuilderExt::multi_model_endpoint`](crate::ServiceBuilderExt::multi_model_endpoint)'s
+//! stack the retry layer's attempt timeout (70 s) alone bounds the head,
+//! armed at the deadline when that comes first; `DeadlineLayer` and
+//! `ReadTimeoutLayer` there time the body only.
+//!
 //! ```
 //! # #[cfg(feature = "deadline")]
 //! # mod example {
