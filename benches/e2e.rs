@@ -6,7 +6,6 @@
 //! the round-by-round ratios. Calls per second are context only. The client
 //! runs on one thread (a current-thread runtime); each server on its own.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -19,10 +18,9 @@ use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettin
 use aws_sigv4::sign::v4;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::server::conn::http1;
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use tower::retry::{Policy, RetryLayer};
+use hyper_util::rt::TokioExecutor;
+use tower::retry::RetryLayer;
 use tower::timeout::TimeoutLayer;
 use tower::{service_fn, BoxError, Service, ServiceBuilder, ServiceExt};
 use tower_http::set_header::SetRequestHeaderLayer;
@@ -34,6 +32,11 @@ use tower_sagemaker::sagemaker::{INVOCATION_ID_HEADER, SDK_REQUEST_HEADER, TARGE
 use tower_sagemaker::sigv4::SigV4Layer;
 use tower_sagemaker::target_model::{TargetModel, TargetModelLayer};
 use tower_sagemaker::ServiceBuilderExt;
+
+mod common;
+
+use common::server::{minimal_server, on_own_thread};
+use common::{NeverRetry, Retry429};
 
 const ROUNDS: usize = 9;
 const CALLS: u32 = 3_000;
@@ -48,43 +51,6 @@ const REGION: &str = "us-east-1";
 
 type Req = http::Request<Full<Bytes>>;
 type CallFuture<'a> = Pin<Box<dyn Future<Output = ()> + 'a>>;
-
-/// A server on its own thread and runtime; its address.
-fn on_own_thread<F, Fut>(serve: F) -> SocketAddr
-where
-    F: FnOnce(std::sync::mpsc::Sender<SocketAddr>) -> Fut + Send + 'static,
-    Fut: Future<Output = ()>,
-{
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(serve(tx));
-    });
-    rx.recv().unwrap()
-}
-
-/// A minimal hyper HTTP/1.1 server: 200 `8.0` to every request.
-fn minimal_server() -> SocketAddr {
-    on_own_thread(|tx| async move {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        tx.send(listener.local_addr().unwrap()).unwrap();
-        loop {
-            let (stream, _) = listener.accept().await.unwrap();
-            let _ = stream.set_nodelay(true);
-            tokio::spawn(async move {
-                let svc = hyper::service::service_fn(|_req| async {
-                    Ok::<_, Infallible>(http::Response::new(Full::new(Bytes::from_static(b"8.0"))))
-                });
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
-            });
-        }
-    })
-}
 
 /// The emulator, served: a loaded model, no signature checks.
 fn emulator_server() -> SocketAddr {
@@ -177,60 +143,6 @@ where
 async fn callers_at_once(row: &mut ConcurrentRow<'_>, n: u32) {
     let callers: Vec<_> = (0..CALLERS).map(|_| (row.caller)(n)).collect();
     futures_util::future::join_all(callers).await;
-}
-
-/// A `tower::retry::Policy` as a user writes one for this job: 429 retried
-/// up to 4 times after a random sleep below 1 s, a copy of the request kept
-/// for each attempt (without one, `Retry` cannot retry).
-#[derive(Clone)]
-struct Retry429 {
-    remaining: u32,
-}
-
-impl<B, E> Policy<Req, http::Response<B>, E> for Retry429 {
-    type Future = tokio::time::Sleep;
-
-    fn retry(
-        &mut self,
-        _req: &mut Req,
-        result: &mut Result<http::Response<B>, E>,
-    ) -> Option<Self::Future> {
-        match result {
-            Ok(res) if res.status() == 429 && self.remaining > 0 => {
-                self.remaining -= 1;
-                let delay = Duration::from_millis(fastrand::u64(0..1000));
-                Some(tokio::time::sleep(delay))
-            }
-            _ => None,
-        }
-    }
-
-    fn clone_request(&mut self, req: &Req) -> Option<Req> {
-        let mut copy = http::Request::new(req.body().clone());
-        *copy.method_mut() = req.method().clone();
-        *copy.uri_mut() = req.uri().clone();
-        *copy.version_mut() = req.version();
-        *copy.headers_mut() = req.headers().clone();
-        *copy.extensions_mut() = req.extensions().clone();
-        Some(copy)
-    }
-}
-
-/// A trivial `tower::retry::Policy`: retries nothing, and keeps no copy of
-/// the request. The cheapest a tower `Retry` can be.
-#[derive(Clone)]
-struct NeverRetry;
-
-impl<Res, E> Policy<Req, Res, E> for NeverRetry {
-    type Future = std::future::Ready<()>;
-
-    fn retry(&mut self, _req: &mut Req, _result: &mut Result<Res, E>) -> Option<Self::Future> {
-        None
-    }
-
-    fn clone_request(&mut self, _req: &Req) -> Option<Req> {
-        None
-    }
 }
 
 fn print_table(floor_name: &str, rows: &[(&'static str, &[f64])]) {
@@ -338,7 +250,7 @@ fn main() {
         .service(client.clone());
     let target_model_tower_retry = ServiceBuilder::new()
         .layer(TargetModelLayer::new(TargetModel::new(MODEL).unwrap()))
-        .layer(RetryLayer::new(Retry429 { remaining: 4 }))
+        .layer(RetryLayer::new(Retry429::new(4)))
         .layer(TimeoutLayer::new(Duration::from_secs(70)))
         .service(client.clone());
     let tower_parts = ServiceBuilder::new()
@@ -346,7 +258,7 @@ fn main() {
             TARGET_MODEL_HEADER,
             http::HeaderValue::from_static(MODEL),
         ))
-        .layer(RetryLayer::new(Retry429 { remaining: 4 }))
+        .layer(RetryLayer::new(Retry429::new(4)))
         .layer(TimeoutLayer::new(Duration::from_secs(70)))
         .service(client.clone());
     // The recommended stack's jobs done with tower's and tower-http's parts,
@@ -368,7 +280,7 @@ fn main() {
         ))
         .layer(TimeoutLayer::new(Duration::from_secs(360)))
         .layer(ResponseBodyTimeoutLayer::new(Duration::from_secs(70)))
-        .layer(RetryLayer::new(Retry429 { remaining: 4 }))
+        .layer(RetryLayer::new(Retry429::new(4)))
         .layer(SetRequestHeaderLayer::overriding(
             SDK_REQUEST_HEADER,
             http::HeaderValue::from_static("attempt=1; max=5"),

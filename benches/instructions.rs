@@ -94,22 +94,6 @@ fn waiting() -> impl Service<Req, Response = WaitingRes, Error = BoxError> + Clo
     })
 }
 
-/// A `tower::retry::Policy` that never retries.
-#[derive(Clone)]
-struct NeverRetry;
-
-impl<Res, E> tower::retry::Policy<Req, Res, E> for NeverRetry {
-    type Future = std::future::Ready<()>;
-
-    fn retry(&mut self, _req: &mut Req, _result: &mut Result<Res, E>) -> Option<Self::Future> {
-        None
-    }
-
-    fn clone_request(&mut self, _req: &Req) -> Option<Req> {
-        None
-    }
-}
-
 /// One call that waits: the head, then the whole body.
 async fn call_and_read<S, B>(svc: &mut S)
 where
@@ -204,41 +188,10 @@ fn main() {
     });
 }
 
-/// A minimal hyper HTTP/1.1 server on its own thread: 200 `8.0` to every
-/// request. Its address.
-fn minimal_server() -> std::net::SocketAddr {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            loop {
-                let (stream, _) = listener.accept().await.unwrap();
-                let _ = stream.set_nodelay(true);
-                tokio::spawn(async move {
-                    let svc = hyper::service::service_fn(|_req| async {
-                        Ok::<_, std::convert::Infallible>(http::Response::new(
-                            http_body_util::Full::new(Bytes::from_static(b"8.0")),
-                        ))
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
-                        .await;
-                });
-            }
-        });
-    });
-    rx.recv().unwrap()
-}
-
 /// `requests` calls over loopback, 32 callers at once, each reading the body.
 fn over_loopback(stack: &str, requests: u64) {
     const CALLERS: u64 = 32;
-    let addr = minimal_server();
+    let addr = common::server::minimal_server();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

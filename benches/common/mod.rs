@@ -2,6 +2,8 @@
 //! that answers 200 at once.
 #![allow(dead_code)]
 
+pub mod server;
+
 use std::convert::Infallible;
 use std::future::Ready;
 use std::time::Duration;
@@ -35,6 +37,30 @@ pub fn bare(
 #[derive(Clone)]
 pub struct Retry429 {
     remaining: u32,
+}
+
+impl Retry429 {
+    /// Retries up to `remaining` times.
+    pub fn new(remaining: u32) -> Self {
+        Self { remaining }
+    }
+}
+
+/// A `tower::retry::Policy` that retries nothing and keeps no copy of the
+/// request: the cheapest a tower `Retry` can be.
+#[derive(Clone)]
+pub struct NeverRetry;
+
+impl<Res, E> Policy<Req, Res, E> for NeverRetry {
+    type Future = std::future::Ready<()>;
+
+    fn retry(&mut self, _req: &mut Req, _result: &mut Result<Res, E>) -> Option<Self::Future> {
+        None
+    }
+
+    fn clone_request(&mut self, _req: &Req) -> Option<Req> {
+        None
+    }
 }
 
 impl<B, E> Policy<Req, Response<B>, E> for Retry429 {
