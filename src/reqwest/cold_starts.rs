@@ -269,7 +269,6 @@ impl CallState {
             None => Classified::default(),
         };
         let status = response.map(|(status, _, _)| status);
-        let not_ready = classified.reason == Some(RetryReason::ModelNotReady);
         let no_capacity = classified.reason == Some(RetryReason::NoCapacity);
         // The retry layer's rule: with a deadline, a no-capacity answer is
         // retried outside botocore's budget, paced by the scale-out backoff.
@@ -293,12 +292,11 @@ impl CallState {
         }
         if !paced {
             // reqwest-retry decides, counting its own retries; the strategy
-            // reads the mark.
-            let may_wait = classified.reason.is_some() && counted.legacy < max;
+            // reads the mark. It retries what has a reason.
+            let reason = classified.reason;
             if let Some(ticket) = self.ticket.as_mut() {
-                if ticket.report(not_ready || no_capacity, not_ready, may_wait) == Turn::Wait {
-                    self.watch = Some(Box::new(ticket.watch(max - counted.legacy)));
-                }
+                self.watch =
+                    ticket.after_attempt(reason, false, counted.legacy, max, reason.is_some());
             }
             // A success that ends a scale-out wait: the only outcome of the
             // call's end the middleware knows for sure.
@@ -311,14 +309,12 @@ impl CallState {
             );
         }
         let (mut decision, wake) = decide(retries, deadline, counted, status, classified);
-        let mut watch = None;
-        if let Some(ticket) = self.ticket.as_mut() {
-            let may_wait = matches!(decision, Decision::Retry { .. });
-            // Not counted: waiters wait for the copy or their deadline.
-            if ticket.report(true, false, may_wait) == Turn::Wait {
-                decision = Decision::WaitForModel;
-                watch = Some(Box::new(ticket.watch(u32::MAX)));
-            }
+        let retrying = matches!(decision, Decision::Retry { .. });
+        let watch = self.ticket.as_mut().and_then(|ticket| {
+            ticket.after_attempt(classified.reason, true, counted.legacy, max, retrying)
+        });
+        if watch.is_some() {
+            decision = Decision::WaitForModel;
         }
         self.report(retries, deadline, status, classified, decision);
         match (watch, wake) {

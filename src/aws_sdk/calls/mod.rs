@@ -258,25 +258,14 @@ impl CallState {
         if self.sent != Some(self.attempts) || self.deadline_passed() {
             return None;
         }
-        let legacy = self.attempts.saturating_sub(self.paced);
-        let paced_call = self.operation_timeout.is_some();
+        let legacy = self.legacy_attempts();
+        let paced = reason == Some(RetryReason::NoCapacity) && self.operation_timeout.is_some();
+        let max = self.retries.get_max_retries();
         let ticket = self.ticket.as_mut()?;
         let counted = legacy.saturating_add(ticket.witnessed());
-        let not_ready = reason == Some(RetryReason::ModelNotReady);
-        let no_capacity = reason == Some(RetryReason::NoCapacity);
-        let paced = no_capacity && paced_call;
-        let max = self.retries.get_max_retries();
-        let may_wait = reason.is_some() && (paced || counted < max);
-        // A no-capacity answer is a failed probe that waiters do not count
-        // as one of their attempts: the deadline alone bounds their wait.
-        let wait = ticket.report(not_ready || no_capacity, not_ready, may_wait) == Turn::Wait;
-        if wait {
-            let budget = match paced {
-                true => u32::MAX,
-                false => max - counted,
-            };
-            self.watch = Some(Box::new(ticket.watch(budget)));
-        }
+        // The SDK's classifier retries what has a reason.
+        self.watch = ticket.after_attempt(reason, paced, counted, max, reason.is_some());
+        let wait = self.watch.is_some();
         Some(ColdStartMark { counted, wait })
     }
 }

@@ -9,7 +9,7 @@ use super::report::Seen;
 use super::{Call, Next};
 use crate::deadline::Deadline;
 use crate::retry::classify::Classified;
-use crate::retry::cold_starts::{Ticket, Turn};
+use crate::retry::cold_starts::Ticket;
 use crate::retry::event::Decision;
 use crate::retry::template::Head;
 use crate::retry::RetryReason;
@@ -69,21 +69,13 @@ impl Call {
             seen.status,
             classified,
         );
-        let mut watch = None;
-        if let Some(ticket) = self.ticket.as_mut() {
-            let max = self.retries.max_retries;
-            let retry = matches!(decision, Decision::Retry { .. });
-            let may_wait = retry && (paced || counted.legacy < max);
-            if ticket.report(not_ready || no_capacity, not_ready, may_wait) == Turn::Wait {
-                decision = Decision::WaitForModel;
-                // A paced call waits until the copy is ready or its deadline.
-                let budget = if paced {
-                    u32::MAX
-                } else {
-                    max - counted.legacy
-                };
-                watch = Some(Box::new(ticket.watch(budget)));
-            }
+        let retrying = matches!(decision, Decision::Retry { .. });
+        let max = self.retries.max_retries;
+        let watch = self.ticket.as_mut().and_then(|ticket| {
+            ticket.after_attempt(classified.reason, paced, counted.legacy, max, retrying)
+        });
+        if watch.is_some() {
+            decision = Decision::WaitForModel;
         }
         if !self.retries.hooks.is_empty() {
             if seen.status == Some(StatusCode::TOO_MANY_REQUESTS) {

@@ -12,6 +12,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::{take_turn, ColdStarts, Entry, Key, Readiness, Turn};
+use crate::retry::RetryReason;
 
 /// One call's registration for its key; dropping it leaves the key (and
 /// hands the prober role on).
@@ -61,6 +62,34 @@ impl Ticket {
         self.witnessed
     }
 
+    /// The one rule for a call after each attempt, whoever drives the call:
+    /// reports how the attempt ended (`reason`, the classifier's) and
+    /// returns the wait for another call's probe when the call is to wait
+    /// rather than retry on its own.
+    ///
+    /// `retrying`: the call would otherwise retry. `legacy` of `max`: the
+    /// attempts it has spent of botocore's budget; it waits only with one to
+    /// spare, and its wait ends when the rest have failed in other calls'
+    /// probes. `paced`: a no-capacity answer paced under the deadline, which
+    /// alone bounds the wait.
+    pub(crate) fn after_attempt(
+        &mut self,
+        reason: Option<RetryReason>,
+        paced: bool,
+        legacy: u32,
+        max: u32,
+        retrying: bool,
+    ) -> Option<Box<Watch>> {
+        let not_ready = reason == Some(RetryReason::ModelNotReady);
+        let failed = not_ready || reason == Some(RetryReason::NoCapacity);
+        let may_wait = retrying && (paced || legacy < max);
+        if self.report(failed, not_ready, may_wait) != Turn::Wait {
+            return None;
+        }
+        let budget = if paced { u32::MAX } else { max - legacy };
+        Some(Box::new(self.watch(budget)))
+    }
+
     /// Records how the call's attempt ended: `not_ready` when the model is
     /// loading or the component has no copy, `counted` when waiters count
     /// such a failed probe as one of their attempts (a model's 429, not a
@@ -68,7 +97,7 @@ impl Ticket {
     /// Returns [`Turn::Wait`] when the key is not ready, another call probes
     /// it and `may_wait` allows the call to wait for it rather than retry on
     /// its own.
-    pub(crate) fn report(&mut self, not_ready: bool, counted: bool, may_wait: bool) -> Turn {
+    fn report(&mut self, not_ready: bool, counted: bool, may_wait: bool) -> Turn {
         let (turn, failures) = self.with_entry(|entry, id| {
             let probing = entry.prober == Some(id);
             let turn = if not_ready {
