@@ -6,14 +6,14 @@ use std::fmt;
 use std::future::poll_fn;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use http::{Extensions, HeaderMap, HeaderValue, StatusCode, Uri};
+use http::{Extensions, HeaderMap, StatusCode, Uri};
 use reqwest_middleware::{Middleware, Next};
 use tokio::time::Instant;
 
 use crate::deadline::Deadline;
 use crate::retry::classify::Classified;
 use crate::retry::{
-    decide, AttemptOutcome, Counted, Decision, LegacyRetries, NoCapacity, RetryEvent, RetryReason,
+    decide, Counted, Decision, LegacyRetries, NoCapacity, Observed, RetryEvent, RetryReason, Seen,
     Ticket, Turn, Watch,
 };
 use crate::sagemaker::{INFERENCE_COMPONENT_HEADER, TARGET_MODEL_HEADER};
@@ -186,12 +186,8 @@ struct CallState {
     paced: u32,
     ticket: Option<Box<Ticket>>,
     watch: Option<Box<Watch>>,
-    // With event callbacks: the request's target model and component, and
-    // when the call first got a 429 and a no-capacity answer.
-    target_model: Option<HeaderValue>,
-    component: Option<HeaderValue>,
-    first_429: Option<Instant>,
-    first_no_capacity: Option<Instant>,
+    // With event callbacks: what the events tell besides each attempt.
+    observed: Observed,
 }
 
 /// What the middleware does after an attempt.
@@ -221,8 +217,11 @@ impl CallState {
         req: &::reqwest::Request,
     ) -> Option<Box<Watch>> {
         if self.attempts == 0 && retries.has_event_callbacks() {
-            self.target_model = req.headers().get(TARGET_MODEL_HEADER).cloned();
-            self.component = req.headers().get(INFERENCE_COMPONENT_HEADER).cloned();
+            let header = |name| req.headers().get(name).cloned();
+            (self.observed).request(
+                header(TARGET_MODEL_HEADER),
+                header(INFERENCE_COMPONENT_HEADER),
+            );
         }
         let cold = retries.get_cold_starts()?;
         if let Some(watch) = self.watch.take() {
@@ -283,12 +282,7 @@ impl CallState {
         };
         let max = retries.get_max_retries();
         if retries.has_event_callbacks() {
-            if status == Some(StatusCode::TOO_MANY_REQUESTS) {
-                self.first_429.get_or_insert_with(Instant::now);
-            }
-            if no_capacity {
-                self.first_no_capacity.get_or_insert_with(Instant::now);
-            }
+            self.observed.answered(status, classified.reason);
         }
         if !paced {
             // reqwest-retry decides, counting its own retries; the strategy
@@ -300,7 +294,7 @@ impl CallState {
             }
             // A success that ends a scale-out wait: the only outcome of the
             // call's end the middleware knows for sure.
-            if status.is_some_and(|s| s.is_success()) && self.first_no_capacity.is_some() {
+            if status.is_some_and(|s| s.is_success()) && self.observed.had_no_capacity() {
                 self.report(retries, deadline, status, classified, Decision::Return);
             }
             let give_up = counted.legacy > max;
@@ -347,22 +341,13 @@ impl CallState {
         if !retries.has_event_callbacks() {
             return;
         }
-        fn text(v: &Option<HeaderValue>) -> Option<&str> {
-            v.as_ref().and_then(|v| v.to_str().ok())
-        }
-        retries.emit(&RetryEvent::Outcome(AttemptOutcome {
-            attempt: self.attempts,
+        let seen = Seen {
             status,
-            error_code: classified.code,
             error: None,
-            reason: classified.reason,
-            decision,
-            remaining: deadline.map(|d| d.remaining()),
-            target_model: text(&self.target_model),
-            inference_component: text(&self.component),
-            since_first_429: self.first_429.map(|t| t.elapsed()),
-            since_first_no_capacity: self.first_no_capacity.map(|t| t.elapsed()),
-        }));
+        };
+        let remaining = deadline.map(|d| d.remaining());
+        let outcome = (self.observed).outcome(self.attempts, seen, classified, decision, remaining);
+        retries.emit(&RetryEvent::Outcome(outcome));
     }
 }
 

@@ -134,6 +134,8 @@ mod template;
 pub use self::backoff::LegacyBackoff;
 #[cfg(feature = "reqwest")]
 pub(crate) use self::call::decide::{decide, Counted};
+#[cfg(any(feature = "aws-sdk", feature = "reqwest"))]
+pub(crate) use self::call::observed::{Observed, Seen};
 pub use self::classify::{NoCapacity, RetryClassifier, RetryReason};
 pub use self::cold_starts::ColdStarts;
 #[cfg(any(feature = "aws-sdk", feature = "reqwest"))]

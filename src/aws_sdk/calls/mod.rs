@@ -9,12 +9,13 @@ use std::time::Duration;
 use aws_smithy_runtime_api::http::Headers;
 use aws_smithy_types::config_bag::{Storable, StoreReplace};
 use http::header::HOST;
-use http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
 use tokio::time::Instant;
 
 use crate::error_code::ErrorCode;
+use crate::retry::classify::Classified;
 use crate::retry::{
-    AttemptOutcome, Decision, LegacyRetries, RetryEvent, RetryReason, Ticket, Turn, Watch,
+    Decision, LegacyRetries, Observed, RetryEvent, RetryReason, Seen, Ticket, Turn, Watch,
 };
 use crate::sagemaker::{INFERENCE_COMPONENT_HEADER, TARGET_MODEL_HEADER};
 
@@ -65,10 +66,8 @@ pub(super) struct CallState {
     // The no-capacity answers paced by the scale-out backoff (the call has
     // an `operation_timeout`): not counted against `max_retries`.
     paced: u32,
-    target_model: Option<String>,
-    inference_component: Option<String>,
-    first_429: Option<Instant>,
-    first_no_capacity: Option<Instant>,
+    // With event callbacks: what the events tell besides each attempt.
+    observed: Observed,
     // With coalescing.
     ticket: Option<Box<Ticket>>,
     watch: Option<Box<Watch>>,
@@ -85,10 +84,7 @@ impl SdkCall {
             attempts: 0,
             sent: None,
             paced: 0,
-            target_model: None,
-            inference_component: None,
-            first_429: None,
-            first_no_capacity: None,
+            observed: Observed::default(),
             ticket: None,
             watch: None,
             finished: false,
@@ -113,14 +109,14 @@ impl SdkCall {
         if state.hooks_empty() {
             return;
         }
-        if state.target_model.is_none() {
-            state.target_model = headers.get(TARGET_MODEL_HEADER.as_str()).map(str::to_owned);
-        }
-        if state.inference_component.is_none() {
-            state.inference_component = headers
-                .get(INFERENCE_COMPONENT_HEADER.as_str())
-                .map(str::to_owned);
-        }
+        let header = |name: HeaderName| {
+            let value = headers.get(name.as_str())?;
+            HeaderValue::from_str(value).ok()
+        };
+        (state.observed).request(
+            header(TARGET_MODEL_HEADER),
+            header(INFERENCE_COMPONENT_HEADER),
+        );
         let remaining = state.remaining();
         state
             .retries
@@ -153,19 +149,15 @@ impl CallState {
         if self.hooks_empty() {
             return;
         }
-        self.retries.emit(&RetryEvent::Outcome(AttemptOutcome {
-            attempt: self.attempts,
-            status,
-            error_code,
-            error,
+        let seen = Seen { status, error };
+        let classified = Classified {
             reason,
-            decision,
-            remaining: self.remaining(),
-            target_model: self.target_model.as_deref(),
-            inference_component: self.inference_component.as_deref(),
-            since_first_429: self.first_429.map(|t| t.elapsed()),
-            since_first_no_capacity: self.first_no_capacity.map(|t| t.elapsed()),
-        }));
+            code: error_code,
+            reset: false,
+        };
+        let remaining = self.remaining();
+        let outcome = (self.observed).outcome(self.attempts, seen, classified, decision, remaining);
+        self.retries.emit(&RetryEvent::Outcome(outcome));
     }
 
     fn finish(&mut self) {
@@ -241,12 +233,7 @@ impl CallState {
     pub(super) fn answered(&mut self, status: Option<StatusCode>, reason: Option<RetryReason>) {
         let paced = reason == Some(RetryReason::NoCapacity) && self.operation_timeout.is_some();
         self.paced += u32::from(paced);
-        if status == Some(StatusCode::TOO_MANY_REQUESTS) {
-            self.first_429.get_or_insert_with(Instant::now);
-        }
-        if reason == Some(RetryReason::NoCapacity) {
-            self.first_no_capacity.get_or_insert_with(Instant::now);
-        }
+        self.observed.answered(status, reason);
     }
 
     /// After an attempt [`answered`](Self::answered): reports its outcome to

@@ -1,11 +1,9 @@
 //! [`Call::after_attempt`]: the one decision after each attempt.
 
-use http::StatusCode;
-use tokio::time::Instant;
 use tower::BoxError;
 
 use super::decide::{decide, Counted};
-use super::report::Seen;
+use super::observed::Seen;
 use super::{Call, Next};
 use crate::deadline::Deadline;
 use crate::retry::classify::Classified;
@@ -78,12 +76,7 @@ impl Call {
             decision = Decision::WaitForModel;
         }
         if !self.retries.hooks.is_empty() {
-            if seen.status == Some(StatusCode::TOO_MANY_REQUESTS) {
-                self.first_429.get_or_insert_with(Instant::now);
-            }
-            if no_capacity {
-                self.first_no_capacity.get_or_insert_with(Instant::now);
-            }
+            self.observed.answered(seen.status, classified.reason);
         }
         self.report(seen, classified, decision);
         match (watch, wake) {

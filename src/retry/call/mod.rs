@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::{HeaderMap, HeaderName};
 use tokio::time::Instant;
 use tower::BoxError;
 
@@ -20,7 +20,10 @@ use crate::timer::far_future;
 
 mod after;
 pub(crate) mod decide;
+pub(crate) mod observed;
 mod report;
+
+use self::observed::Observed;
 
 /// What a call does next.
 pub(crate) enum Next {
@@ -45,12 +48,8 @@ pub(crate) struct Call {
     attempts: u32,
     // Of those, the no-capacity answers paced by the scale-out backoff.
     paced: u32,
-    // With observers: the request's target model and inference component,
-    // and when the call first got a 429 and a no-capacity answer.
-    target_model: Option<HeaderValue>,
-    component: Option<HeaderValue>,
-    first_429: Option<Instant>,
-    first_no_capacity: Option<Instant>,
+    // With observers: what the events tell besides each attempt.
+    observed: Observed,
     // With cold-start coalescing: the call's registration for its model.
     ticket: Option<Box<Ticket>>,
     finished: bool,
@@ -63,22 +62,21 @@ impl Call {
         deadline: Option<Deadline>,
         head: &impl Head,
     ) -> Self {
-        let observed = |name: &HeaderName| match retries.hooks.is_empty() {
-            true => None,
-            false => head.header(name).cloned(),
-        };
-        let target_model = observed(&TARGET_MODEL_HEADER);
-        let component = observed(&INFERENCE_COMPONENT_HEADER);
+        let mut observed = Observed::default();
+        if !retries.hooks.is_empty() {
+            let header = |name: &HeaderName| head.header(name).cloned();
+            observed.request(
+                header(&TARGET_MODEL_HEADER),
+                header(&INFERENCE_COMPONENT_HEADER),
+            );
+        }
         Self {
             retries,
             attempt_timeout,
             deadline,
             attempts: 0,
             paced: 0,
-            target_model,
-            component,
-            first_429: None,
-            first_no_capacity: None,
+            observed,
             ticket: None,
             finished: false,
         }

@@ -1,32 +1,13 @@
 //! How a call tells its observers what happened: one outcome event per
 //! attempt, and exactly one final one however the call ends.
 
-use std::error::Error as StdError;
-
-use http::StatusCode;
 use tower::BoxError;
 
+use super::observed::Seen;
 use super::Call;
 use crate::deadline::Deadline;
 use crate::retry::classify::Classified;
-use crate::retry::event::{AttemptOutcome, Decision, RetryEvent};
-
-/// How an attempt ended, as the events and logs see it: its status, or its
-/// error. Neither for a call dropped between attempts.
-#[derive(Clone, Copy)]
-pub(super) struct Seen<'a> {
-    pub(super) status: Option<StatusCode>,
-    pub(super) error: Option<&'a (dyn StdError + 'static)>,
-}
-
-impl<'a> Seen<'a> {
-    pub(super) fn error(error: &'a (dyn StdError + 'static)) -> Self {
-        Self {
-            status: None,
-            error: Some(error),
-        }
-    }
-}
+use crate::retry::event::{Decision, RetryEvent};
 
 impl Call {
     pub(super) fn end(&mut self, error: BoxError, decision: Decision) -> BoxError {
@@ -47,23 +28,9 @@ impl Call {
         if self.retries.hooks.is_empty() {
             return;
         }
-        let target_model = self.target_model.as_ref().and_then(|v| v.to_str().ok());
-        let inference_component = self.component.as_ref().and_then(|v| v.to_str().ok());
-        self.retries
-            .hooks
-            .emit(&RetryEvent::Outcome(AttemptOutcome {
-                attempt: self.attempts,
-                status: seen.status,
-                error_code: classified.code,
-                error: seen.error,
-                reason: classified.reason,
-                decision,
-                remaining: self.deadline.map(|d| d.remaining()),
-                target_model,
-                inference_component,
-                since_first_429: self.first_429.map(|t| t.elapsed()),
-                since_first_no_capacity: self.first_no_capacity.map(|t| t.elapsed()),
-            }));
+        let remaining = self.deadline.map(|d| d.remaining());
+        let outcome = (self.observed).outcome(self.attempts, seen, classified, decision, remaining);
+        self.retries.hooks.emit(&RetryEvent::Outcome(outcome));
     }
 }
 
@@ -78,11 +45,7 @@ impl Drop for Call {
                 self.end(d.exceeded().into(), Decision::DeadlineExceeded);
             }
             None => {
-                let seen = Seen {
-                    status: None,
-                    error: None,
-                };
-                self.report(seen, Classified::default(), Decision::Cancelled);
+                self.report(Seen::default(), Classified::default(), Decision::Cancelled);
             }
         }
     }
