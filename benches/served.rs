@@ -13,11 +13,14 @@
 //! Each runs `RUNS` times; the program prints every run and exits non-zero
 //! when a target is missed.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use common::server::on_own_thread;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -42,20 +45,12 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 /// The emulator with its default settings and one model, served on its own
 /// thread and runtime; its address.
 fn serve(spec: ModelSpec) -> SocketAddr {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(async move {
-                let emulator = Emulator::builder().model(MODEL, spec).build();
-                let server = emulator.serve(([127, 0, 0, 1], 0).into()).await.unwrap();
-                tx.send(server.local_addr()).unwrap();
-                std::future::pending::<()>().await;
-            });
-    });
-    rx.recv().unwrap()
+    on_own_thread(|tx| async move {
+        let emulator = Emulator::builder().model(MODEL, spec).build();
+        let server = emulator.serve(([127, 0, 0, 1], 0).into()).await.unwrap();
+        tx.send(server.local_addr()).unwrap();
+        std::future::pending::<()>().await;
+    })
 }
 
 fn invocation(addr: SocketAddr) -> http::Request<Full<Bytes>> {

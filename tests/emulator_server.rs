@@ -439,3 +439,31 @@ async fn a_client_waiting_for_100_continue_gets_413_without_sending_its_body() {
     assert!(start.elapsed() < ms(1000), "{:?}", start.elapsed());
     server.shutdown().await;
 }
+
+/// At the cap, a connection that never sent a request is closed to make
+/// room, at once: a client's spare connection (opened, then not used) does
+/// not hold the slot for a caller waiting behind it.
+#[tokio::test]
+async fn at_the_cap_a_connection_that_never_sent_a_request_makes_room() {
+    let server = serve(builder().max_connections(1).idle_timeout(ms(60_000))).await;
+    let mut spare = TcpStream::connect(server.local_addr()).await.unwrap();
+    // Accepted first: the spare holds the one slot.
+    tokio::time::sleep(ms(50)).await;
+    let start = Instant::now();
+    let mut caller = TcpStream::connect(server.local_addr()).await.unwrap();
+    caller.write_all(raw_request(1).as_bytes()).await.unwrap();
+    caller.write_all(b"1").await.unwrap();
+    let mut head = vec![0u8; 1024];
+    let n = tokio::time::timeout(ms(3000), caller.read(&mut head))
+        .await
+        .expect("the caller is answered")
+        .unwrap();
+    assert!(
+        head[..n].starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&head[..n])
+    );
+    assert!(start.elapsed() < ms(1000), "{:?}", start.elapsed());
+    closed_within(&mut spare, ms(1000)).await;
+    server.shutdown().await;
+}

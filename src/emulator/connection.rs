@@ -83,10 +83,15 @@ impl Connection {
     }
 
     /// A request entered the service; it leaves when the guard drops.
+    ///
+    /// An evicted connection stays evicted: a request that came in before
+    /// it closed is served, then the connection closes, and the slot it was
+    /// evicted for frees. (Marked busy, the eviction would be lost, and the
+    /// server would wait for that slot until the connection's idle timeout.)
     pub(super) fn start_request(self: &Arc<Self>) -> InService {
         self.in_service.fetch_add(1, Ordering::SeqCst);
         self.phase.send_if_modified(|state| {
-            let busy = state.0 != Phase::Busy;
+            let busy = !matches!(state.0, Phase::Busy | Phase::Evicted);
             if busy {
                 *state = (Phase::Busy, Instant::now());
             }
@@ -171,5 +176,31 @@ impl AsyncWrite for Tracked {
 
     fn is_write_vectored(&self) -> bool {
         self.stream.is_write_vectored()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_evicted_connection_stays_evicted_through_a_request_that_came_in_meanwhile() {
+        let conn = Arc::new(Connection::new(Arc::new(Notify::new())));
+        assert!(conn.evict());
+        let request = conn.start_request();
+        assert_eq!(conn.phase().0, Phase::Evicted);
+        drop(request);
+        assert_eq!(conn.phase().0, Phase::Evicted);
+        assert!(!conn.evict(), "evicted once");
+    }
+
+    #[tokio::test]
+    async fn a_request_makes_an_idle_connection_busy_then_idle_again() {
+        let conn = Arc::new(Connection::new(Arc::new(Notify::new())));
+        let request = conn.start_request();
+        assert_eq!(conn.phase().0, Phase::Busy);
+        assert!(!conn.evict(), "a busy connection is not evicted");
+        drop(request);
+        assert_eq!(conn.phase().0, Phase::Idle);
     }
 }
