@@ -275,11 +275,7 @@ impl CallState {
         // middleware makes those retries itself.
         let paced = no_capacity && deadline.is_some() && can_resend;
         self.paced += u32::from(paced);
-        let witnessed = self.ticket.as_deref().map_or(0, Ticket::witnessed);
-        let counted = Counted {
-            legacy: (self.attempts - self.paced).saturating_add(witnessed),
-            paced: self.paced,
-        };
+        let counted = Counted::of(self.attempts, self.paced, self.ticket.as_deref());
         let max = retries.get_max_retries();
         if retries.has_event_callbacks() {
             self.observed.answered(status, classified.reason);

@@ -133,7 +133,9 @@ mod template;
 
 pub use self::backoff::LegacyBackoff;
 #[cfg(feature = "reqwest")]
-pub(crate) use self::call::decide::{decide, Counted};
+pub(crate) use self::call::decide::decide;
+#[cfg(any(feature = "aws-sdk", feature = "reqwest"))]
+pub(crate) use self::call::decide::Counted;
 #[cfg(any(feature = "aws-sdk", feature = "reqwest"))]
 pub(crate) use self::call::observed::{Observed, Seen};
 pub use self::classify::{NoCapacity, RetryClassifier, RetryReason};

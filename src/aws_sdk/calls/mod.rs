@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use crate::error_code::ErrorCode;
 use crate::retry::classify::Classified;
 use crate::retry::{
-    Decision, LegacyRetries, Observed, RetryEvent, RetryReason, Seen, Ticket, Turn, Watch,
+    Counted, Decision, LegacyRetries, Observed, RetryEvent, RetryReason, Seen, Ticket, Turn, Watch,
 };
 use crate::sagemaker::{INFERENCE_COMPONENT_HEADER, TARGET_MODEL_HEADER};
 
@@ -179,7 +179,7 @@ impl CallState {
 
     /// The attempts under botocore's budget: all but the paced no-capacity answers.
     fn legacy_attempts(&self) -> u32 {
-        self.attempts.saturating_sub(self.paced)
+        Counted::of(self.attempts, self.paced, None).legacy
     }
 
     /// Before an attempt is sent: with coalescing, the wait for another
@@ -245,11 +245,11 @@ impl CallState {
         if self.sent != Some(self.attempts) || self.deadline_passed() {
             return None;
         }
-        let legacy = self.legacy_attempts();
         let paced = reason == Some(RetryReason::NoCapacity) && self.operation_timeout.is_some();
         let max = self.retries.get_max_retries();
         let ticket = self.ticket.as_mut()?;
-        let counted = legacy.saturating_add(ticket.witnessed());
+        // Waited-through probes count: the rule of `retry::Call`.
+        let counted = Counted::of(self.attempts, self.paced, Some(ticket)).legacy;
         // The SDK's classifier retries what has a reason.
         self.watch = ticket.after_attempt(reason, paced, counted, max, reason.is_some());
         let wait = self.watch.is_some();

@@ -7,7 +7,6 @@ use super::observed::Seen;
 use super::{Call, Next};
 use crate::deadline::Deadline;
 use crate::retry::classify::Classified;
-use crate::retry::cold_starts::Ticket;
 use crate::retry::event::Decision;
 use crate::retry::template::Head;
 use crate::retry::RetryReason;
@@ -55,11 +54,7 @@ impl Call {
                 .join(head.uri(), |name| head.header(name))
                 .map(|(ticket, _)| ticket);
         }
-        let witnessed = self.ticket.as_deref().map_or(0, Ticket::witnessed);
-        let counted = Counted {
-            legacy: (self.attempts - self.paced).saturating_add(witnessed),
-            paced: self.paced,
-        };
+        let counted = Counted::of(self.attempts, self.paced, self.ticket.as_deref());
         let (mut decision, wake) = decide(
             &self.retries,
             self.deadline,

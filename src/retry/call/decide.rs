@@ -8,6 +8,7 @@ use tokio::time::Instant;
 
 use crate::deadline::Deadline;
 use crate::retry::classify::Classified;
+use crate::retry::cold_starts::Ticket;
 use crate::retry::{Decision, LegacyRetries, RetryReason};
 use crate::timer::far_future;
 
@@ -20,6 +21,19 @@ pub(crate) struct Counted {
     /// No-capacity answers paced by the scale-out backoff, with a deadline
     /// bounding them (not in `legacy`).
     pub(crate) paced: u32,
+}
+
+impl Counted {
+    /// Of `attempts` sent, `paced` were paced no-capacity answers; the call's
+    /// `ticket`, if it has one, adds the other calls' failed probes it
+    /// waited through.
+    pub(crate) fn of(attempts: u32, paced: u32, ticket: Option<&Ticket>) -> Self {
+        let witnessed = ticket.map_or(0, Ticket::witnessed);
+        Self {
+            legacy: attempts.saturating_sub(paced).saturating_add(witnessed),
+            paced,
+        }
+    }
 }
 
 /// What follows an outcome retryable for `classified.reason` (or not), and
