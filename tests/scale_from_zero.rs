@@ -17,7 +17,9 @@ use tower_sagemaker::retry::{
     Attempts, ColdStarts, Decision, LegacyRetries, LegacyRetryPolicy, ModelNotReadyRetryLayer,
     NoCapacity, RetryEvent, RetryReason,
 };
-use tower_sagemaker::sagemaker::{INFERENCE_COMPONENT_HEADER, NO_CAPACITY_MESSAGE};
+use tower_sagemaker::sagemaker::{
+    INFERENCE_COMPONENT_HEADER, NO_CAPACITY_MESSAGE, SDK_REQUEST_HEADER,
+};
 use tower_sagemaker::scale_from_zero::{NoCapacityLayer, PeekedBody};
 
 type Req = http::Request<Full<Bytes>>;
@@ -210,6 +212,35 @@ async fn a_call_rides_a_scale_out_through_paced_10_to_30_s_apart() {
         assert_eq!(*reason, Some(RetryReason::NoCapacity));
         assert!(matches!(decision, Decision::Retry { .. }));
     }
+}
+
+/// Each paced answer raises the budget that `amz-sdk-request` states by one,
+/// as the AWS SDK integration raises `max_attempts`: no attempt says it is
+/// past its `max`.
+#[tokio::test(start_paused = true)]
+async fn the_attempt_headers_max_grows_with_each_paced_answer() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let endpoint = {
+        let seen = seen.clone();
+        BoxCloneService::new(service_fn(move |req: Req| {
+            let mut seen = seen.lock().unwrap();
+            let header = &req.headers()[SDK_REQUEST_HEADER];
+            seen.push(header.to_str().unwrap().to_owned());
+            let res = match seen.len() {
+                1..=6 => no_capacity(),
+                _ => http::Response::new(Full::new(Bytes::from("8.0"))),
+            };
+            async move { Ok::<_, BoxError>(res) }
+        }))
+    };
+    let retries = LegacyRetries::new().scale_from_zero();
+    let svc = stack(Duration::from_secs(600), retries, endpoint);
+    let res = svc.oneshot(request("ic-a")).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let expected: Vec<String> = (1..=7)
+        .map(|n| format!("attempt={n}; max={}", 4 + n))
+        .collect();
+    assert_eq!(*seen.lock().unwrap(), expected);
 }
 
 #[tokio::test(start_paused = true)]

@@ -141,10 +141,16 @@ impl Call {
     }
 
     /// With attempt headers on, on the attempt just [`send`](Self::send)
-    /// allowed: `amz-sdk-request: attempt=N; max=M`.
+    /// allowed: `amz-sdk-request: attempt=N; max=M`. Each paced no-capacity
+    /// answer, outside botocore's budget, adds one to `M` (as the AWS SDK
+    /// integration raises `max_attempts`): no attempt says it is past `max`.
     pub(crate) fn stamp_attempt(&self, headers: &mut HeaderMap) {
         if self.retries.attempt_headers {
-            let max = self.retries.max_retries.saturating_add(1);
+            let max = self
+                .retries
+                .max_retries
+                .saturating_add(1)
+                .saturating_add(self.paced);
             headers.insert(SDK_REQUEST_HEADER, sdk_request(self.attempts, max));
         }
     }
