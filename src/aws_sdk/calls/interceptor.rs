@@ -118,6 +118,12 @@ impl LegacyRetriesInterceptor {
     fn wanted(&self) -> bool {
         self.retries.has_event_callbacks() || self.retries.get_cold_starts().is_some()
     }
+
+    /// The operation's call, when this interceptor drives it (a per-call
+    /// override's interceptor takes it over from the client's).
+    fn own_call<'a>(&self, cfg: &'a ConfigBag) -> Option<&'a SdkCall> {
+        cfg.load::<SdkCall>().filter(|c| c.owned_by(self.id))
+    }
 }
 
 impl Intercept for LegacyRetriesInterceptor {
@@ -148,11 +154,7 @@ impl Intercept for LegacyRetriesInterceptor {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let Some(call) = cfg
-            .load::<SdkCall>()
-            .filter(|c| c.owned_by(self.id))
-            .cloned()
-        else {
+        let Some(call) = self.own_call(cfg).cloned() else {
             return Ok(());
         };
         let attempt = cfg.load::<RequestAttempts>().map_or(1, |a| a.attempts());
@@ -168,11 +170,7 @@ impl Intercept for LegacyRetriesInterceptor {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let Some(call) = cfg
-            .load::<SdkCall>()
-            .filter(|c| c.owned_by(self.id))
-            .cloned()
-        else {
+        let Some(call) = self.own_call(cfg).cloned() else {
             return Ok(());
         };
         let mark = {
@@ -200,7 +198,7 @@ impl Intercept for LegacyRetriesInterceptor {
         runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let Some(call) = cfg.load::<SdkCall>().filter(|c| c.owned_by(self.id)) else {
+        let Some(call) = self.own_call(cfg) else {
             return Ok(());
         };
         let ctx = context.inner();
@@ -275,7 +273,7 @@ impl Intercept for LegacyRetriesInterceptor {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let Some(call) = cfg.load::<SdkCall>().filter(|c| c.owned_by(self.id)) else {
+        let Some(call) = self.own_call(cfg) else {
             return Ok(());
         };
         let mut state = call.lock();

@@ -233,7 +233,10 @@ impl CallState {
     pub(super) fn answered(&mut self, status: Option<StatusCode>, reason: Option<RetryReason>) {
         let paced = reason == Some(RetryReason::NoCapacity) && self.operation_timeout.is_some();
         self.paced += u32::from(paced);
-        self.observed.answered(status, reason);
+        // Only the events read it: no clock read per attempt without them.
+        if !self.hooks_empty() {
+            self.observed.answered(status, reason);
+        }
     }
 
     /// After an attempt [`answered`](Self::answered): reports its outcome to
