@@ -1444,6 +1444,8 @@ mod scale_from_zero {
         struct AtZero {
             ready_after: Duration,
             arrivals: Arc<Mutex<Vec<Instant>>>,
+            // Each arrival's `amz-sdk-request`.
+            attempt_headers: Arc<Mutex<Vec<String>>>,
         }
 
         #[async_trait::async_trait]
@@ -1460,6 +1462,10 @@ mod scale_from_zero {
                 );
                 let mut arrivals = self.arrivals.lock().unwrap();
                 arrivals.push(Instant::now());
+                if let Some(value) = req.headers().get("amz-sdk-request") {
+                    let value = value.to_str().unwrap().to_owned();
+                    self.attempt_headers.lock().unwrap().push(value);
+                }
                 let res = match arrivals[0].elapsed() < self.ready_after {
                     true => http::Response::builder()
                         .status(400)
@@ -1476,6 +1482,7 @@ mod scale_from_zero {
             AtZero {
                 ready_after,
                 arrivals: Arc::default(),
+                attempt_headers: Arc::default(),
             }
         }
 
@@ -1527,6 +1534,24 @@ mod scale_from_zero {
                 since >= Duration::from_secs(240) && since <= elapsed,
                 "{since:?}"
             );
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn the_attempt_headers_max_grows_with_each_paced_answer() {
+            let endpoint = at_zero(Duration::from_secs(100));
+            let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+                .inference_component(component("ic-1"))
+                .with(endpoint.clone())
+                .build();
+            let res = client.post(URL).body("1").send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::OK);
+            let seen = endpoint.attempt_headers.lock().unwrap().clone();
+            // Paced retries 10 to 30 s apart: at least 4 before 100 s.
+            assert!(seen.len() >= 5, "{seen:?}");
+            let expected: Vec<String> = (1..=seen.len())
+                .map(|n| format!("attempt={n}; max={}", 4 + n))
+                .collect();
+            assert_eq!(seen, expected);
         }
 
         #[tokio::test(start_paused = true)]

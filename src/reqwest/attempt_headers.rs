@@ -12,7 +12,10 @@ use crate::sagemaker::{INVOCATION_ID_HEADER, SDK_REQUEST_HEADER};
 /// call; a request that has one of its own keeps it) and `amz-sdk-request:
 /// attempt=N; max=M` (`N` counts from 1, `M` is `max_retries + 1`). The
 /// service and AWS support use them to tie the attempts of one call
-/// together. Off with [`LegacyRetries::attempt_headers(false)`](LegacyRetries::attempt_headers).
+/// together. Each no-capacity answer that
+/// [`ColdStartsMiddleware`](super::ColdStartsMiddleware) paces, outside
+/// botocore's budget, adds one to `M`, as the retry layer does: no attempt
+/// says it is past `max`. Off with [`LegacyRetries::attempt_headers(false)`](LegacyRetries::attempt_headers).
 ///
 /// Put it **after** (inside) `reqwest_retry::RetryTransientMiddleware`,
 /// which runs it once per attempt, and **before**
@@ -77,6 +80,12 @@ impl Default for AttemptHeadersMiddleware {
     }
 }
 
+/// In a call's middleware extensions: how many of its answers
+/// [`ColdStartsMiddleware`](super::ColdStartsMiddleware) has paced (retried
+/// outside botocore's budget).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct PacedAnswers(pub(super) u32);
+
 /// One call's invocation id and attempts so far, in its extensions.
 #[derive(Debug, Clone)]
 struct CallAttempts {
@@ -93,6 +102,7 @@ impl Middleware for AttemptHeadersMiddleware {
         next: Next<'_>,
     ) -> reqwest_middleware::Result<::reqwest::Response> {
         if self.on {
+            let paced = extensions.get::<PacedAnswers>().map_or(0, |p| p.0);
             let call = extensions.get_or_insert_with(|| CallAttempts {
                 invocation_id: invocation_id(),
                 attempts: 0,
@@ -104,7 +114,7 @@ impl Middleware for AttemptHeadersMiddleware {
             }
             headers.insert(
                 SDK_REQUEST_HEADER,
-                sdk_request(call.attempts, self.max_attempts),
+                sdk_request(call.attempts, self.max_attempts.saturating_add(paced)),
             );
         }
         next.run(req, extensions).await

@@ -10,6 +10,7 @@ use http::{Extensions, HeaderMap, StatusCode, Uri};
 use reqwest_middleware::{Middleware, Next};
 use tokio::time::Instant;
 
+use super::attempt_headers::PacedAnswers;
 use crate::deadline::Deadline;
 use crate::retry::classify::Classified;
 use crate::retry::{
@@ -384,6 +385,10 @@ impl Middleware for ColdStartsMiddleware {
                 });
                 state.after_attempt(&self.retries, deadline, spare.is_some(), response)
             };
+            if matches!(after, After::SleepUntil(_) | After::Wait(_)) {
+                // `AttemptHeadersMiddleware` raises `max` by the paced answers.
+                extensions.insert(PacedAnswers(call.lock().paced));
+            }
             match (after, spare) {
                 (After::SleepUntil(wake), Some(spare)) => {
                     tokio::time::sleep_until(wake).await;

@@ -246,7 +246,9 @@ fn poll_deadline(timer: &mut Timer, call: &Call, cx: &mut Context<'_>) -> Poll<(
 }
 
 /// The caller's answer: on a response, `Attempts` and the call's `Deadline`
-/// go into its extensions, in a map reused from the request where there is one.
+/// go into its extensions. A response without extensions gets a map reused
+/// from the request where there is one; a map the response has already (an
+/// HTTP client's connection info) takes them in place.
 ///
 /// Works in place: a response is large, and every move of it is a copy.
 fn finish<B: Clone, R>(
@@ -256,16 +258,18 @@ fn finish<B: Clone, R>(
     template: &mut Template<B>,
 ) {
     let Ok(res) = outcome else { return };
-    let mut extensions = std::mem::take(kept);
+    let extensions = res.extensions_mut();
     // A kept map that is not empty holds the deadline already.
+    let mut has_deadline = false;
     if extensions.is_empty() {
-        if let Some(copied) = template.take_extensions() {
-            extensions = copied;
-        }
-        if let Some(deadline) = call.deadline() {
-            extensions.insert(deadline);
-        }
+        has_deadline = !kept.is_empty();
+        *extensions = match has_deadline {
+            true => std::mem::take(kept),
+            false => template.take_extensions().unwrap_or_default(),
+        };
+    }
+    if let (false, Some(deadline)) = (has_deadline, call.deadline()) {
+        extensions.insert(deadline);
     }
     extensions.insert(Attempts(call.attempts()));
-    res.extensions_mut().extend(extensions);
 }
