@@ -36,7 +36,7 @@ mod component_arg;
 #[path = "common/demo.rs"]
 mod demo;
 
-use cli::{parse_duration, parse_size, ModelArg};
+use cli::{parse_duration, parse_endpoint_name, parse_size, ModelArg};
 use component_arg::ComponentArg;
 
 /// A local SageMaker Runtime multi-model endpoint, for tests and demos.
@@ -73,7 +73,7 @@ struct Args {
     components: Vec<ComponentArg>,
 
     /// An endpoint name (repeatable; default demo).
-    #[arg(long = "endpoint", value_name = "NAME")]
+    #[arg(long = "endpoint", value_name = "NAME", value_parser = parse_endpoint_name)]
     endpoints: Vec<String>,
 
     /// How long a call for a loading model is held before 429 ModelNotReadyException.

@@ -157,7 +157,12 @@ pub mod scale_from_zero;
 pub mod sigv4;
 #[cfg(feature = "target-model")]
 pub mod target_model;
-#[cfg(any(feature = "deadline", feature = "read-timeout", feature = "retry"))]
+#[cfg(any(
+    feature = "deadline",
+    feature = "read-timeout",
+    feature = "retry",
+    feature = "emulator"
+))]
 mod timer;
 
 #[cfg(all(

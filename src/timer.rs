@@ -18,9 +18,11 @@ use tokio::time::{Instant, Sleep};
 /// A response future hands its timer on to its response body
 /// ([`take`](Self::take)): a call whose head had to wait then arms one
 /// timer, not one for the head and another for the body.
+#[cfg(any(feature = "deadline", feature = "read-timeout", feature = "retry"))]
 #[derive(Debug, Default)]
 pub(crate) struct Timer(Option<Pin<Box<Sleep>>>);
 
+#[cfg(any(feature = "deadline", feature = "read-timeout", feature = "retry"))]
 impl Timer {
     /// Polls a timer that fires at `deadline`, arming it if needed.
     pub(crate) fn poll_until(&mut self, deadline: Instant, cx: &mut Context<'_>) -> Poll<()> {
@@ -73,6 +75,14 @@ impl Timer {
     pub(crate) fn armed_at(&self) -> Option<Instant> {
         self.0.as_ref().map(|sleep| sleep.deadline())
     }
+}
+
+/// `duration` after `from`, or [`far_future`] when that is beyond the
+/// clock's range (a configured time of `Duration::MAX`, say).
+#[cfg(feature = "emulator")]
+pub(crate) fn after(from: Instant, duration: Duration) -> Instant {
+    from.checked_add(duration)
+        .unwrap_or_else(|| far_future(from))
 }
 
 /// An instant that stands for "never": 30 years after `from`, as tokio does

@@ -40,6 +40,8 @@ fn command(name: &'static str) -> Command {
         "AWS_SECRET_ACCESS_KEY",
         "AWS_SESSION_TOKEN",
         "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME",
+        "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
         "AWS_MAX_ATTEMPTS",
         "AWS_RETRY_MODE",
         "AWS_USE_FIPS_ENDPOINT",
@@ -156,6 +158,10 @@ fn invoke_endpoint_usage_errors_exit_252_and_name_the_flag() {
         (
             vec!["--body", "1", "--cli-read-timeout", "soon", out],
             "--cli-read-timeout",
+        ),
+        (
+            vec!["--body", "1", "--deadline", "0", out],
+            "it must be more than 0",
         ),
     ] {
         let r = invoke(&args);
@@ -475,6 +481,8 @@ async fn invoke_endpoint_refuses_a_bad_endpoint_url_or_region_before_any_request
     let port = listener.local_addr().unwrap().port();
     let ftp = format!("ftp://127.0.0.1:{port}");
     let http = format!("http://127.0.0.1:{port}");
+    let query = format!("{http}/?x=1");
+    let fragment = format!("{http}#frag");
     let out = outfile("unused.txt");
     let out = out.to_str().unwrap();
     for (flags, says) in [
@@ -490,6 +498,14 @@ async fn invoke_endpoint_refuses_a_bad_endpoint_url_or_region_before_any_request
         (
             vec!["--endpoint-url", &http, "--region", "us-east-1\n"],
             "\"us-east-1\\n\"".to_owned(),
+        ),
+        (
+            vec!["--endpoint-url", &query],
+            "a query (?...) or fragment (#...)".to_owned(),
+        ),
+        (
+            vec!["--endpoint-url", &fragment],
+            "a query (?...) or fragment (#...)".to_owned(),
         ),
     ] {
         let mut cmd = command("invoke_endpoint");
@@ -927,5 +943,322 @@ fn invoke_endpoint_help_explains_the_retry_mode_and_the_settings() {
         "endpoint rules",
     ] {
         assert!(r.stdout.contains(says), "{says} missing from --help");
+    }
+}
+
+#[test]
+fn zero_timeouts_wait_for_ever_as_in_the_aws_cli() {
+    let mut cmd = command("invoke_endpoint");
+    cmd.args(["--cli-read-timeout", "0", "--cli-connect-timeout", "0"]);
+    let r = invoke_model_1(&mut cmd);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        announced(&r).contains("reads without a time limit"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("timeout"), "{}", r.stderr);
+}
+
+/// One answer of [`answering_server`]: status, headers, body.
+type Answer = (u16, &'static [(&'static str, &'static str)], &'static str);
+
+/// A server that gives the n-th request the n-th of `answers` (the last one
+/// from then on), one request per connection, counting them; on its own
+/// thread.
+fn answering_server(
+    answers: &'static [Answer],
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            // Read the request's head and body, answer, close.
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = stream.read(&mut buf) {
+                request.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&request);
+                if let Some((head, rest)) = text.split_once("\r\n\r\n") {
+                    let length = head
+                        .lines()
+                        .find_map(|l| {
+                            let (name, value) = l.split_once(':')?;
+                            name.eq_ignore_ascii_case("content-length")
+                                .then(|| value.trim().parse::<usize>().ok())?
+                        })
+                        .unwrap_or(0);
+                    if rest.len() >= length {
+                        break;
+                    }
+                }
+            }
+            let n = seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let (status, headers, body) = answers[n.min(answers.len() - 1)];
+            let mut answer = format!(
+                "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n",
+                body.len()
+            );
+            for (name, value) in headers {
+                answer.push_str(&format!("{name}: {value}\r\n"));
+            }
+            answer.push_str("\r\n");
+            answer.push_str(body);
+            let _ = stream.write_all(answer.as_bytes());
+        }
+    });
+    (url, count)
+}
+
+#[test]
+fn an_error_code_in_the_body_is_read_and_cut_as_botocore_does() {
+    let out = outfile("unused.txt");
+    const ANSWERS: [&[Answer]; 3] = [
+        &[(
+            400,
+            &[],
+            r#"{"__type":"com.amazonaws.sagemaker#ValidationError","message":"bad"}"#,
+        )],
+        &[(400, &[], r#"{"Code":"ValidationError","Message":"bad"}"#)],
+        &[(
+            400,
+            &[],
+            r#"{"code":"ModelError:http://internal.amazon.com/coral/","message":"bad"}"#,
+        )],
+    ];
+    for (answers, code) in
+        ANSWERS
+            .into_iter()
+            .zip(["ValidationError", "ValidationError", "ModelError"])
+    {
+        let body = answers[0].2;
+        let (url, requests) = answering_server(answers);
+        let r = run(command("invoke_endpoint").args([
+            "--endpoint-name",
+            "demo",
+            "--endpoint-url",
+            &url,
+            "--body",
+            "1",
+            out.to_str().unwrap(),
+        ]));
+        assert_eq!(r.code, 254, "{body}: {}", r.stderr);
+        let says =
+            format!("An error occurred ({code}) when calling the InvokeEndpoint operation: bad");
+        assert!(r.stderr.contains(&says), "{body}: {}", r.stderr);
+        assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+}
+
+#[test]
+fn reached_max_retries_is_said_only_when_the_retries_ran_out() {
+    const BUSY: Answer = (
+        503,
+        &[("x-amzn-errortype", "ServiceUnavailable")],
+        r#"{"message":"busy"}"#,
+    );
+    const BAD: Answer = (
+        400,
+        &[("x-amzn-errortype", "ValidationError")],
+        r#"{"message":"bad"}"#,
+    );
+    let out = outfile("unused.txt");
+    let call = |answers: &'static [Answer]| {
+        let (url, _) = answering_server(answers);
+        run(command("invoke_endpoint")
+            .args([
+                "--endpoint-name",
+                "demo",
+                "--endpoint-url",
+                &url,
+                "--body",
+                "1",
+            ])
+            .args(["--max-retries", "1"])
+            .arg(&out))
+    };
+    let exhausted = call(&[BUSY]);
+    assert_eq!(exhausted.code, 254, "{}", exhausted.stderr);
+    assert!(
+        exhausted.stderr.contains(
+            "An error occurred (ServiceUnavailable) when calling the InvokeEndpoint operation (reached max retries: 1): busy"
+        ),
+        "{}",
+        exhausted.stderr
+    );
+    // Retried once, then an answer that is not retried: the retries did not run out.
+    let ended = call(&[BUSY, BAD]);
+    assert_eq!(ended.code, 254, "{}", ended.stderr);
+    assert!(ended.stderr.contains("attempt 2/2"), "{}", ended.stderr);
+    assert!(
+        ended.stderr.contains(
+            "An error occurred (ValidationError) when calling the InvokeEndpoint operation: bad"
+        ),
+        "{}",
+        ended.stderr
+    );
+}
+
+#[tokio::test]
+async fn an_endpoint_url_configured_as_the_sdk_finds_one_is_used() {
+    use tower_sagemaker::emulator::{Emulator, ModelSpec};
+    let emulator = Emulator::builder()
+        .model("fast", ModelSpec::new(std::time::Duration::ZERO))
+        .build();
+    let server = emulator
+        .serve("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let url = server.endpoint_url();
+    // A port where nothing listens: a call sent there fails to connect.
+    let nowhere = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let profile = aws_config_file(
+        "endpoint-url",
+        &format!("[default]\nendpoint_url = {url}\n"),
+    );
+    let services = aws_config_file(
+        "endpoint-url-services",
+        &format!(
+            "[default]\nendpoint_url = {nowhere}\nservices = local\n\n[services local]\nsagemaker-runtime =\n  endpoint_url = {url}\n"
+        ),
+    );
+    let out = outfile("configured-endpoint.txt");
+    for (env, from) in [
+        (vec![("AWS_ENDPOINT_URL", url.as_str())], "AWS_ENDPOINT_URL"),
+        (
+            vec![
+                ("AWS_ENDPOINT_URL", nowhere.as_str()),
+                ("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", url.as_str()),
+            ],
+            "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME",
+        ),
+        (
+            vec![("AWS_CONFIG_FILE", profile.to_str().unwrap())],
+            "endpoint_url",
+        ),
+        (
+            vec![("AWS_CONFIG_FILE", services.to_str().unwrap())],
+            "endpoint_url",
+        ),
+    ] {
+        let mut cmd = command("invoke_endpoint");
+        cmd.envs(env.iter().copied()).args([
+            "--endpoint-name",
+            "demo",
+            "--target-model",
+            "fast",
+            "--body",
+            "1.0,2.0",
+            out.to_str().unwrap(),
+        ]);
+        let output = tokio::process::Command::from(cmd).output().await.unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{env:?}: {stderr}");
+        assert!(
+            stderr.contains("Endpoint URL from ") && stderr.contains(from),
+            "{env:?}: {stderr}"
+        );
+        assert!(stderr.contains(&format!(" at {url}:")), "{env:?}: {stderr}");
+        assert!(!stderr.contains("built-in"), "{env:?}: {stderr}");
+    }
+    // Ignored when asked: the embedded emulator answers.
+    let mut cmd = command("invoke_endpoint");
+    cmd.envs([
+        ("AWS_ENDPOINT_URL", nowhere.as_str()),
+        ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true"),
+    ]);
+    let cmd = cmd.args([
+        "--endpoint-name",
+        "demo",
+        "--target-model",
+        "model-1.tar.gz",
+        "--body",
+        "1",
+        out.to_str().unwrap(),
+    ]);
+    let output = tokio::process::Command::from(std::mem::replace(cmd, Command::new("true")))
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("Endpoint URL from"), "{stderr}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn bad_credentials_profiles_and_endpoint_urls_are_refused_before_any_request() {
+    // Where a request would go: it must see no connection.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let config = aws_config_file("profiles", "[default]\n");
+    let process = aws_config_file(
+        "broken-credential-process",
+        "[default]\ncredential_process = /nonexistent/credential-helper\n",
+    );
+    let bad_url = aws_config_file("bad-endpoint-url", "[default]\nendpoint_url = ftp://x\n");
+    let out = outfile("unused.txt");
+    let with_url = vec!["--endpoint-url", url.as_str()];
+    for (env, flags, says) in [
+        (
+            vec![("AWS_CONFIG_FILE", config.to_str().unwrap())],
+            [with_url.clone(), vec!["--profile", "defualt"]].concat(),
+            "The config profile (defualt) could not be found",
+        ),
+        (
+            vec![
+                ("AWS_CONFIG_FILE", config.to_str().unwrap()),
+                ("AWS_PROFILE", "missing"),
+            ],
+            with_url.clone(),
+            "The config profile (missing) could not be found",
+        ),
+        (
+            vec![("AWS_CONFIG_FILE", process.to_str().unwrap())],
+            with_url.clone(),
+            "Unable to load credentials",
+        ),
+        (
+            vec![
+                ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+                ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ],
+            with_url.clone(),
+            "You must specify a region",
+        ),
+        (
+            vec![("AWS_ENDPOINT_URL", "http://127.0.0.1:8080/?x=1")],
+            vec![],
+            "invalid AWS_ENDPOINT_URL",
+        ),
+        (
+            vec![("AWS_CONFIG_FILE", bad_url.to_str().unwrap())],
+            vec![],
+            "\"ftp://x\"",
+        ),
+    ] {
+        let mut cmd = command("invoke_endpoint");
+        cmd.envs(env.iter().copied())
+            .args(["--endpoint-name", "demo", "--body", "1"])
+            .args(&flags)
+            .arg(&out);
+        let output = tokio::process::Command::from(cmd).output().await.unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(
+            output.status.code(),
+            Some(253),
+            "{env:?} {flags:?}: {stderr}"
+        );
+        assert!(stderr.contains(says), "{env:?} {flags:?}: {stderr}");
+        assert!(!stderr.contains("unsigned"), "{env:?} {flags:?}: {stderr}");
+        let accepted = tokio::time::timeout(std::time::Duration::ZERO, listener.accept()).await;
+        assert!(accepted.is_err(), "{env:?} {flags:?}: a request was sent");
     }
 }

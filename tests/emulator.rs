@@ -236,6 +236,51 @@ async fn request_errors() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn content_type_and_accept_are_checked_as_the_service_checks_them() {
+    let emu = emulator();
+    let long = format!("text/csv;x={}", "a".repeat(1020));
+    for (header, member) in [("content-type", "contentType"), ("accept", "accept")] {
+        let mut r = csv("fast", "1");
+        r.headers_mut().insert(header, long.parse().unwrap());
+        let a = call(&emu, r).await;
+        assert_eq!(
+            (a.status.as_u16(), a.code().as_str()),
+            (400, "ValidationError"),
+            "{header}"
+        );
+        assert!(a.message().contains(member), "{}", a.message());
+        let mut r = csv("fast", "1");
+        r.headers_mut().insert(
+            header,
+            http::HeaderValue::from_bytes(b"text/caf\xe9").unwrap(),
+        );
+        let a = call(&emu, r).await;
+        assert_eq!(a.status, 400, "{header}: {}", a.message());
+    }
+    // At the limit, and the usual values, pass.
+    let mut r = csv("fast", "1");
+    r.headers_mut()
+        .insert("accept", "a".repeat(1024).parse().unwrap());
+    assert_eq!(call(&emu, r).await.status, 200);
+    assert_eq!(emu.stats("fast").unwrap().invocations, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn times_beyond_the_clock_mean_never_and_panic_nowhere() {
+    let emu = Emulator::builder()
+        .model("never", ModelSpec::new(Duration::MAX))
+        .hold_timeout(Duration::MAX)
+        .max_load_time(Duration::MAX)
+        .request_body_timeout(Duration::MAX)
+        .build();
+    // Held "for ever": still held after a year.
+    let call = tokio::spawn(async move { call(&emu, csv("never", "1")).await });
+    tokio::time::sleep(Duration::from_secs(365 * 86_400)).await;
+    assert!(!call.is_finished());
+    call.abort();
+}
+
+#[tokio::test(start_paused = true)]
 async fn cold_start_holds_then_429_then_loads() {
     let emu = emulator();
     let start = Instant::now();

@@ -62,6 +62,29 @@ pub fn parse_duration(s: &str) -> Result<Duration, ParseArgError> {
         .map_err(|_| error(format!("invalid duration '{s}': out of range")))
 }
 
+/// A duration as [`parse_duration`] reads it, more than zero: a budget of
+/// nothing would end every call before it starts.
+pub fn parse_positive_duration(s: &str) -> Result<Duration, ParseArgError> {
+    match parse_duration(s)? {
+        Duration::ZERO => Err(error(format!(
+            "invalid duration '{s}': it must be more than 0"
+        ))),
+        d => Ok(d),
+    }
+}
+
+/// An endpoint name as SageMaker takes it: 1 to 63 letters and digits, with
+/// hyphens between them.
+pub fn parse_endpoint_name(s: &str) -> Result<String, ParseArgError> {
+    if tower_sagemaker::sagemaker::is_valid_endpoint_name(s) {
+        Ok(s.to_owned())
+    } else {
+        Err(error(format!(
+            "invalid endpoint name '{s}': 1 to 63 letters and digits, with hyphens between them"
+        )))
+    }
+}
+
 /// A size: a number and a unit, `B`, decimal `KB`, `MB`, `GB`, `TB` (powers
 /// of 1000) or binary `KiB`, `MiB`, `GiB`, `TiB` (powers of 1024), such as
 /// `200MiB` or `1.5GiB`. Units are case-insensitive. A bare number is
@@ -177,6 +200,13 @@ pub fn parse_endpoint_url(s: &str) -> Result<String, ParseArgError> {
     if uri.host().is_none_or(str::is_empty) {
         return Err(bad("no host"));
     }
+    // The operation's path is appended to the URL's: a query or a fragment
+    // would swallow it.
+    if uri.query().is_some() || s.contains('#') {
+        return Err(bad(
+            "a query (?...) or fragment (#...) has no place in an endpoint URL",
+        ));
+    }
     // The port is what follows the last colon, unless that is inside an
     // IPv6 address's brackets.
     if let Some((_, port)) = authority.rsplit_once(':').filter(|(_, p)| !p.contains(']')) {
@@ -269,9 +299,29 @@ mod tests {
             ("http://", "not a URL"),
             ("http://user:secret@host", "user information"),
             ("http://exa mple", "not a URL"),
+            ("http://127.0.0.1:8080/?x=1", "query"),
+            ("http://127.0.0.1:8080#frag", "fragment"),
+            ("http://127.0.0.1:8080/p#", "fragment"),
         ] {
             let e = parse_endpoint_url(bad).unwrap_err().to_string();
             assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn positive_durations_and_endpoint_names() {
+        assert_eq!(
+            parse_positive_duration("1.5s"),
+            Ok(Duration::from_millis(1500))
+        );
+        for zero in ["0", "0s", "0.0ms"] {
+            let e = parse_positive_duration(zero).unwrap_err().to_string();
+            assert!(e.contains("more than 0"), "{zero}: {e}");
+        }
+        assert_eq!(parse_endpoint_name("demo-2").as_deref(), Ok("demo-2"));
+        for bad in ["my_endpoint", "", "-demo", &"a".repeat(64)] {
+            let e = parse_endpoint_name(bad).unwrap_err().to_string();
+            assert!(e.contains("invalid endpoint name"), "{bad}: {e}");
         }
     }
 

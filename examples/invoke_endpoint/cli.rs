@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use aws_config::meta::region::RegionProviderChain;
 use aws_config::BehaviorVersion;
+use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::ProvideCredentials;
 use aws_credential_types::Credentials;
 use bytes::Bytes;
@@ -34,7 +35,7 @@ use tower_sagemaker::ErrorCode;
 use crate::config::{self, Configured, DEFAULT_MAX_RETRIES};
 use crate::demo::{describe_demo_models, with_demo_models};
 use crate::progress::{secs, stamp, Progress};
-use crate::values::{parse_duration, parse_endpoint_url, parse_region};
+use crate::values::{parse_duration, parse_endpoint_url, parse_positive_duration, parse_region};
 
 /// Invoke a SageMaker endpoint, riding through multi-model endpoint cold starts.
 ///
@@ -42,7 +43,7 @@ use crate::values::{parse_duration, parse_endpoint_url, parse_region};
 /// ModelNotReadyException and one deadline for the whole call. Credentials and
 /// region come from where every AWS tool finds them (environment, shared
 /// config and credentials files, --profile, SSO, credential_process, ...).
-/// With neither a region nor --endpoint-url it runs against an embedded
+/// With neither a region nor an endpoint URL it runs against an embedded
 /// multi-model endpoint emulator with demo models.
 ///
 /// Retries: botocore's legacy mode, whatever AWS_RETRY_MODE or a profile's
@@ -58,15 +59,21 @@ use crate::values::{parse_duration, parse_endpoint_url, parse_region};
 /// https://runtime.sagemaker.cn-north-1.amazonaws.com.cn, ...), FIPS and
 /// dual-stack by AWS_USE_FIPS_ENDPOINT and AWS_USE_DUALSTACK_ENDPOINT, or the
 /// profile's use_fips_endpoint and use_dualstack_endpoint; --debug prints it.
-/// --endpoint-url is used as given.
+/// --endpoint-url is used as given; without it, an endpoint URL configured as
+/// the AWS SDK for Rust finds one (AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME,
+/// AWS_ENDPOINT_URL, the profile's services section or endpoint_url; none
+/// with AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true). A call to an endpoint URL
+/// goes unsigned when no credentials are found at all; signed, it needs a
+/// region.
 #[derive(Debug, Parser)]
 #[command(
     version,
     after_help = "Exit status: 0 success; 252 invalid arguments (an unknown flag, a bad \
                   value such as an endpoint URL or region that no request could use), \
                   before any request; 253 no credentials or invalid configuration (a \
-                  region, AWS_MAX_ATTEMPTS, max_attempts, FIPS or dual-stack setting \
-                  from the environment or profile included); 254 the service \
+                  region, AWS_MAX_ATTEMPTS, max_attempts, FIPS, dual-stack or endpoint \
+                  URL setting from the environment or profile, or a profile that is \
+                  not there, included); 254 the service \
                   answered an error; 255 any other error (connection, timeout, deadline). \
                   As AWS CLI v2."
 )]
@@ -121,7 +128,8 @@ pub struct Args {
     #[arg(long)]
     custom_attributes: Option<String>,
 
-    /// Endpoint URL, http:// or https:// (default: the region's, by the SDK's endpoint rules).
+    /// Endpoint URL, http:// or https:// [default: AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME,
+    /// AWS_ENDPOINT_URL or the profile's endpoint_url; else the region's, by the SDK's endpoint rules].
     #[arg(long, value_parser = parse_endpoint_url)]
     endpoint_url: Option<String>,
 
@@ -138,17 +146,18 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     pub max_retries: Option<u32>,
 
-    /// Longest wait for bytes (the response head, each body frame): seconds or with a unit.
+    /// Longest wait for bytes (the response head, each body frame): seconds or with a unit;
+    /// 0 waits for ever, as in the AWS CLI.
     #[arg(long, visible_alias = "read-timeout", default_value = "70", value_parser = parse_duration)]
-    pub cli_read_timeout: Duration,
+    cli_read_timeout: Duration,
 
-    /// Longest wait to connect: seconds or with a unit.
+    /// Longest wait to connect: seconds or with a unit; 0 waits for ever, as in the AWS CLI.
     #[arg(long, default_value = "60", value_parser = parse_duration)]
-    pub cli_connect_timeout: Duration,
+    cli_connect_timeout: Duration,
 
-    /// Budget of the whole call, retries and waits included: seconds or with a unit
+    /// Budget of the whole call, retries and waits included: seconds or with a unit, more than 0
     /// [default: 360; 600 with --inference-component-name, to cover a scale-out from zero].
-    #[arg(long = "deadline", value_name = "DEADLINE", value_parser = parse_duration)]
+    #[arg(long = "deadline", value_name = "DEADLINE", value_parser = parse_positive_duration)]
     deadline_arg: Option<Duration>,
 
     /// Do not verify TLS certificates (as the AWS CLI's --no-verify-ssl: for tests only).
@@ -172,6 +181,16 @@ pub struct Args {
 }
 
 impl Args {
+    /// The longest wait for bytes; `None` (no bound) for `--cli-read-timeout 0`.
+    pub fn read_timeout(&self) -> Option<Duration> {
+        Some(self.cli_read_timeout).filter(|t| !t.is_zero())
+    }
+
+    /// The longest wait to connect; `None` (no bound) for `--cli-connect-timeout 0`.
+    pub fn connect_timeout(&self) -> Option<Duration> {
+        Some(self.cli_connect_timeout).filter(|t| !t.is_zero())
+    }
+
     /// The budget of the whole call: `--deadline`, else the default for
     /// what is invoked (a scale-out from zero takes minutes).
     pub fn deadline(&self) -> Duration {
@@ -283,8 +302,12 @@ pub async fn prepare(args: &Args) -> Result<Call, Failure> {
         (None, Some(attempts)) => (attempts.value - 1, Some(attempts.from.clone())),
         (None, None) => (DEFAULT_MAX_RETRIES, None),
     };
+    let configured_url = configured.endpoint_url.as_ref().map(|setting| {
+        eprintln!("Endpoint URL from {}: {}", setting.from, setting.value);
+        &setting.value
+    });
     let mut emulator = None;
-    let (endpoint_url, signer) = match (&args.endpoint_url, region) {
+    let (endpoint_url, signer) = match (args.endpoint_url.as_ref().or(configured_url), region) {
         (None, None) => {
             let component = args.inference_component_name.as_deref();
             let (server, url) = start_emulator(&args.endpoint_name, component).await?;
@@ -294,11 +317,21 @@ pub async fn prepare(args: &Args) -> Result<Call, Failure> {
             (url, Some(SigV4Layer::new(credentials, DEMO_REGION)))
         }
         (Some(url), region) => {
-            // A custom endpoint (a local emulator, say) may take unsigned calls.
-            let region = region.unwrap_or_else(|| DEMO_REGION.to_owned());
-            let signer = match find_credentials(args, max_retries).await {
-                Ok(credentials) => Some(SigV4Layer::new(credentials, region)),
-                Err(_) => {
+            // A custom endpoint (a local emulator, say) may take unsigned
+            // calls: without credentials anywhere, they go unsigned. Broken
+            // credentials are an error, as everywhere else.
+            let signer = match find_credentials(args, max_retries).await? {
+                Some(credentials) => {
+                    let region = region.ok_or_else(|| {
+                        Failure::Config(
+                            "You must specify a region to sign for: --region, AWS_REGION or \
+                             AWS_DEFAULT_REGION, or region in the profile."
+                                .into(),
+                        )
+                    })?;
+                    Some(SigV4Layer::new(credentials, region))
+                }
+                None => {
                     eprintln!("No AWS credentials found: sending unsigned requests to {url}");
                     None
                 }
@@ -307,7 +340,9 @@ pub async fn prepare(args: &Args) -> Result<Call, Failure> {
         }
         (None, Some(region)) => {
             let url = region_endpoint(&region, &configured).await?;
-            let credentials = find_credentials(args, max_retries).await?;
+            let credentials = find_credentials(args, max_retries)
+                .await?
+                .ok_or_else(|| Failure::Config(NO_CREDENTIALS.into()))?;
             (url, Some(SigV4Layer::new(credentials, region)))
         }
     };
@@ -339,9 +374,13 @@ pub async fn prepare(args: &Args) -> Result<Call, Failure> {
 /// The retry and endpoint settings of the environment and the profile, each
 /// checked before anything is sent; a bad one is a configuration error (253).
 async fn read_configuration(args: &Args) -> Result<Configured, Failure> {
-    let configured = config::read(args.profile.as_deref(), args.max_retries.is_none())
-        .await
-        .map_err(Failure::Config)?;
+    let configured = config::read(
+        args.profile.as_deref(),
+        args.max_retries.is_none(),
+        args.endpoint_url.is_none(),
+    )
+    .await
+    .map_err(Failure::Config)?;
     if let Some(mode) = &configured.ignored_retry_mode {
         eprintln!(
             "AWS_RETRY_MODE={mode:?} is ignored: this command retries in botocore's legacy mode, \
@@ -483,7 +522,7 @@ async fn find_region(args: &Args) -> Result<Option<String>, Failure> {
 /// The retry settings are given to the loader: it would otherwise read
 /// AWS_MAX_ATTEMPTS and AWS_RETRY_MODE again (for the STS and SSO clients of
 /// the chain), and panic on a value it cannot parse.
-async fn find_credentials(args: &Args, max_retries: u32) -> Result<Credentials, Failure> {
+async fn find_credentials(args: &Args, max_retries: u32) -> Result<Option<Credentials>, Failure> {
     let retry =
         aws_config::retry::RetryConfig::standard().with_max_attempts(max_retries.saturating_add(1));
     let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(retry);
@@ -491,21 +530,29 @@ async fn find_credentials(args: &Args, max_retries: u32) -> Result<Credentials, 
         loader = loader.profile_name(name);
     }
     let config = loader.load().await;
-    let provider = config.credentials_provider().ok_or_else(|| {
-        Failure::Config("Unable to locate credentials. You can configure credentials by running \"aws configure\".".into())
-    })?;
-    provider.provide_credentials().await.map_err(|e| {
-        Failure::Config(format!(
-            "Unable to locate credentials ({e}). You can configure credentials by running \"aws configure\"."
-        ))
-    })
+    let Some(provider) = config.credentials_provider() else {
+        return Ok(None);
+    };
+    match provider.provide_credentials().await {
+        Ok(credentials) => Ok(Some(credentials)),
+        // No source had any: not an error where unsigned calls may do.
+        Err(CredentialsError::CredentialsNotLoaded(_)) => Ok(None),
+        Err(e) => Err(Failure::Config(format!(
+            "Unable to load credentials: {}",
+            chain(&e)
+        ))),
+    }
 }
+
+/// The AWS CLI's words for a call that must be signed and has no credentials.
+const NO_CREDENTIALS: &str =
+    "Unable to locate credentials. You can configure credentials by running \"aws configure\".";
 
 /// The line that says what is about to happen.
 pub fn announce(args: &Args, call: &Call) {
     let attempts_max = call.max_retries.saturating_add(1);
     eprintln!(
-        "Invoking endpoint `{}`{}{} at {}: up to {} attempt{}{}, reads within {} each, {} in all{}",
+        "Invoking endpoint `{}`{}{} at {}: up to {} attempt{}{}, {}, {} in all{}",
         args.endpoint_name,
         call.target_model
             .as_ref()
@@ -528,7 +575,10 @@ pub fn announce(args: &Args, call: &Call) {
                     .map(|_| " (no-capacity answers: until the deadline)".to_owned()),
             )
             .collect::<String>(),
-        secs(args.cli_read_timeout),
+        match args.read_timeout() {
+            Some(t) => format!("reads within {} each", secs(t)),
+            None => "reads without a time limit".to_owned(),
+        },
         secs(args.deadline()),
         match &call.signer {
             Some(s) => format!(
@@ -601,7 +651,12 @@ async fn start_emulator(
 
 /// Writes the body and prints the metadata, or turns an error response into
 /// the AWS CLI's message.
-pub fn finish(response: Response<Bytes>, args: &Args, start: Instant) -> Result<(), Failure> {
+pub fn finish(
+    response: Response<Bytes>,
+    args: &Args,
+    progress: &Progress,
+    start: Instant,
+) -> Result<(), Failure> {
     let attempts = response
         .extensions()
         .get::<Attempts>()
@@ -609,14 +664,20 @@ pub fn finish(response: Response<Bytes>, args: &Args, start: Instant) -> Result<
     let status = response.status();
     let headers = response.headers();
     if !status.is_success() {
+        // Where botocore finds the code, cut as it cuts one (`ns#Code:uri`).
         let code = ErrorCode::from_headers(headers)
             .map(|c| c.as_str().to_owned())
-            .or_else(|| json_field(response.body(), &["code", "__type"]))
+            .or_else(|| {
+                let raw = json_field(response.body(), &["code", "Code", "__type"])?;
+                ErrorCode::parse(&raw).map(|c| c.as_str().to_owned())
+            })
             .unwrap_or_else(|| status.as_u16().to_string());
         let message = json_field(response.body(), &["message", "Message"])
             .unwrap_or_else(|| status.canonical_reason().unwrap_or("").to_owned());
-        let retries = if attempts > 1 {
-            format!(" (reached max retries: {})", attempts - 1)
+        // botocore says so only when the retries ran out, not when the
+        // deadline or a non-retryable answer ended the call.
+        let retries = if progress.retries_exhausted() {
+            format!(" (reached max retries: {})", attempts.saturating_sub(1))
         } else {
             String::new()
         };

@@ -6,12 +6,20 @@
 //! - `AWS_RETRY_MODE` / `retry_mode`: ignored, the retries are botocore's legacy mode;
 //! - `AWS_USE_FIPS_ENDPOINT` / `use_fips_endpoint` and
 //!   `AWS_USE_DUALSTACK_ENDPOINT` / `use_dualstack_endpoint`: which endpoint of
-//!   the region the SDK's endpoint rules give.
+//!   the region the SDK's endpoint rules give;
+//! - `AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME`, `AWS_ENDPOINT_URL`, then the
+//!   profile's `endpoint_url` (in its `services` section for `sagemaker-runtime`
+//!   first): the endpoint URL when `--endpoint-url` is not given, unless
+//!   `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS` / `ignore_configured_endpoint_urls`
+//!   is true.
+//!
+//! A profile named by `--profile` or `AWS_PROFILE` must exist.
 
 use std::borrow::Cow;
 
 use aws_runtime::env_config::file::EnvConfigFiles;
 use aws_runtime::env_config::section::EnvConfigSections;
+use aws_runtime::env_config::EnvConfigValue;
 use aws_sdk_sagemakerruntime::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
 use aws_types::os_shim_internal::{Env, Fs};
 
@@ -36,6 +44,9 @@ pub struct Configured {
     pub ignored_retry_mode: Option<String>,
     pub use_fips: Option<Setting<bool>>,
     pub use_dual_stack: Option<Setting<bool>>,
+    /// The endpoint URL configured for SageMaker Runtime, checked as
+    /// `--endpoint-url` is.
+    pub endpoint_url: Option<Setting<String>>,
 }
 
 impl Configured {
@@ -72,6 +83,15 @@ impl Sources {
                 crate::cli::chain(&e)
             )
         })?;
+        // As the AWS CLI: a profile asked for by name must be there (the
+        // `default` one may be missing).
+        let named = profile.is_some() || env.get("AWS_PROFILE").is_ok();
+        let selected = profiles.selected_profile();
+        if named && profiles.get_profile(selected).is_none() {
+            return Err(format!(
+                "The config profile ({selected}) could not be found"
+            ));
+        }
         Ok(Self { env, profiles })
     }
 
@@ -111,8 +131,13 @@ impl Sources {
 }
 
 /// Reads and checks the settings. `attempts` is false when `--max-retries`
-/// is given: the flag wins, and the attempts settings are not read.
-pub async fn read(profile: Option<&str>, attempts: bool) -> Result<Configured, String> {
+/// is given, `endpoint` when `--endpoint-url` is: the flag wins, and the
+/// settings it overrides are not read.
+pub async fn read(
+    profile: Option<&str>,
+    attempts: bool,
+    endpoint: bool,
+) -> Result<Configured, String> {
     let sources = Sources::load(profile).await?;
     let max_attempts = if attempts {
         sources.checked("AWS_MAX_ATTEMPTS", "max_attempts", parse_max_attempts)?
@@ -133,7 +158,49 @@ pub async fn read(profile: Option<&str>, attempts: bool) -> Result<Configured, S
             "use_dualstack_endpoint",
             parse_bool,
         )?,
+        endpoint_url: match endpoint {
+            true => endpoint_url(&sources)?,
+            false => None,
+        },
     })
+}
+
+/// SageMaker Runtime's service id, which names its own endpoint settings.
+const SERVICE_ID: &str = "SageMaker Runtime";
+/// The environment variable of SageMaker Runtime's own endpoint URL.
+const SERVICE_ENDPOINT_URL_VAR: &str = "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME";
+
+/// The configured endpoint URL, looked up as the AWS SDK for Rust looks it
+/// up for this service (the service's variable, the global one, the
+/// profile's service section, the profile), and checked.
+fn endpoint_url(sources: &Sources) -> Result<Option<Setting<String>>, String> {
+    let ignore = sources.checked(
+        "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+        "ignore_configured_endpoint_urls",
+        parse_bool,
+    )?;
+    if ignore.is_some_and(|s| s.value) {
+        return Ok(None);
+    }
+    let Some((value, source)) = EnvConfigValue::new()
+        .env("AWS_ENDPOINT_URL")
+        .profile("endpoint_url")
+        .service_id(SERVICE_ID)
+        .load(&sources.env, Some(&sources.profiles))
+    else {
+        return Ok(None);
+    };
+    let from = if sources.env.get(SERVICE_ENDPOINT_URL_VAR).is_ok() {
+        SERVICE_ENDPOINT_URL_VAR.to_owned()
+    } else if sources.env.get("AWS_ENDPOINT_URL").is_ok() {
+        "AWS_ENDPOINT_URL".to_owned()
+    } else {
+        format!("{source}")
+    };
+    match crate::values::parse_endpoint_url(&value) {
+        Ok(url) => Ok(Some(Setting { value: url, from })),
+        Err(why) => Err(format!("invalid {from} {value:?}: {why}")),
+    }
 }
 
 /// Total attempts, the first included: a whole number from 1.

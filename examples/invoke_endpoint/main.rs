@@ -110,7 +110,10 @@ where
         )
         .layer(NoCapacityLayer::new())
         .layer(CollectBodyLayer::new(MAX_PAYLOAD_BYTES))
-        .layer(ReadTimeoutLayer::new(args.cli_read_timeout))
+        // `--cli-read-timeout 0`: no bound (a timeout beyond the clock's range never fires).
+        .layer(ReadTimeoutLayer::new(
+            args.read_timeout().unwrap_or(std::time::Duration::MAX),
+        ))
         .option_layer(signer)
         .service(client)
 }
@@ -161,5 +164,5 @@ async fn run(args: Args, start: Instant) -> Result<(), Failure> {
     }
     let response =
         outcome.map_err(|e| cli::explain_error(&*e, &progress, &args, &call.endpoint_url))?;
-    cli::finish(response, &args, start)
+    cli::finish(response, &args, &progress, start)
 }

@@ -22,6 +22,8 @@ pub struct Progress {
     /// Whether an inference component answered "no capacity": its retries
     /// are bounded by the deadline, not by the number of attempts.
     scaling_out: Arc<AtomicBool>,
+    /// Whether the call ended because no retries were left.
+    retries_exhausted: Arc<AtomicBool>,
 }
 
 impl Progress {
@@ -32,7 +34,14 @@ impl Progress {
             sent: Arc::new(Mutex::new(Instant::now())),
             attempts_max: max_retries.saturating_add(1),
             scaling_out: Arc::new(AtomicBool::new(false)),
+            retries_exhausted: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Whether the call ended because no retries were left (botocore then
+    /// says "reached max retries" in its error message).
+    pub fn retries_exhausted(&self) -> bool {
+        self.retries_exhausted.load(Ordering::SeqCst)
     }
 
     /// Whether the call met an inference component scaling out from zero.
@@ -109,7 +118,10 @@ impl Progress {
                         "[{at}]   not retrying: the next wait would end after the deadline{}",
                         left(o.remaining)
                     ),
-                    Decision::RetriesExhausted => eprintln!("[{at}]   no retries left"),
+                    Decision::RetriesExhausted => {
+                        self.retries_exhausted.store(true, Ordering::SeqCst);
+                        eprintln!("[{at}]   no retries left")
+                    }
                     Decision::DeadlineExceeded => eprintln!("[{at}]   the deadline passed"),
                     _ => {}
                 }

@@ -47,7 +47,7 @@ pub fn http_client(args: &Args) -> Result<HttpClient, Failure> {
     };
     let mut http = HttpConnector::new();
     http.enforce_http(false);
-    http.set_connect_timeout(Some(args.cli_connect_timeout));
+    http.set_connect_timeout(args.connect_timeout());
     let https = HttpsConnectorBuilder::new()
         .with_tls_config(config)
         .https_or_http()

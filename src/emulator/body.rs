@@ -124,7 +124,7 @@ where
     B: Body<Data = Bytes>,
     B::Error: Into<BoxError>,
 {
-    let until = Instant::now() + timeout;
+    let until = crate::timer::after(Instant::now(), timeout);
     let mut body = std::pin::pin!(body);
     let declared = parts
         .headers

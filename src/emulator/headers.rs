@@ -1,5 +1,7 @@
-//! `InvokeEndpoint`'s headers other than the target model, as the emulator
-//! checks them.
+//! `InvokeEndpoint`'s headers other than the target model (`Content-Type`
+//! and `Accept` among them), as the emulator checks them.
+
+use http::header::{ACCEPT, CONTENT_TYPE};
 
 use super::answer::ErrorAnswer;
 use crate::sagemaker::internal::DEFAULT_VARIANT_NAME;
@@ -17,6 +19,8 @@ pub(super) fn check_invoke_headers(headers: &http::HeaderMap) -> Result<(), Erro
     // The header, the member the service names in messages, and whether the
     // value may be echoed (custom attributes are the caller's secrets).
     let members = [
+        (&CONTENT_TYPE, "contentType", true),
+        (&ACCEPT, "accept", true),
         (&TARGET_VARIANT_HEADER, "targetVariant", true),
         (
             &TARGET_CONTAINER_HOSTNAME_HEADER,

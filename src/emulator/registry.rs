@@ -156,7 +156,7 @@ impl Registry {
 
     /// Waits (up to the hold limit) until `model` is loaded, starting its load if needed.
     pub(crate) async fn acquire(self: &Arc<Self>, model: &str) -> Acquire {
-        let hold_deadline = Instant::now() + self.hold_timeout;
+        let hold_deadline = crate::timer::after(Instant::now(), self.hold_timeout);
         // The load this call waits for, if any.
         let mut waiting_on = None;
         loop {
@@ -304,7 +304,7 @@ impl State {
         } else {
             (e.spec.load_time, None)
         };
-        let ready_at = now + after;
+        let ready_at = crate::timer::after(now, after);
         self.next_load += 1;
         let id = self.next_load;
         e.status = Status::Loading {
