@@ -1311,3 +1311,146 @@ mod scale_from_zero {
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// Coalescing and botocore's budget: a call that waited through other calls'
+// failed probes has spent those attempts, whatever ends its next one.
+// Against a small fake endpoint on 127.0.0.1, on tokio's paused clock.
+// ---------------------------------------------------------------------------
+
+mod coalescing_budget {
+    use super::*;
+
+    use std::net::SocketAddr;
+
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Full};
+    use hyper::service::service_fn;
+    use hyper_util::rt::TokioIo;
+
+    /// How the fake answers after the model's two 429s.
+    #[derive(Clone, Copy)]
+    enum Then {
+        /// 503 `ServiceUnavailable`, which the SDK's own classifier retries too.
+        ServiceUnavailable,
+        /// The connection closed without an answer.
+        Drop,
+    }
+
+    /// An endpoint whose first two requests get 429 `ModelNotReadyException`
+    /// after a 300 ms hold; later ones `then`. Records each request's
+    /// inference id (which caller sent it).
+    async fn serve(then: Then, requests: Arc<Mutex<Vec<String>>>) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr: SocketAddr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let requests = requests.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                        let requests = requests.clone();
+                        async move {
+                            let id = req
+                                .headers()
+                                .get("x-amzn-sagemaker-inference-id")
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or("")
+                                .to_owned();
+                            let _ = req.into_body().collect().await;
+                            let n = {
+                                let mut requests = requests.lock().unwrap();
+                                requests.push(id);
+                                requests.len()
+                            };
+                            let (status, code) = match (n, then) {
+                                (1 | 2, _) => {
+                                    tokio::time::sleep(Duration::from_millis(300)).await;
+                                    (429, "ModelNotReadyException")
+                                }
+                                (_, Then::ServiceUnavailable) => (503, "ServiceUnavailable"),
+                                (_, Then::Drop) => return Err(std::io::Error::other("dropped")),
+                            };
+                            let body = serde_json::json!({ "message": code }).to_string();
+                            Ok(http::Response::builder()
+                                .status(status)
+                                .header("x-amzn-errortype", code)
+                                .header("content-type", "application/json")
+                                .body(Full::new(Bytes::from(body)))
+                                .unwrap())
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    /// Caller A probes the loading model; caller B, 100 ms later, waits
+    /// through A's two failed probes, which with `max_retries(2)` leaves
+    /// it one attempt. B's attempt fails (503, or a dropped connection): B
+    /// ends there, as with the crate's retry layer, while A, which made its
+    /// own three attempts, ends after its third.
+    #[tokio::test(start_paused = true)]
+    async fn a_call_that_waited_through_the_probes_ends_after_its_last_attempt() {
+        for then in [Then::ServiceUnavailable, Then::Drop] {
+            let requests = Arc::new(Mutex::new(Vec::new()));
+            let url = serve(then, requests.clone()).await;
+            let finals = Arc::new(Mutex::new(Vec::new()));
+            let seen = finals.clone();
+            let retries = LegacyRetries::new()
+                .max_retries(2)
+                .base_delay(Duration::from_millis(20))
+                .coalesce_cold_starts(ColdStarts::new())
+                .on_event(move |event| {
+                    if let RetryEvent::Outcome(o) = event {
+                        if o.decision.is_final() {
+                            seen.lock().unwrap().push(o.decision);
+                        }
+                    }
+                });
+            let config = aws_sdk_sagemakerruntime::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new("us-east-1"))
+                .endpoint_url(&url)
+                .credentials_provider(Credentials::new(AKID, SECRET, None, None, "test"))
+                .multi_model_endpoint_with(
+                    MultiModelEndpoint::new()
+                        .retries(retries)
+                        .target_model(model()),
+                )
+                .build();
+            let client = Client::from_conf(config);
+            let call = |id: &'static str| {
+                let client = client.clone();
+                async move {
+                    client
+                        .invoke_endpoint()
+                        .endpoint_name("demo")
+                        .inference_id(id)
+                        .content_type("text/csv")
+                        .body(Blob::new("1"))
+                        .send()
+                        .await
+                }
+            };
+            let a = tokio::spawn(call("A"));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let b = tokio::spawn(call("B"));
+            assert!(a.await.unwrap().is_err());
+            assert!(b.await.unwrap().is_err());
+            let requests = requests.lock().unwrap().clone();
+            let by = |id: &str| requests.iter().filter(|r| *r == id).count();
+            assert_eq!((by("A"), by("B")), (3, 1), "{requests:?}");
+            assert_eq!(
+                *finals.lock().unwrap(),
+                [Decision::RetriesExhausted, Decision::RetriesExhausted]
+            );
+        }
+    }
+}

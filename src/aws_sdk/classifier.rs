@@ -33,7 +33,13 @@ use crate::sagemaker::ERROR_TYPE_HEADER;
 /// [module docs](super) for how this combines with the SDK's classifiers.
 ///
 /// The number of attempts is the SDK's `RetryConfig::max_attempts`
-/// ([`legacy_retry_config`](super::legacy_retry_config)).
+/// ([`legacy_retry_config`](super::legacy_retry_config)). With cold-start
+/// coalescing, the probes a call waited through count as its attempts too:
+/// once they and its own spend botocore's budget, its next failure is
+/// `RetryAction::RetryForbidden` (the SDK's own classifiers would retry a
+/// 503), and [`LegacyRetriesInterceptor`](super::LegacyRetriesInterceptor)
+/// lowers the call's `max_attempts` so that an error without a response,
+/// which this classifier cannot see the count of, is not retried either.
 ///
 /// With [`RetryClassifier::scale_from_zero`] (as
 /// [`LegacyRetries::scale_from_zero`] sets it), it also retries an inference
@@ -192,7 +198,9 @@ impl ModelNotReadyClassifier {
         }
         if let Some(mark) = mark {
             if mark.counted > self.max_retries {
-                return RetryAction::NoActionIndicated;
+                // Spent, waited-through probes included: not retried, also
+                // when the SDK's own classifiers would (a 503, say).
+                return RetryAction::RetryForbidden;
             }
             if mark.wait {
                 // `ColdStartsHttpClient` waits for another call's probe

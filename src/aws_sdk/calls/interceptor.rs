@@ -198,9 +198,21 @@ impl Intercept for LegacyRetriesInterceptor {
         runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let Some(call) = self.own_call(cfg) else {
+        let Some(call) = self.own_call(cfg).cloned() else {
             return Ok(());
         };
+        if call.lock().spent() {
+            // The SDK counts only the call's own attempts; botocore's budget,
+            // with the probes the call waited through, is spent: no retry,
+            // also after an error without a response, which the classifier
+            // cannot mark. (Last of the attempt's hooks: nothing raises it
+            // again after this.)
+            let attempts = cfg.load::<RequestAttempts>().map_or(1, |a| a.attempts());
+            if let Some(retry) = cfg.load::<RetryConfig>() {
+                let capped = retry.clone().with_max_attempts(attempts);
+                cfg.interceptor_state().store_put(capped);
+            }
+        }
         let ctx = context.inner();
         let action = run_classifiers_on_ctx(runtime_components.retry_classifiers(), ctx);
         let retry = cfg.load::<RetryConfig>();

@@ -71,6 +71,9 @@ pub(super) struct CallState {
     // With coalescing.
     ticket: Option<Box<Ticket>>,
     watch: Option<Box<Watch>>,
+    // The last attempt spent botocore's budget, the probes the call waited
+    // through included: the call ends with it, whatever its outcome.
+    spent: bool,
     finished: bool,
 }
 
@@ -87,6 +90,7 @@ impl SdkCall {
             observed: Observed::default(),
             ticket: None,
             watch: None,
+            spent: false,
             finished: false,
         }));
         Self { owner, state }
@@ -222,6 +226,12 @@ impl CallState {
         }
     }
 
+    /// Whether the last attempt spent botocore's budget, counting the probes
+    /// the call waited through (which the SDK's own count leaves out).
+    pub(super) fn spent(&self) -> bool {
+        self.spent
+    }
+
     /// `ColdStartsHttpClient` sends the attempt out now.
     pub(super) fn sending(&mut self) {
         self.sent = Some(self.attempts);
@@ -253,6 +263,7 @@ impl CallState {
         let ticket = self.ticket.as_mut()?;
         // Waited-through probes count: the rule of `retry::Call`.
         let counted = Counted::of(self.attempts, self.paced, Some(ticket)).legacy;
+        self.spent = !paced && counted > max;
         // The SDK's classifier retries what has a reason.
         self.watch = ticket.after_attempt(reason, paced, counted, max, reason.is_some());
         let wait = self.watch.is_some();

@@ -196,8 +196,8 @@ fn coalescing_marks_set_the_delay_and_the_budget() {
     // The probes waited through count: the fourth retry's ceiling.
     let action = marked(4, false);
     assert!(delay_of(&action).unwrap() < Duration::from_secs(8));
-    // Beyond the retries: not retried.
-    assert_eq!(marked(5, false), RetryAction::NoActionIndicated);
+    // Beyond the retries: not retried, whatever other classifiers say.
+    assert_eq!(marked(5, false), RetryAction::RetryForbidden);
 }
 
 /// A 400 `ValidationError` whose parsed error carries `message`, with
