@@ -1772,3 +1772,222 @@ mod scale_from_zero {
         }
     }
 }
+
+/// A call's state lives in its middleware extensions; a caller that owns
+/// them (`execute_with_extensions`) gets them back as they were.
+mod call_state {
+    use std::sync::Mutex;
+
+    use tower_sagemaker::deadline::Deadline;
+    use tower_sagemaker::reqwest::ClientBuilderExt;
+    use tower_sagemaker::retry::ColdStarts;
+
+    use super::*;
+
+    /// An endpoint made of middleware whose model never loads.
+    #[derive(Clone, Default)]
+    struct AlwaysLoading(Arc<Mutex<u32>>);
+
+    #[async_trait::async_trait]
+    impl Middleware for AlwaysLoading {
+        async fn handle(
+            &self,
+            _: reqwest::Request,
+            _: &mut Extensions,
+            _: Next<'_>,
+        ) -> reqwest_middleware::Result<reqwest::Response> {
+            *self.0.lock().unwrap() += 1;
+            let res = http::Response::builder()
+                .status(429)
+                .header("x-amzn-errortype", "ModelNotReadyException")
+                .body("")
+                .unwrap();
+            Ok(res.into())
+        }
+    }
+
+    const URL: &str = "http://127.0.0.1:9/endpoints/demo/invocations";
+
+    #[tokio::test(start_paused = true)]
+    async fn a_finished_call_leaves_nothing_in_extensions_the_caller_keeps() {
+        let cold = ColdStarts::new();
+        let retries = LegacyRetries::new()
+            .max_retries(1)
+            .base_delay(Duration::from_millis(20))
+            .coalesce_cold_starts(cold.clone());
+        let endpoint = AlwaysLoading::default();
+        let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+            .multi_model_endpoint_with(
+                TargetModel::new("m.tar.gz").unwrap(),
+                &retries,
+                Duration::from_secs(5),
+            )
+            .with(endpoint.clone())
+            .build();
+        let mut kept = Extensions::new();
+        let callers = Deadline::after(Duration::from_secs(60));
+        kept.insert(callers);
+        let req = client.post(URL).body("1").build().unwrap();
+        let res = client
+            .execute_with_extensions(req, &mut kept)
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 429);
+        assert_eq!(*endpoint.0.lock().unwrap(), 2);
+        // Its ticket left the model's key: no call is held up by it.
+        assert!(cold.is_empty(), "{cold:?}");
+        // The caller's map is as it was: its own deadline, nothing else.
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept.get::<Deadline>(), Some(&callers));
+
+        // Another call for the model goes out at once, and so does one on
+        // the kept map, each making its own attempts.
+        let start = tokio::time::Instant::now();
+        let res = client.post(URL).body("1").send().await.unwrap();
+        assert_eq!(res.status(), 429);
+        let req = client.post(URL).body("1").build().unwrap();
+        let res = client
+            .execute_with_extensions(req, &mut kept)
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 429);
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            start.elapsed()
+        );
+        assert_eq!(*endpoint.0.lock().unwrap(), 6);
+        assert!(cold.is_empty(), "{cold:?}");
+    }
+}
+
+/// With coalescing, a call that waited through other calls' failed probes
+/// has spent those attempts: its next failure ends it, also one without a
+/// response, as with the tower layer.
+mod coalescing_budget {
+    use std::net::SocketAddr;
+    use std::sync::Mutex;
+
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Full};
+    use hyper::service::service_fn;
+    use hyper_util::rt::TokioIo;
+    use tower_sagemaker::reqwest::{ClientBuilderExt, NoRetriesLeft};
+    use tower_sagemaker::retry::ColdStarts;
+
+    use super::*;
+
+    /// The first two requests get 429 `ModelNotReadyException` after a
+    /// 300 ms hold; the connection of each later one closes unanswered.
+    /// Records each request's inference id (which caller sent it).
+    async fn serve(requests: Arc<Mutex<Vec<String>>>) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr: SocketAddr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let requests = requests.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                        let requests = requests.clone();
+                        async move {
+                            let id = req
+                                .headers()
+                                .get("x-amzn-sagemaker-inference-id")
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or("")
+                                .to_owned();
+                            let _ = req.into_body().collect().await;
+                            let n = {
+                                let mut requests = requests.lock().unwrap();
+                                requests.push(id);
+                                requests.len()
+                            };
+                            if n > 2 {
+                                return Err(std::io::Error::other("dropped"));
+                            }
+                            tokio::time::sleep(Duration::from_millis(300)).await;
+                            Ok(http::Response::builder()
+                                .status(429)
+                                .header("x-amzn-errortype", "ModelNotReadyException")
+                                .body(Full::new(Bytes::from_static(b"{}")))
+                                .unwrap())
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        format!("http://{addr}/endpoints/demo/invocations")
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_that_waited_through_the_probes_ends_after_its_last_attempt() {
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let url = serve(requests.clone()).await;
+        let retries = LegacyRetries::new()
+            .max_retries(2)
+            .base_delay(Duration::from_millis(20))
+            .coalesce_cold_starts(ColdStarts::new());
+        let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+            .multi_model_endpoint_with(
+                TargetModel::new("m.tar.gz").unwrap(),
+                &retries,
+                Duration::from_secs(30),
+            )
+            .build();
+        let call = |id: &'static str| {
+            let client = client.clone();
+            let url = url.clone();
+            async move {
+                client
+                    .post(&url)
+                    .header("x-amzn-sagemaker-inference-id", id)
+                    .body("1")
+                    .send()
+                    .await
+            }
+        };
+        let a = tokio::spawn(call("A"));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let b = tokio::spawn(call("B"));
+        let a = a.await.unwrap().unwrap_err();
+        let b = b.await.unwrap().unwrap_err();
+        let requests = requests.lock().unwrap().clone();
+        let by = |id: &str| requests.iter().filter(|r| *r == id).count();
+        assert_eq!((by("A"), by("B")), (3, 1), "{requests:?}");
+        // B ended with its own attempt's error, marked: no retries left
+        // (reqwest-retry hands the final error on in its `RetryError`).
+        let retry_error = |err: &reqwest_middleware::Error| match err {
+            reqwest_middleware::Error::Middleware(e) => e
+                .downcast_ref::<reqwest_retry::RetryError>()
+                .map(|e| format!("{e:?}"))
+                .unwrap_or_else(|| panic!("{e:?}")),
+            e => panic!("{e:?}"),
+        };
+        let reqwest_middleware::Error::Middleware(outer) = &b else {
+            panic!("{b:?}")
+        };
+        let Some(reqwest_retry::RetryError::Error(reqwest_middleware::Error::Middleware(inner))) =
+            outer.downcast_ref::<reqwest_retry::RetryError>()
+        else {
+            panic!("{b:?}")
+        };
+        let spent = inner
+            .downcast_ref::<NoRetriesLeft>()
+            .unwrap_or_else(|| panic!("{b:?}"));
+        assert!(
+            matches!(spent.get_ref(), reqwest_middleware::Error::Reqwest(_)),
+            "{spent:?}"
+        );
+        // A made its own three attempts; reqwest-retry gave up on the last.
+        assert!(
+            retry_error(&a).starts_with("WithRetries { retries: 2"),
+            "{a:?}"
+        );
+    }
+}

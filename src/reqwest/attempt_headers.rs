@@ -86,6 +86,13 @@ impl Default for AttemptHeadersMiddleware {
 #[derive(Debug, Clone, Copy)]
 pub(super) struct PacedAnswers(pub(super) u32);
 
+/// Takes a finished call's invocation id and counts out of its extensions
+/// (see [`DeadlineMiddleware`](super::DeadlineMiddleware)).
+pub(super) fn end_call(extensions: &mut Extensions) {
+    extensions.remove::<CallAttempts>();
+    extensions.remove::<PacedAnswers>();
+}
+
 /// One call's invocation id and attempts so far, in its extensions.
 #[derive(Debug, Clone)]
 struct CallAttempts {

@@ -11,6 +11,7 @@ use reqwest_middleware::{Middleware, Next};
 use tokio::time::Instant;
 
 use super::attempt_headers::PacedAnswers;
+use super::{is_transient, NoRetriesLeft};
 use crate::deadline::Deadline;
 use crate::retry::classify::Classified;
 use crate::retry::{
@@ -36,7 +37,12 @@ use crate::sagemaker::{INFERENCE_COMPONENT_HEADER, TARGET_MODEL_HEADER};
 ///
 /// reqwest-middleware hands every attempt of one call the same extensions:
 /// the call's place among the calls for its model (its ticket) lives there,
-/// from its first attempt to the end of the call. For each attempt it
+/// from its first attempt to the end of the call. [`DeadlineMiddleware`](super::DeadlineMiddleware)
+/// before the retry middleware takes it out when the call ends (the
+/// builders put it there); without it, give every call extensions of its
+/// own (`send` does; a map passed to `execute_with_extensions` and kept
+/// would hold the ticket, and the calls waiting for its probe, until it is
+/// dropped). For each attempt it
 ///
 /// - joins the model's key (host, endpoint,
 ///   `X-Amzn-SageMaker-Target-Model` and
@@ -167,6 +173,13 @@ impl ColdStartsMiddleware {
 #[derive(Debug, Clone, Copy)]
 pub(super) struct ColdStartMark {
     pub(super) give_up: bool,
+}
+
+/// Takes a finished call's state out of its extensions (see
+/// [`DeadlineMiddleware`](super::DeadlineMiddleware)): its ticket leaves the
+/// model's key.
+pub(super) fn end_call(extensions: &mut Extensions) {
+    extensions.remove::<ReqwestCall>();
 }
 
 /// One call's state, in its middleware extensions.
@@ -376,7 +389,7 @@ impl Middleware for ColdStartsMiddleware {
             // retried).
             let spare = if pacing { req.try_clone() } else { None };
             call.lock().attempts += 1;
-            let mut result = next.clone().run(req, extensions).await;
+            let result = next.clone().run(req, extensions).await;
             let after = {
                 let mut state = call.lock();
                 let response = result.as_ref().ok().map(|res| {
@@ -407,10 +420,20 @@ impl Middleware for ColdStartsMiddleware {
                             Some(ColdStartMark { give_up: true })
                         }
                     };
-                    if let (Ok(res), Some(mark)) = (&mut result, mark) {
-                        res.extensions_mut().insert(mark);
-                    }
-                    return result;
+                    return match (result, mark) {
+                        (Ok(mut res), Some(mark)) => {
+                            res.extensions_mut().insert(mark);
+                            Ok(res)
+                        }
+                        // The strategy sees no extensions on an error: a
+                        // retryable one says so by its type.
+                        (Err(err), Some(ColdStartMark { give_up: true }))
+                            if is_transient(self.retries.get_classifier(), &err) =>
+                        {
+                            Err(reqwest_middleware::Error::middleware(NoRetriesLeft(err)))
+                        }
+                        (result, _) => result,
+                    };
                 }
             }
         }

@@ -15,7 +15,10 @@ use crate::sagemaker::MAX_LOAD_TIME;
 /// [`AttemptDeadlineMiddleware`] after it.
 ///
 /// It puts a [`Deadline`] into the middleware extensions (an earlier one the
-/// caller gave with `RequestBuilder::with_extension` stands) and, when the
+/// caller gave with `RequestBuilder::with_extension` stands), takes it out
+/// again when the call ends, with what the crate's middleware after it keep
+/// there for the call (so a map the caller passes to
+/// `execute_with_extensions` can serve another call), and, when the
 /// deadline passes before the middleware after it answer, drops their
 /// future (the attempt in flight or the sleep) and fails the call with
 /// [`DeadlineExceeded`](crate::deadline::DeadlineExceeded), inside
@@ -95,19 +98,36 @@ impl Middleware for DeadlineMiddleware {
         next: Next<'_>,
     ) -> reqwest_middleware::Result<::reqwest::Response> {
         let mut deadline = Deadline::after(self.budget);
-        if let Some(outer) = extensions.get::<Deadline>() {
+        let outer = extensions.get::<Deadline>().copied();
+        if let Some(outer) = outer {
             deadline = outer.min(deadline);
         }
         extensions.insert(deadline);
-        match tokio::time::timeout_at(deadline.instant(), next.run(req, extensions)).await {
-            Ok(Ok(res)) => Ok(res),
-            Ok(Err(_)) | Err(_) if deadline.is_expired() => {
-                Err(reqwest_middleware::Error::middleware(deadline.exceeded()))
-            }
-            Ok(Err(err)) => Err(err),
-            Err(_) => Err(reqwest_middleware::Error::middleware(deadline.exceeded())),
-        }
+        let result =
+            match tokio::time::timeout_at(deadline.instant(), next.run(req, extensions)).await {
+                Ok(Ok(res)) => Ok(res),
+                Ok(Err(_)) | Err(_) if deadline.is_expired() => {
+                    Err(reqwest_middleware::Error::middleware(deadline.exceeded()))
+                }
+                Ok(Err(err)) => Err(err),
+                Err(_) => Err(reqwest_middleware::Error::middleware(deadline.exceeded())),
+            };
+        end_call(extensions, outer);
+        result
     }
+}
+
+/// The call is over: what the crate's middleware kept in its extensions
+/// for it goes (a cold-start ticket among them, whose prober role passes on
+/// now), and the caller's own `Deadline`, if any, is back. A caller that
+/// owns the map (`execute_with_extensions`) may reuse it for another call.
+fn end_call(extensions: &mut Extensions, callers_deadline: Option<Deadline>) {
+    super::cold_starts::end_call(extensions);
+    super::attempt_headers::end_call(extensions);
+    match callers_deadline {
+        Some(deadline) => extensions.insert(deadline),
+        None => extensions.remove::<Deadline>(),
+    };
 }
 
 /// Ends each attempt, its response body included, by the call's

@@ -180,7 +180,8 @@ use crate::target_model::TargetModel;
 ///
 /// With [`ColdStartsMiddleware`], a response whose call has used up its
 /// attempts, counting the failed probes of other calls it waited through,
-/// is `Fatal` (the call ends with it, as with the tower layer).
+/// is `Fatal` (the call ends with it, as with the tower layer); so is such a
+/// call's error, which that middleware gives as [`NoRetriesLeft`].
 ///
 /// A 400 `ValidationError` marked [`NoCapacity`] by
 /// `NoCapacityMiddleware` (feature `scale-from-zero`) is `Transient` with
@@ -256,15 +257,74 @@ impl RetryableStrategy for LegacyRetryableStrategy {
                     None => Some(Retryable::Fatal),
                 }
             }
-            Err(reqwest_middleware::Error::Reqwest(err)) => {
-                if err.is_timeout() || self.classifier.classify_error(err).is_some() {
-                    Some(Retryable::Transient)
-                } else {
-                    Some(Retryable::Fatal)
-                }
-            }
-            Err(_) => Some(Retryable::Fatal),
+            Err(err) => match is_transient(&self.classifier, err) {
+                true => Some(Retryable::Transient),
+                false => Some(Retryable::Fatal),
+            },
         }
+    }
+}
+
+/// Whether `classifier` retries an error of a reqwest-middleware call: one
+/// of reqwest itself that it classifies as retried, or a reqwest timeout
+/// (botocore retries read timeouts). Other middleware's errors are final.
+fn is_transient(classifier: &RetryClassifier, err: &reqwest_middleware::Error) -> bool {
+    match err {
+        reqwest_middleware::Error::Reqwest(err) => {
+            err.is_timeout() || classifier.classify_error(err).is_some()
+        }
+        reqwest_middleware::Error::Middleware(_) => false,
+    }
+}
+
+/// The error of a call's last attempt when the call has no retries left:
+/// its attempts and the failed probes of other calls it waited through
+/// ([`ColdStartsMiddleware`]) spent botocore's budget. Inside
+/// `reqwest_middleware::Error::Middleware`, where
+/// [`LegacyRetryableStrategy`] sees it as final; the attempt's own error is
+/// its [`source`](std::error::Error::source) and
+/// [`into_inner`](Self::into_inner). `RetryTransientMiddleware` hands it to
+/// the caller inside its own error, `reqwest_retry::RetryError::Error`:
+///
+/// ```
+/// use tower_sagemaker::reqwest::NoRetriesLeft;
+///
+/// fn no_retries_left(err: &reqwest_middleware::Error) -> Option<&NoRetriesLeft> {
+///     let reqwest_middleware::Error::Middleware(err) = err else { return None };
+///     match err.downcast_ref::<reqwest_retry::RetryError>()? {
+///         reqwest_retry::RetryError::Error(reqwest_middleware::Error::Middleware(inner)) => {
+///             inner.downcast_ref::<NoRetriesLeft>()
+///         }
+///         _ => None,
+///     }
+/// }
+/// ```
+#[derive(Debug)]
+pub struct NoRetriesLeft(reqwest_middleware::Error);
+
+impl NoRetriesLeft {
+    /// The last attempt's error.
+    pub fn get_ref(&self) -> &reqwest_middleware::Error {
+        &self.0
+    }
+
+    /// The last attempt's error.
+    pub fn into_inner(self) -> reqwest_middleware::Error {
+        self.0
+    }
+}
+
+impl std::fmt::Display for NoRetriesLeft {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(
+            "no retries left: the call's attempts and the failed probes it waited through used them up",
+        )
+    }
+}
+
+impl std::error::Error for NoRetriesLeft {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
     }
 }
 
