@@ -1312,6 +1312,65 @@ mod scale_from_zero {
     }
 }
 
+/// Credentials that never load: every attempt fails before it is sent.
+#[derive(Debug)]
+struct NoCredentials;
+
+impl aws_credential_types::provider::ProvideCredentials for NoCredentials {
+    fn provide_credentials<'a>(
+        &'a self,
+    ) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        aws_credential_types::provider::future::ProvideCredentials::ready(Err(
+            aws_credential_types::provider::error::CredentialsError::not_loaded("none here"),
+        ))
+    }
+}
+
+/// An attempt that fails before it goes out (it cannot be signed) is an
+/// attempt all the same: announced, then its outcome, numbered from 1, as
+/// the retry layer reports a `SigV4Layer` failure beneath it.
+#[tokio::test]
+async fn events_of_an_attempt_that_fails_before_it_is_sent() {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let seen = events.clone();
+    let retries = LegacyRetries::new().on_event(move |event| {
+        let line = match event {
+            RetryEvent::Attempt { attempt, remaining } => {
+                format!("attempt {attempt}, budget {}", remaining.is_some())
+            }
+            RetryEvent::Outcome(o) => format!(
+                "outcome {}: {:?}, error {}",
+                o.attempt,
+                o.decision,
+                o.error.is_some()
+            ),
+            _ => return,
+        };
+        seen.lock().unwrap().push(line);
+    });
+    let config = aws_sdk_sagemakerruntime::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url("http://127.0.0.1:9")
+        .credentials_provider(NoCredentials)
+        .multi_model_endpoint_with(
+            MultiModelEndpoint::new()
+                .retries(retries)
+                .target_model(model()),
+        )
+        .build();
+    let client = Client::from_conf(config);
+    let err = invoke(&client).await.unwrap_err();
+    assert!(format!("{err:?}").contains("none here"), "{err:?}");
+    assert_eq!(
+        *events.lock().unwrap(),
+        ["attempt 1, budget true", "outcome 1: Return, error true"]
+    );
+}
+
 // ---------------------------------------------------------------------------
 // Coalescing and botocore's budget: a call that waited through other calls'
 // failed probes has spent those attempts, whatever ends its next one.

@@ -292,7 +292,10 @@ impl MultiModelEndpoint {
     /// With cold-start coalescing, the call coalesces only when the client's
     /// HTTP client is a [`ColdStartsHttpClient`] (the client was set up with
     /// coalescing too): an override does not replace the client's HTTP
-    /// client.
+    /// client. That HTTP client also keeps the per-attempt timeout (the
+    /// SDK's would count the waits for other calls' probes); on a client
+    /// without it, such a call has no per-attempt timeout, only the read
+    /// timeout and the `operation_timeout`.
     pub fn config_override(self) -> Builder {
         self.apply_to(Builder::default(), false)
     }

@@ -136,7 +136,13 @@
 //! the deadline (it fails with reqwest's timeout error instead), and, with
 //! coalescing, a backoff that counts the probes a call waited through
 //! (reqwest-retry's policy sees only the call's own retries; see
-//! [`ColdStartsMiddleware`]).
+//! [`ColdStartsMiddleware`]), and the last answer when a caller's own earlier
+//! [`Deadline`](crate::deadline::Deadline) would pass during the backoff:
+//! reqwest-retry's policy does not see it, so the retry middleware sleeps
+//! into it and the call ends at the deadline with `DeadlineExceeded` (the
+//! policy's own [`total_budget`](LegacyBackoffPolicy::total_budget), which the
+//! builders set to their budget, is seen: past it, the last answer is
+//! returned).
 //!
 //! Built for reqwest 0.13, reqwest-middleware 0.5, reqwest-retry 0.9 and
 //! retry-policies 0.5.

@@ -8,7 +8,8 @@ use aws_smithy_runtime::client::retries::classifiers::run_classifiers_on_ctx;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::{
     BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextMut,
-    FinalizerInterceptorContextMut, FinalizerInterceptorContextRef,
+    BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextMut,
+    FinalizerInterceptorContextRef,
 };
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::retries::classifiers::{RetryAction, RetryReason as SdkReason};
@@ -148,6 +149,19 @@ impl Intercept for LegacyRetriesInterceptor {
         Ok(())
     }
 
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(call) = self.own_call(cfg) {
+            let attempt = cfg.load::<RequestAttempts>().map_or(1, |a| a.attempts());
+            call.attempt_starts(attempt, operation_timeout(cfg));
+        }
+        Ok(())
+    }
+
     fn modify_before_transmit(
         &self,
         context: &mut BeforeTransmitInterceptorContextMut<'_>,
@@ -157,9 +171,7 @@ impl Intercept for LegacyRetriesInterceptor {
         let Some(call) = self.own_call(cfg).cloned() else {
             return Ok(());
         };
-        let attempt = cfg.load::<RequestAttempts>().map_or(1, |a| a.attempts());
-        let operation_timeout = operation_timeout(cfg);
-        call.attempt(context.request().headers(), attempt, operation_timeout);
+        call.transmitted(context.request().headers());
         context.request_mut().add_extension(call);
         Ok(())
     }

@@ -105,11 +105,25 @@ impl SdkCall {
         self.owner == id
     }
 
-    /// An attempt is handed to the HTTP client.
-    fn attempt(&self, headers: &Headers, attempt: u32, operation_timeout: Option<Duration>) {
+    /// Attempt `attempt` starts (before it is signed: one that fails there
+    /// is an attempt too, as with the retry layer).
+    fn attempt_starts(&self, attempt: u32, operation_timeout: Option<Duration>) {
         let mut state = self.lock();
         state.attempts = attempt;
         state.operation_timeout = operation_timeout;
+        if state.hooks_empty() {
+            return;
+        }
+        let remaining = state.remaining();
+        state
+            .retries
+            .emit(&RetryEvent::Attempt { attempt, remaining });
+    }
+
+    /// The attempt is handed to the HTTP client with `headers`: the events
+    /// name its target model and inference component.
+    fn transmitted(&self, headers: &Headers) {
+        let mut state = self.lock();
         if state.hooks_empty() {
             return;
         }
@@ -121,10 +135,6 @@ impl SdkCall {
             header(TARGET_MODEL_HEADER),
             header(INFERENCE_COMPONENT_HEADER),
         );
-        let remaining = state.remaining();
-        state
-            .retries
-            .emit(&RetryEvent::Attempt { attempt, remaining });
     }
 }
 
