@@ -88,7 +88,10 @@
 //! timeouts), it indicates a retry without a delay and the SDK computes
 //! `rand * min(initial_backoff * 2^(k-1), max_backoff)`: the same full-jitter
 //! formula, equal to [`LegacyBackoff`](crate::retry::LegacyBackoff) when `initial_backoff` is its base, as
-//! [`legacy_retry_config`] sets it.
+//! [`legacy_retry_config`] sets it, and `k` the SDK's attempt number. That
+//! number also counts an inference component's paced no-capacity answers,
+//! which botocore's count leaves out: after a scale-out, such a failure's
+//! delay is drawn under a higher ceiling than the retry layer's.
 //!
 //! # Inference components that scale to zero
 //!

@@ -52,7 +52,9 @@ use super::{ColdStartMark, SdkCall};
 ///   `max_attempts`, and the delay of [`ModelNotReadyClassifier`](crate::aws_sdk::ModelNotReadyClassifier)
 ///   (capped at the SDK's `max_backoff`). For an attempt without a response
 ///   (a transport error, a timeout), the SDK draws the delay itself; the
-///   event then carries that draw's ceiling.
+///   event then carries the legacy ceiling for the attempts counted under
+///   botocore's budget (the SDK's own ceiling is higher after paced
+///   no-capacity answers, which its attempt number counts).
 /// - A call that the SDK's `operation_timeout` ends reports
 ///   [`Decision::DeadlineExceeded`] (also while it sleeps: the SDK has no
 ///   [`Decision::DeadlineWouldPass`], it sleeps into its timeout, except
