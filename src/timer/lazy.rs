@@ -1,10 +1,8 @@
-//! A timer armed only when it is first needed.
+//! [`Timer`]: a timer armed only when it is first needed.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-
-use std::time::Duration;
 
 use tokio::time::{Instant, Sleep};
 
@@ -18,11 +16,9 @@ use tokio::time::{Instant, Sleep};
 /// A response future hands its timer on to its response body
 /// ([`take`](Self::take)): a call whose head had to wait then arms one
 /// timer, not one for the head and another for the body.
-#[cfg(any(feature = "deadline", feature = "read-timeout", feature = "retry"))]
 #[derive(Debug, Default)]
 pub(crate) struct Timer(Option<Pin<Box<Sleep>>>);
 
-#[cfg(any(feature = "deadline", feature = "read-timeout", feature = "retry"))]
 impl Timer {
     /// Polls a timer that fires at `deadline`, arming it if needed.
     pub(crate) fn poll_until(&mut self, deadline: Instant, cx: &mut Context<'_>) -> Poll<()> {
@@ -75,20 +71,4 @@ impl Timer {
     pub(crate) fn armed_at(&self) -> Option<Instant> {
         self.0.as_ref().map(|sleep| sleep.deadline())
     }
-}
-
-/// `duration` after `from`, or [`far_future`] when that is beyond the
-/// clock's range (a configured time of `Duration::MAX`, say).
-#[cfg(feature = "emulator")]
-pub(crate) fn after(from: Instant, duration: Duration) -> Instant {
-    from.checked_add(duration)
-        .unwrap_or_else(|| far_future(from))
-}
-
-/// An instant that stands for "never": 30 years after `from`, as tokio does
-/// for its own "far future" (a budget too large for the clock ends there).
-#[inline]
-pub(crate) fn far_future(from: Instant) -> Instant {
-    from.checked_add(Duration::from_secs(86_400 * 365 * 30))
-        .unwrap_or(from)
 }
