@@ -330,6 +330,50 @@ async fn without_a_deadline_no_capacity_retries_keep_botocores_budget() {
     assert_eq!(res.extensions().get::<Attempts>().unwrap().count(), 5);
 }
 
+/// A caller without a deadline (its no-capacity answers count against
+/// botocore's budget) that shares coalescing with a caller whose deadline
+/// paces its retries: the no-capacity probes it waits through count as its
+/// attempts, so it ends within its budget, as without coalescing, rather
+/// than when the paced prober gives up minutes later.
+#[tokio::test(start_paused = true)]
+async fn a_caller_without_a_deadline_waits_through_paced_probes_within_its_budget() {
+    for coalesce in [false, true] {
+        let endpoint = Components::new(Duration::from_secs(3600));
+        let cold = ColdStarts::new();
+        let retries = || {
+            let retries = LegacyRetries::new().scale_from_zero();
+            match coalesce {
+                true => retries.coalesce_cold_starts(cold.clone()),
+                false => retries,
+            }
+        };
+        let prober = tokio::spawn(
+            stack(Duration::from_secs(600), retries(), endpoint.service()).oneshot(request("ic-a")),
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        let start = Instant::now();
+        let waiter = ServiceBuilder::new()
+            .layer(ModelNotReadyRetryLayer::new(retries()))
+            .layer(NoCapacityLayer::new())
+            .service(endpoint.service());
+        let res = waiter.oneshot(request("ic-a")).await.unwrap();
+        assert_eq!(res.status(), 400, "coalesce {coalesce}");
+        // botocore's five attempts take at most 1 + 2 + 4 + 8 s of backoff;
+        // coalesced, the wait for the prober's paced probes (10 to 30 s
+        // apart) ends after as many of them.
+        let limit = match coalesce {
+            false => Duration::from_secs(15),
+            true => Duration::from_secs(5 * 30),
+        };
+        assert!(
+            start.elapsed() <= limit,
+            "coalesce {coalesce}: {:?}",
+            start.elapsed()
+        );
+        prober.abort();
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn the_policy_rides_it_through_too() {
     let endpoint = Components::new(SCALE_OUT);

@@ -224,11 +224,13 @@ impl ReqwestCall {
 
 impl CallState {
     /// Before an attempt is sent: the wait for another call's probe, if
-    /// the call must wait.
+    /// the call must wait. `paced`: its no-capacity answers are paced under
+    /// a deadline (else they count against `max_retries`).
     fn before_send(
         &mut self,
         retries: &LegacyRetries,
         req: &::reqwest::Request,
+        paced: bool,
     ) -> Option<Box<Watch>> {
         if self.attempts == 0 && retries.has_event_callbacks() {
             let header = |name| req.headers().get(name).cloned();
@@ -245,7 +247,7 @@ impl CallState {
             return None;
         }
         let uri: Uri = req.url().as_str().parse().ok()?;
-        let (ticket, turn) = cold.join(&uri, |name| req.headers().get(name))?;
+        let (ticket, turn) = cold.join(&uri, |name| req.headers().get(name), !paced)?;
         let max = retries.get_max_retries();
         let ticket = self.ticket.insert(ticket);
         match turn == Turn::Wait && max > 0 {
@@ -379,7 +381,7 @@ impl Middleware for ColdStartsMiddleware {
         let pacing = self.is_pacing_scale_outs() && deadline.is_some();
         let mut req = req;
         loop {
-            let watch = call.lock().before_send(&self.retries, &req);
+            let watch = call.lock().before_send(&self.retries, &req, pacing);
             if let Some(mut watch) = watch {
                 poll_fn(|cx| watch.poll_turn(cx)).await;
                 call.lock().waited();

@@ -219,7 +219,10 @@ impl CallState {
                 head.insert(name, value);
             }
         }
-        let (ticket, turn) = cold.join(&uri, |name| head.get(name))?;
+        // Without an `operation_timeout`, no-capacity answers count against
+        // `max_retries`.
+        let counts_no_capacity = self.operation_timeout.is_none();
+        let (ticket, turn) = cold.join(&uri, |name| head.get(name), counts_no_capacity)?;
         let max = self.retries.get_max_retries();
         let ticket = self.ticket.insert(ticket);
         match turn == Turn::Wait && max > 0 {

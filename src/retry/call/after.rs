@@ -51,7 +51,11 @@ impl Call {
             // The policy is not asked before first attempts: it joins at the
             // first sign of a cold start.
             self.ticket = cold
-                .join(head.uri(), |name| head.header(name))
+                .join(
+                    head.uri(),
+                    |name| head.header(name),
+                    self.deadline.is_none(),
+                )
                 .map(|(ticket, _)| ticket);
         }
         let counted = Counted::of(self.attempts, self.paced, self.ticket.as_deref());

@@ -101,7 +101,11 @@ impl Call {
         let Some(cold) = &self.retries.cold_starts else {
             return Next::Send;
         };
-        let Some((ticket, turn)) = cold.join(head.uri(), |name| head.header(name)) else {
+        // Without a deadline, no-capacity answers count against `max_retries`.
+        let counts_no_capacity = self.deadline.is_none();
+        let Some((ticket, turn)) =
+            cold.join(head.uri(), |name| head.header(name), counts_no_capacity)
+        else {
             return Next::Send;
         };
         let max = self.retries.max_retries;

@@ -125,6 +125,9 @@ struct Entry {
     readiness: Readiness,
     // `ModelNotReadyException` answers to probes so far.
     failed_probes: u64,
+    // No-capacity answers to probes so far: attempts only of the calls
+    // whose no-capacity retries are not paced (they have no deadline).
+    no_capacity_probes: u64,
     // Kept after the last call until then (with ready marks).
     ready_until: Option<Instant>,
     // Wakes the waiting calls when the key changes.
@@ -138,6 +141,7 @@ impl Entry {
             prober: Some(prober),
             readiness: Readiness::Unknown,
             failed_probes: 0,
+            no_capacity_probes: 0,
             ready_until: None,
             notify: Arc::new(Notify::new()),
         }
@@ -145,6 +149,15 @@ impl Entry {
 
     fn is_marked_ready(&self, now: Instant) -> bool {
         self.readiness == Readiness::Ready && self.ready_until.is_some_and(|t| t > now)
+    }
+
+    /// The failed probes that count as attempts of a call that waits through
+    /// them: the model's 429s, and with `no_capacity` the no-capacity answers.
+    fn failures(&self, no_capacity: bool) -> u64 {
+        match no_capacity {
+            true => self.failed_probes.saturating_add(self.no_capacity_probes),
+            false => self.failed_probes,
+        }
     }
 }
 
@@ -194,10 +207,14 @@ impl ColdStarts {
     /// Registers a call for the key of a request to `uri` with headers
     /// `header`, and says whether it may send its first attempt; `None` when
     /// the request names neither a target model nor an inference component.
+    /// `counts_no_capacity`: the call's no-capacity retries count against
+    /// `max_retries` (it has no deadline to pace them), so the no-capacity
+    /// probes it waits through count as its attempts too.
     pub(crate) fn join<'a>(
         &self,
         uri: &Uri,
         header: impl Fn(&HeaderName) -> Option<&'a HeaderValue>,
+        counts_no_capacity: bool,
     ) -> Option<(Box<Ticket>, Turn)> {
         let key = Key::of(uri, header)?;
         let now = Instant::now();
@@ -208,7 +225,7 @@ impl ColdStarts {
         let (turn, seen) = match keys.map.get_mut(&key) {
             Some(entry) if entry.calls > 0 || entry.is_marked_ready(now) => {
                 entry.calls += 1;
-                (take_turn(entry, id), entry.failed_probes)
+                (take_turn(entry, id), entry.failures(counts_no_capacity))
             }
             _ => {
                 keys.map.insert(key.clone(), Entry::new(id));
@@ -216,7 +233,8 @@ impl ColdStarts {
             }
         };
         drop(keys);
-        Some((Box::new(Ticket::new(self.clone(), key, id, seen)), turn))
+        let ticket = Ticket::new(self.clone(), key, id, seen, counts_no_capacity);
+        Some((Box::new(ticket), turn))
     }
 }
 

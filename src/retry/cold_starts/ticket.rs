@@ -24,16 +24,25 @@ pub(crate) struct Ticket {
     seen_failures: u64,
     // Those it waited through: each counts as one of its attempts.
     witnessed: u32,
+    // Whether no-capacity probes count too (see `ColdStarts::join`).
+    counts_no_capacity: bool,
 }
 
 impl Ticket {
-    pub(super) fn new(cold: ColdStarts, key: Key, id: u64, seen_failures: u64) -> Self {
+    pub(super) fn new(
+        cold: ColdStarts,
+        key: Key,
+        id: u64,
+        seen_failures: u64,
+        counts_no_capacity: bool,
+    ) -> Self {
         Self {
             cold,
             key,
             id,
             seen_failures,
             witnessed: 0,
+            counts_no_capacity,
         }
     }
 
@@ -49,7 +58,8 @@ impl Ticket {
     /// After a wait: counts the probes that failed meanwhile, each as one of
     /// the call's attempts.
     pub(crate) fn catch_up(&mut self) {
-        let failures = self.with_entry(|entry, _| entry.failed_probes);
+        let counts = self.counts_no_capacity;
+        let failures = self.with_entry(|entry, _| entry.failures(counts));
         let witnessed = failures.saturating_sub(self.seen_failures);
         self.seen_failures = failures;
         self.witnessed = self
@@ -91,24 +101,26 @@ impl Ticket {
     }
 
     /// Records how the call's attempt ended: `not_ready` when the model is
-    /// loading or the component has no copy, `counted` when waiters count
-    /// such a failed probe as one of their attempts (a model's 429, not a
-    /// component's no-capacity answer, which the deadline alone bounds).
+    /// loading or the component has no copy, `model` when it is a model's
+    /// 429 (every waiter counts such a failed probe as one of its attempts;
+    /// a component's no-capacity answer counts only for waiters without a
+    /// deadline, see [`ColdStarts::join`]).
     /// Returns [`Turn::Wait`] when the key is not ready, another call probes
     /// it and `may_wait` allows the call to wait for it rather than retry on
     /// its own.
-    fn report(&mut self, not_ready: bool, counted: bool, may_wait: bool) -> Turn {
+    fn report(&mut self, not_ready: bool, model: bool, may_wait: bool) -> Turn {
+        let counts = self.counts_no_capacity;
         let (turn, failures) = self.with_entry(|entry, id| {
             let probing = entry.prober == Some(id);
             let turn = if not_ready {
                 entry.readiness = Readiness::Loading;
                 if probing {
-                    // Waiters wake to count the failure; an uncounted one
-                    // changes nothing they wait for.
-                    if counted {
-                        entry.failed_probes += 1;
-                        entry.notify.notify_waiters();
+                    // Waiters wake to count the failure.
+                    match model {
+                        true => entry.failed_probes += 1,
+                        false => entry.no_capacity_probes += 1,
                     }
+                    entry.notify.notify_waiters();
                     Turn::Send
                 } else if entry.prober.is_none() || !may_wait {
                     take_turn(entry, id);
@@ -124,7 +136,7 @@ impl Ticket {
                 }
                 Turn::Send
             };
-            (turn, entry.failed_probes)
+            (turn, entry.failures(counts))
         });
         // A call that starts waiting counts the probes from now on.
         self.seen_failures = failures;
@@ -141,6 +153,7 @@ impl Ticket {
             cold: self.cold.clone(),
             key: self.key.clone(),
             id: self.id,
+            counts_no_capacity: self.counts_no_capacity,
             until_failures: self.seen_failures.saturating_add(u64::from(budget)),
             notified: notified(&notify),
             notify,
@@ -161,6 +174,7 @@ pub(crate) struct Watch {
     cold: ColdStarts,
     key: Key,
     id: u64,
+    counts_no_capacity: bool,
     until_failures: u64,
     notified: Pin<Box<OwnedNotified>>,
     notify: Arc<Notify>,
@@ -182,7 +196,7 @@ impl Watch {
             let done = match self.cold.0.lock().map.get_mut(&self.key) {
                 Some(entry) => {
                     take_turn(entry, self.id) == Turn::Send
-                        || entry.failed_probes >= self.until_failures
+                        || entry.failures(self.counts_no_capacity) >= self.until_failures
                 }
                 None => true,
             };
