@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use http_body::Body as _;
 use http_body_util::{BodyExt, Full, StreamBody};
 use tokio::time::Instant;
 use tower::retry::RetryLayer;
@@ -571,6 +572,114 @@ async fn the_body_read_is_handed_on_whole() {
     assert_eq!(first.into_data().unwrap(), "{\"mess");
     let err = body.frame().await.unwrap().unwrap_err();
     assert_eq!(err.to_string(), "connection reset");
+    // Nothing after the error.
+    assert!(body.frame().await.is_none());
+
+    // Read to its end: in memory, said so, and the inner body is not
+    // polled again (a `futures` stream that has ended would panic).
+    let whole = format!(r#"{{"message":"{NO_CAPACITY_MESSAGE}"}}"#);
+    let text = whole.clone();
+    let svc = ServiceBuilder::new()
+        .layer(NoCapacityLayer::new())
+        .service(service_fn(move |_req: Req| {
+            let text = text.clone();
+            let ended_once = futures_util::stream::unfold(Some(text), |left| async move {
+                left.map(|s| {
+                    (
+                        Ok::<_, BoxError>(http_body::Frame::data(Bytes::from(s))),
+                        None,
+                    )
+                })
+            });
+            let body = StreamBody::new(Box::pin(ended_once));
+            async move {
+                Ok::<_, BoxError>(
+                    http::Response::builder()
+                        .status(400)
+                        .header("x-amzn-errortype", "ValidationError")
+                        .body(body)
+                        .unwrap(),
+                )
+            }
+        }));
+    let res = svc.oneshot(request("ic-a")).await.unwrap();
+    assert!(res.extensions().get::<NoCapacity>().is_some());
+    let body = res.into_body();
+    assert_eq!(body.size_hint().exact(), Some(whole.len() as u64));
+    assert!(!body.is_end_stream());
+    let mut body = body;
+    assert_eq!(
+        body.frame().await.unwrap().unwrap().into_data().unwrap(),
+        whole
+    );
+    assert!(body.is_end_stream());
+    assert!(body.frame().await.is_none());
+}
+
+/// A 400 `ValidationError` whose body breaks while it is read within the
+/// attempt is retried, as botocore retries a failure reading an error body.
+#[tokio::test(start_paused = true)]
+async fn a_broken_error_body_is_retried() {
+    type Frames = Vec<Result<http_body::Frame<Bytes>, BoxError>>;
+    let calls = Arc::new(Mutex::new(0));
+    let endpoint = {
+        let calls = calls.clone();
+        service_fn(move |_req: Req| {
+            let n = {
+                let mut calls = calls.lock().unwrap();
+                *calls += 1;
+                *calls
+            };
+            async move {
+                let (status, frames): (u16, Frames) = match n {
+                    1 => (
+                        400,
+                        vec![
+                            Ok(http_body::Frame::data(Bytes::from_static(
+                                b"{\"message\":\"Inf",
+                            ))),
+                            Err("connection reset".into()),
+                        ],
+                    ),
+                    _ => (
+                        200,
+                        vec![Ok(http_body::Frame::data(Bytes::from_static(b"8.0")))],
+                    ),
+                };
+                let mut res = http::Response::builder().status(status);
+                if status == 400 {
+                    res = res.header("x-amzn-errortype", "ValidationError");
+                }
+                Ok::<_, BoxError>(
+                    res.body(StreamBody::new(futures_util::stream::iter(frames)))
+                        .unwrap(),
+                )
+            }
+        })
+    };
+    let svc = ServiceBuilder::new()
+        .layer(DeadlineLayer::new(Duration::from_secs(600)))
+        .layer(ModelNotReadyRetryLayer::new(
+            LegacyRetries::new().scale_from_zero(),
+        ))
+        .layer(NoCapacityLayer::new())
+        .service(endpoint);
+    let res = svc.oneshot(request("ic-a")).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.extensions().get::<Attempts>().unwrap().count(), 2);
+    assert_eq!(*calls.lock().unwrap(), 2);
+    // The reason the classifier gives it.
+    let broken = http::Response::builder()
+        .status(400)
+        .header("x-amzn-errortype", "ValidationError")
+        .extension(tower_sagemaker::retry::ErrorBodyReadFailed::new())
+        .body(())
+        .unwrap();
+    let classifier = tower_sagemaker::retry::RetryClassifier::legacy();
+    assert_eq!(
+        classifier.classify_http_response(&broken),
+        Some(RetryReason::BodyRead)
+    );
 }
 
 /// With `component_label`, a ridden scale-out records its retries and its

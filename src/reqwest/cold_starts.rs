@@ -15,8 +15,8 @@ use super::{is_transient, NoRetriesLeft};
 use crate::deadline::Deadline;
 use crate::retry::classify::Classified;
 use crate::retry::{
-    decide, Counted, Decision, LegacyRetries, NoCapacity, Observed, RetryEvent, RetryReason, Seen,
-    Ticket, Turn, Watch,
+    decide, Counted, Decision, LegacyRetries, Observed, RetryEvent, RetryReason, Seen, Ticket,
+    Turn, Watch,
 };
 use crate::sagemaker::{INFERENCE_COMPONENT_HEADER, TARGET_MODEL_HEADER};
 
@@ -273,14 +273,12 @@ impl CallState {
         retries: &LegacyRetries,
         deadline: Option<Deadline>,
         can_resend: bool,
-        response: Option<(StatusCode, &HeaderMap, bool)>,
+        response: Option<(StatusCode, &HeaderMap, &Extensions)>,
     ) -> After {
         let classified = match response {
-            Some((status, headers, marked)) => {
-                retries
-                    .get_classifier()
-                    .classify_head(status, headers, || marked)
-            }
+            Some((status, headers, extensions)) => retries
+                .get_classifier()
+                .classify_parts(status, headers, extensions),
             None => Classified::default(),
         };
         let status = response.map(|(status, _, _)| status);
@@ -394,10 +392,10 @@ impl Middleware for ColdStartsMiddleware {
             let result = next.clone().run(req, extensions).await;
             let after = {
                 let mut state = call.lock();
-                let response = result.as_ref().ok().map(|res| {
-                    let marked = res.extensions().get::<NoCapacity>().is_some();
-                    (res.status(), res.headers(), marked)
-                });
+                let response = result
+                    .as_ref()
+                    .ok()
+                    .map(|res| (res.status(), res.headers(), res.extensions()));
                 state.after_attempt(&self.retries, deadline, spare.is_some(), response)
             };
             if matches!(after, After::SleepUntil(_) | After::Wait(_)) {

@@ -177,7 +177,7 @@ use reqwest_retry::{Retryable, RetryableStrategy};
 use retry_policies::{RetryDecision, RetryPolicy};
 
 use self::cold_starts::ColdStartMark;
-use crate::retry::{LegacyBackoff, LegacyRetries, NoCapacity, RetryClassifier};
+use crate::retry::{LegacyBackoff, LegacyRetries, RetryClassifier};
 use crate::target_model::TargetModel;
 
 /// Classifies responses and errors as botocore's legacy mode does, for
@@ -189,10 +189,12 @@ use crate::target_model::TargetModel;
 /// is `Fatal` (the call ends with it, as with the tower layer); so is such a
 /// call's error, which that middleware gives as [`NoRetriesLeft`].
 ///
-/// A 400 `ValidationError` marked [`NoCapacity`] by
+/// A 400 `ValidationError` marked [`NoCapacity`](crate::retry::NoCapacity) by
 /// `NoCapacityMiddleware` (feature `scale-from-zero`) is `Transient` with
 /// [`RetryClassifier::scale_from_zero`] (and `Fatal` when
-/// [`ColdStartsMiddleware`] gave up pacing it at the deadline).
+/// [`ColdStartsMiddleware`] gave up pacing it at the deadline); one whose
+/// body broke while `NoCapacityMiddleware` read it is `Transient`
+/// ([`ErrorBodyReadFailed`](crate::retry::ErrorBodyReadFailed)).
 ///
 /// Errors: those of reqwest itself are classified by the classifier (a
 /// connection reset, closed or refused anywhere in their sources is a
@@ -248,10 +250,9 @@ impl RetryableStrategy for LegacyRetryableStrategy {
                     .extensions()
                     .get::<ColdStartMark>()
                     .is_some_and(|mark| mark.give_up);
-                let marked = || res.extensions().get::<NoCapacity>().is_some();
                 match self
                     .classifier
-                    .classify_head(status, res.headers(), marked)
+                    .classify_parts(status, res.headers(), res.extensions())
                     .reason
                 {
                     // The call waited through other calls' failed probes

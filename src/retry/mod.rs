@@ -138,7 +138,7 @@ pub(crate) use self::call::decide::decide;
 pub(crate) use self::call::decide::Counted;
 #[cfg(any(feature = "aws-sdk", feature = "reqwest"))]
 pub(crate) use self::call::observed::{Observed, Seen};
-pub use self::classify::{NoCapacity, RetryClassifier, RetryReason};
+pub use self::classify::{ErrorBodyReadFailed, NoCapacity, RetryClassifier, RetryReason};
 pub use self::cold_starts::ColdStarts;
 #[cfg(any(feature = "aws-sdk", feature = "reqwest"))]
 pub(crate) use self::cold_starts::{Ticket, Turn, Watch};

@@ -33,6 +33,8 @@ pub(super) struct Read<B: Body> {
     // Data bytes in `frames`.
     pub(super) len: u64,
     pub(super) error: Option<B::Error>,
+    // Whether `inner` has ended (it is not polled again).
+    pub(super) ended: bool,
     pub(super) inner: Pin<Box<B>>,
 }
 
@@ -71,7 +73,12 @@ impl<B: Body> Body for PeekedBody<B> {
             return Poll::Ready(Some(Ok(frame)));
         }
         if let Some(error) = read.error.take() {
+            // Nothing is read after the error.
+            read.ended = true;
             return Poll::Ready(Some(Err(error)));
+        }
+        if read.ended {
+            return Poll::Ready(None);
         }
         read.inner.as_mut().poll_frame(cx)
     }
@@ -80,7 +87,9 @@ impl<B: Body> Body for PeekedBody<B> {
         match &self.kind {
             Kind::Untouched { inner } => inner.is_end_stream(),
             Kind::Read { read } => {
-                read.frames.is_empty() && read.error.is_none() && read.inner.is_end_stream()
+                read.frames.is_empty()
+                    && read.error.is_none()
+                    && (read.ended || read.inner.is_end_stream())
             }
         }
     }
@@ -88,6 +97,7 @@ impl<B: Body> Body for PeekedBody<B> {
     fn size_hint(&self) -> SizeHint {
         match &self.kind {
             Kind::Untouched { inner } => inner.size_hint(),
+            Kind::Read { read } if read.ended => SizeHint::with_exact(read.len),
             Kind::Read { read } => {
                 let inner = read.inner.size_hint();
                 let mut hint = SizeHint::new();

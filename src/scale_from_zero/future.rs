@@ -13,7 +13,7 @@ use super::body::Read;
 use super::PeekedBody;
 use crate::error_code::ErrorCode;
 use crate::retry::classify::{is_no_capacity_body, is_no_capacity_head};
-use crate::retry::NoCapacity;
+use crate::retry::{ErrorBodyReadFailed, NoCapacity};
 
 pin_project! {
     /// Response future of [`NoCapacityCheck`](super::NoCapacityCheck).
@@ -55,6 +55,7 @@ where
                 frames: VecDeque::new(),
                 len: 0,
                 error: None,
+                ended: false,
                 inner: Box::pin(body),
             };
             *this.reading = Some((parts, Box::new(read)));
@@ -97,10 +98,15 @@ where
                 }
             }
         };
-        let (mut parts, read) = this.reading.take().expect("set above");
+        let (mut parts, mut read) = this.reading.take().expect("set above");
+        read.ended = ended;
         if ended && bytes.is_some_and(|b| is_no_capacity_body(&b)) {
             tracing::debug!("SageMaker inference component has no capacity (400 ValidationError)");
             parts.extensions.insert(NoCapacity);
+        }
+        if read.error.is_some() {
+            // Read within the attempt, as botocore reads it: retried.
+            parts.extensions.insert(ErrorBodyReadFailed);
         }
         Poll::Ready(Ok(Response::from_parts(parts, PeekedBody::after(read))))
     }

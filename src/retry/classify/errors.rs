@@ -27,6 +27,25 @@ impl NoCapacity {
     }
 }
 
+/// In a response's extensions: reading its error body within the attempt
+/// failed (the connection broke, or a read timed out), so the response
+/// carries the bytes read before the failure, then the failure. botocore
+/// reads an error body inside its retry loop and retries such a failure
+/// as a connection error: [`RetryClassifier::legacy`](super::RetryClassifier::legacy)
+/// retries the response as [`RetryReason::BodyRead`]. `NoCapacityLayer`
+/// (module `scale_from_zero`) puts it on a 400 `ValidationError` whose body
+/// it could not read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct ErrorBodyReadFailed;
+
+impl ErrorBodyReadFailed {
+    /// The marker.
+    pub const fn new() -> Self {
+        Self
+    }
+}
+
 /// Whether a response head may be the no-capacity answer: HTTP 400 and the
 /// code `ValidationError` (compared exactly); its message decides.
 pub(crate) fn is_no_capacity_head(status: StatusCode, code: Option<ErrorCode<'_>>) -> bool {

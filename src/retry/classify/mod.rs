@@ -17,7 +17,7 @@ pub(crate) use self::errors::is_no_capacity_body;
 pub(crate) use self::errors::is_no_capacity_head;
 #[cfg(feature = "aws-sdk")]
 pub(crate) use self::errors::is_no_capacity_message;
-pub use self::errors::NoCapacity;
+pub use self::errors::{ErrorBodyReadFailed, NoCapacity};
 pub(crate) use self::outcome::Classified;
 pub use self::reason::RetryReason;
 

@@ -7,7 +7,7 @@ use http::{HeaderMap, StatusCode};
 use tower::BoxError;
 
 use super::errors::{is_no_capacity_head, is_no_capacity_message, is_reset, known_reason};
-use super::{NoCapacity, RetryClassifier, RetryReason};
+use super::{ErrorBodyReadFailed, NoCapacity, RetryClassifier, RetryReason};
 use crate::error_code::ErrorCode;
 use crate::legacy::LegacyRetry;
 
@@ -36,12 +36,38 @@ impl RetryClassifier {
     }
 
     /// Why a response is retried, or `None`: its head, and its
-    /// [`NoCapacity`] mark.
+    /// [`NoCapacity`] and [`ErrorBodyReadFailed`] marks.
     pub fn classify_http_response<B>(&self, response: &http::Response<B>) -> Option<RetryReason> {
-        self.classify_head(response.status(), response.headers(), || {
-            response.extensions().get::<NoCapacity>().is_some()
-        })
-        .reason
+        self.classify_marked(response).reason
+    }
+
+    /// A response by its head and its marks.
+    #[inline]
+    fn classify_marked<'a, B>(&self, res: &'a http::Response<B>) -> Classified<'a> {
+        self.classify_parts(res.status(), res.headers(), res.extensions())
+    }
+
+    /// A response by its head and the marks in its `extensions`: the one
+    /// rule for every driver, also those whose response is not an
+    /// `http::Response` (reqwest's).
+    #[inline]
+    pub(crate) fn classify_parts<'a>(
+        &self,
+        status: StatusCode,
+        headers: &'a HeaderMap,
+        extensions: &http::Extensions,
+    ) -> Classified<'a> {
+        let mut classified =
+            self.classify_head(status, headers, || extensions.get::<NoCapacity>().is_some());
+        // botocore reads an error body inside its retry loop: a failure
+        // reading it is retried, whatever the head says.
+        if classified.reason.is_none()
+            && !status.is_success()
+            && extensions.get::<ErrorBodyReadFailed>().is_some()
+        {
+            classified.reason = Some(RetryReason::BodyRead);
+        }
+        classified
     }
 
     /// Why an error response is retried, or `None`, for a caller that has
@@ -71,9 +97,7 @@ impl RetryClassifier {
         outcome: &'a Result<http::Response<R>, BoxError>,
     ) -> Classified<'a> {
         match outcome {
-            Ok(res) => self.classify_head(res.status(), res.headers(), || {
-                res.extensions().get::<NoCapacity>().is_some()
-            }),
+            Ok(res) => self.classify_marked(res),
             Err(err) => self.classify_err(&**err),
         }
     }
