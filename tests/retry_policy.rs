@@ -229,3 +229,78 @@ async fn the_policy_sleeps_the_legacy_backoff() {
         }
     }
 }
+
+/// Polled late (its task ran 15 s after the backoff ended, past a 10 s
+/// deadline), the policy's wait does not let `Retry` send an attempt after
+/// the deadline: `DeadlineLayer` fails the call, as with the layer.
+#[tokio::test(start_paused = true)]
+async fn no_attempt_goes_out_after_the_deadline_when_polled_late() {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+
+    for retrier in [Retrier::Layer, Retrier::Policy] {
+        let endpoint = Scripted::new(vec![error_code(429, "ModelNotReadyException")]);
+        let retries = LegacyRetries::new();
+        let retry = match retrier {
+            Retrier::Policy => Either::Right(RetryLayer::new(LegacyRetryPolicy::new(retries))),
+            _ => Either::Left(ModelNotReadyRetryLayer::new(retries)),
+        };
+        let call = ServiceBuilder::new()
+            .layer(DeadlineLayer::new(Duration::from_secs(10)))
+            .layer(retry)
+            .service(endpoint.clone())
+            .oneshot(request("1"));
+        let mut call = Box::pin(call);
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(call.as_mut().poll(&mut cx).is_pending());
+        tokio::time::sleep(Duration::from_secs(15)).await;
+        let Poll::Ready(result) = call.as_mut().poll(&mut cx) else {
+            panic!("{retrier:?}: still pending past the deadline");
+        };
+        assert_eq!(end(&result), End::Deadline, "{retrier:?}");
+        assert_eq!(endpoint.call_count(), 1, "{retrier:?}");
+    }
+}
+
+/// A call dropped while it sleeps its backoff reports the number of the
+/// last attempt it made, as the layer does (the policy counted the retry it
+/// had not sent yet).
+#[tokio::test(start_paused = true)]
+async fn a_call_dropped_in_its_backoff_reports_its_last_attempt() {
+    use std::sync::{Arc, Mutex};
+    use tower_sagemaker::retry::{Decision, RetryEvent};
+
+    for retrier in [Retrier::Layer, Retrier::Policy] {
+        let finals = Arc::new(Mutex::new(Vec::new()));
+        let seen = finals.clone();
+        let retries = LegacyRetries::new()
+            .base_delay(Duration::from_secs(100))
+            .on_event(move |event| {
+                if let RetryEvent::Outcome(o) = event {
+                    if o.decision.is_final() {
+                        seen.lock().unwrap().push((o.attempt, o.decision));
+                    }
+                }
+            });
+        let retry = match retrier {
+            Retrier::Policy => Either::Right(RetryLayer::new(LegacyRetryPolicy::new(retries))),
+            _ => Either::Left(ModelNotReadyRetryLayer::new(retries)),
+        };
+        let endpoint = Scripted::new(vec![respond(503); 5]);
+        let call = ServiceBuilder::new()
+            .layer(retry)
+            .service(endpoint.clone())
+            .oneshot(request("1"));
+        // Long enough for the first attempt, not for a 0 to 100 s backoff
+        // (a draw under 1 ms would retry: run until one does not).
+        let _ = tokio::time::timeout(Duration::from_millis(1), call).await;
+        if endpoint.call_count() != 1 {
+            continue;
+        }
+        assert_eq!(
+            *finals.lock().unwrap(),
+            [(1, Decision::Cancelled)],
+            "{retrier:?}"
+        );
+    }
+}

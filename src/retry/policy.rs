@@ -48,7 +48,10 @@ use crate::deadline::Deadline;
 ///   on a cold model, where the layer makes about N).
 ///
 /// The error type of the stack beneath must be [`BoxError`] (as
-/// `tower::timeout::Timeout` makes it).
+/// `tower::timeout::Timeout` makes it). An error of the inner service's
+/// `poll_ready`, which `Retry` returns without asking the policy, reaches
+/// the caller as it is; the events then report the call
+/// [`Cancelled`](super::Decision::Cancelled).
 ///
 /// ```
 /// use std::time::Duration;
@@ -102,6 +105,9 @@ struct CallSlot {
     call: Option<Box<Call>>,
     // Whether the call has just waited for another call's probe.
     waited: bool,
+    // Whether a retry was handed to `Retry`: it counts once its outcome
+    // comes (a call that ends in the wait before it made no such attempt).
+    resent: bool,
 }
 
 impl Clone for CallSlot {
@@ -123,10 +129,16 @@ pin_project! {
     /// What [`LegacyRetryPolicy`] waits before a retry: the legacy backoff,
     /// or, with cold-start coalescing, another call's probe of the loading
     /// model (see [`ColdStarts`](super::ColdStarts)).
+    ///
+    /// It never ends past the call's deadline when a `DeadlineLayer` above
+    /// enforces it: polled late (the task ran after the deadline), it stays
+    /// pending, so that `DeadlineLayer` fails the call rather than `Retry`
+    /// sending an attempt after the deadline.
     #[derive(Debug)]
     pub struct RetryWait {
         #[pin]
         kind: WaitKind,
+        deadline: Option<Deadline>,
     }
 }
 
@@ -145,9 +157,16 @@ impl Future for RetryWait {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        match self.project().kind.project() {
+        let this = self.project();
+        std::task::ready!(match this.kind.project() {
             WaitKindProj::Backoff { sleep } => sleep.poll(cx),
             WaitKindProj::ForModel { watch } => watch.poll_turn(cx),
+        });
+        // `DeadlineLayer` above polls its own timer, already due, once
+        // this is pending.
+        match this.deadline.is_some_and(|d| d.is_expired()) {
+            true => Poll::Pending,
+            false => Poll::Ready(()),
         }
     }
 }
@@ -194,6 +213,9 @@ impl<B: Clone, R> Policy<http::Request<B>, http::Response<R>, BoxError> for Lega
             call.sent();
             Box::new(call)
         });
+        if std::mem::take(&mut self.call.resent) {
+            call.sent();
+        }
         if std::mem::take(&mut self.call.waited) {
             call.waited();
         }
@@ -215,8 +237,11 @@ impl<B: Clone, R> Policy<http::Request<B>, http::Response<R>, BoxError> for Lega
                 WaitKind::ForModel { watch }
             }
         };
-        call.sent();
-        Some(RetryWait { kind })
+        self.call.resent = true;
+        // Only a deadline a `DeadlineLayer` above times: it fails the call
+        // when the wait stays pending past it.
+        let deadline = call.deadline().filter(Deadline::is_enforced);
+        Some(RetryWait { kind, deadline })
     }
 
     fn clone_request(&mut self, req: &http::Request<B>) -> Option<http::Request<B>> {
