@@ -2,6 +2,8 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
@@ -105,9 +107,27 @@ struct CallSlot {
     call: Option<Box<Call>>,
     // Whether the call has just waited for another call's probe.
     waited: bool,
-    // Whether a retry was handed to `Retry`: it counts once its outcome
-    // comes (a call that ends in the wait before it made no such attempt).
-    resent: bool,
+    // Set by the `RetryWait` of the last retry decided as it ends: the retry
+    // goes out then, and counts from then on (a call that ends in the wait
+    // made no such attempt). Made at the call's first retry.
+    resent: Option<Arc<AtomicBool>>,
+}
+
+impl CallSlot {
+    /// Counts the retry whose wait has ended, if any.
+    fn count_resent(&mut self) {
+        let resent = self.resent.as_ref().is_some_and(|r| r.swap(false, Relaxed));
+        if let (true, Some(call)) = (resent, self.call.as_mut()) {
+            call.sent();
+        }
+    }
+}
+
+impl Drop for CallSlot {
+    fn drop(&mut self) {
+        // Before the call reports how it ended.
+        self.count_resent();
+    }
 }
 
 impl Clone for CallSlot {
@@ -139,6 +159,7 @@ pin_project! {
         #[pin]
         kind: WaitKind,
         deadline: Option<Deadline>,
+        resent: Arc<AtomicBool>,
     }
 }
 
@@ -164,10 +185,11 @@ impl Future for RetryWait {
         });
         // `DeadlineLayer` above polls its own timer, already due, once
         // this is pending.
-        match this.deadline.is_some_and(|d| d.is_expired()) {
-            true => Poll::Pending,
-            false => Poll::Ready(()),
+        if this.deadline.is_some_and(|d| d.is_expired()) {
+            return Poll::Pending;
         }
+        this.resent.store(true, Relaxed);
+        Poll::Ready(())
     }
 }
 
@@ -205,6 +227,7 @@ impl<B: Clone, R> Policy<http::Request<B>, http::Response<R>, BoxError> for Lega
         req: &mut http::Request<B>,
         result: &mut Result<http::Response<R>, BoxError>,
     ) -> Option<RetryWait> {
+        self.call.count_resent();
         let retries = &self.retries;
         let call = self.call.call.get_or_insert_with(|| {
             let deadline = req.extensions().get::<Deadline>().copied();
@@ -213,9 +236,6 @@ impl<B: Clone, R> Policy<http::Request<B>, http::Response<R>, BoxError> for Lega
             call.sent();
             Box::new(call)
         });
-        if std::mem::take(&mut self.call.resent) {
-            call.sent();
-        }
         if std::mem::take(&mut self.call.waited) {
             call.waited();
         }
@@ -237,11 +257,19 @@ impl<B: Clone, R> Policy<http::Request<B>, http::Response<R>, BoxError> for Lega
                 WaitKind::ForModel { watch }
             }
         };
-        self.call.resent = true;
         // Only a deadline a `DeadlineLayer` above times: it fails the call
         // when the wait stays pending past it.
         let deadline = call.deadline().filter(Deadline::is_enforced);
-        Some(RetryWait { kind, deadline })
+        let resent = self
+            .call
+            .resent
+            .get_or_insert_with(Default::default)
+            .clone();
+        Some(RetryWait {
+            kind,
+            deadline,
+            resent,
+        })
     }
 
     fn clone_request(&mut self, req: &http::Request<B>) -> Option<http::Request<B>> {
