@@ -15,6 +15,19 @@ use tower_sagemaker::retry::{LegacyRetries, ModelNotReadyRetryLayer, RetryMetric
 /// recorded, as `name{label=value,...}` -> value (counters) or seconds
 /// (histograms, summed).
 fn recorded(steps: Vec<Step>, max_retries: u32, metrics: RetryMetrics) -> BTreeMap<String, f64> {
+    let base = LegacyRetries::new().get_backoff().get_base_delay();
+    recorded_until(steps, max_retries, metrics, base, Duration::MAX)
+}
+
+/// [`recorded`] with a backoff of base `base`, the call dropped after `cut`
+/// if it has not ended.
+fn recorded_until(
+    steps: Vec<Step>,
+    max_retries: u32,
+    metrics: RetryMetrics,
+    base: Duration,
+    cut: Duration,
+) -> BTreeMap<String, f64> {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     metrics::with_local_recorder(&recorder, || {
@@ -27,15 +40,16 @@ fn recorded(steps: Vec<Step>, max_retries: u32, metrics: RetryMetrics) -> BTreeM
             let mut req = request("1,2");
             req.headers_mut()
                 .insert("x-amzn-sagemaker-target-model", "m.tar.gz".parse().unwrap());
-            let _ = ServiceBuilder::new()
+            let call = ServiceBuilder::new()
                 .layer(ModelNotReadyRetryLayer::new(
                     LegacyRetries::new()
                         .max_retries(max_retries)
+                        .base_delay(base)
                         .on_event(move |e| metrics.record(e)),
                 ))
                 .service(Scripted::new(steps))
-                .oneshot(req)
-                .await;
+                .oneshot(req);
+            let _ = tokio::time::timeout(cut, call).await;
         });
     });
     snapshotter
@@ -109,4 +123,29 @@ fn give_ups_and_the_model_label() {
         "{m:#?}"
     );
     assert!(!m.keys().any(|k| k.contains("cold_start")), "{m:#?}");
+}
+
+/// A call dropped while it sleeps its backoff made one attempt: one is
+/// counted, not a second for its end.
+#[test]
+fn a_call_ended_between_attempts_counts_only_the_attempts_it_made() {
+    let m = recorded_until(
+        vec![respond(503), respond(200)],
+        4,
+        RetryMetrics::new(),
+        Duration::from_secs(100),
+        Duration::from_millis(1),
+    );
+    // A backoff drawn under 1 ms (1 in 100,000) would let the retry through.
+    if m.contains_key("tower_sagemaker_attempts_total{outcome=success}") {
+        return;
+    }
+    assert_eq!(
+        m["tower_sagemaker_attempts_total{outcome=error_status}"], 1.0,
+        "{m:#?}"
+    );
+    assert!(
+        !m.contains_key("tower_sagemaker_attempts_total{outcome=error}"),
+        "{m:#?}"
+    );
 }

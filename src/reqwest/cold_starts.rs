@@ -353,7 +353,7 @@ impl CallState {
         }
         let seen = Seen {
             status,
-            error: None,
+            ..Seen::default()
         };
         let remaining = deadline.map(|d| d.remaining());
         let outcome = (self.observed).outcome(self.attempts, seen, classified, decision, remaining);

@@ -116,6 +116,9 @@ pub struct AttemptOutcome<'a> {
     pub decision: Decision,
     /// Time left in the call's budget, with a [`Deadline`](crate::deadline::Deadline).
     pub remaining: Option<Duration>,
+    /// No attempt ended here: the call ended between attempts (see
+    /// [`RetryEvent::Outcome`]), and `attempt` is the last one made.
+    pub between_attempts: bool,
     /// The request's `X-Amzn-SageMaker-Target-Model`, if it has one.
     pub target_model: Option<&'a str>,
     /// The request's `X-Amzn-SageMaker-Inference-Component`, if it has one.

@@ -89,7 +89,10 @@ impl RetryMetrics {
             (Some(_), _) => "error_status",
             (None, _) => "error",
         };
-        metrics::counter!("tower_sagemaker_attempts_total", &with("outcome", kind)).increment(1);
+        if !outcome.between_attempts {
+            metrics::counter!("tower_sagemaker_attempts_total", &with("outcome", kind))
+                .increment(1);
+        }
         match outcome.decision {
             Decision::Retry { .. } | Decision::WaitForModel => {
                 let reason = outcome.reason.map_or("unknown", |r| r.as_str());

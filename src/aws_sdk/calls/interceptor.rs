@@ -320,7 +320,7 @@ impl Intercept for LegacyRetriesInterceptor {
                 Decision::DeadlineExceeded => None,
                 _ => ModelNotReadyClassifier::new(&state.retries).reason(ctx),
             };
-            state.report(None, None, error, reason, decision);
+            state.report_end(error, reason, decision);
         }
         state.finish();
         Ok(())

@@ -152,6 +152,8 @@ impl CallState {
         self.remaining().is_some_and(|r| r.is_zero())
     }
 
+    /// Tells the event callbacks how an attempt ended (`status`, or
+    /// `error`) and what follows.
     fn report(
         &self,
         status: Option<StatusCode>,
@@ -160,10 +162,38 @@ impl CallState {
         reason: Option<RetryReason>,
         decision: Decision,
     ) {
+        self.report_seen(
+            Seen {
+                status,
+                error,
+                between_attempts: false,
+            },
+            error_code,
+            reason,
+            decision,
+        );
+    }
+
+    /// Tells the event callbacks how the call ended between attempts.
+    fn report_end(
+        &self,
+        error: Option<&(dyn std::error::Error + 'static)>,
+        reason: Option<RetryReason>,
+        decision: Decision,
+    ) {
+        self.report_seen(Seen::between_attempts(error), None, reason, decision);
+    }
+
+    fn report_seen(
+        &self,
+        seen: Seen<'_>,
+        error_code: Option<ErrorCode<'_>>,
+        reason: Option<RetryReason>,
+        decision: Decision,
+    ) {
         if self.hooks_empty() {
             return;
         }
-        let seen = Seen { status, error };
         let classified = Classified {
             reason,
             code: error_code,
@@ -293,6 +323,6 @@ impl Drop for CallState {
             true => Decision::DeadlineExceeded,
             false => Decision::Cancelled,
         };
-        self.report(None, None, None, None, decision);
+        self.report_end(None, None, decision);
     }
 }

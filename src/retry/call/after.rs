@@ -30,10 +30,7 @@ impl Call {
             }
         }
         let seen = match &*outcome {
-            Ok(res) => Seen {
-                status: Some(res.status()),
-                error: None,
-            },
+            Ok(res) => Seen::answer(res.status()),
             Err(err) => Seen::error(&**err),
         };
         let classified = self.retries.classifier.classify(outcome);

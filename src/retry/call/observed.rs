@@ -14,18 +14,38 @@ use crate::retry::event::{AttemptOutcome, Decision};
 use crate::retry::RetryReason;
 
 /// How an attempt ended, as the events and logs see it: its status, or its
-/// error. Neither for a call dropped between attempts.
+/// error; or how the call ended between attempts (its error, if any).
 #[derive(Clone, Copy, Default)]
 pub(crate) struct Seen<'a> {
     pub(crate) status: Option<StatusCode>,
     pub(crate) error: Option<&'a (dyn StdError + 'static)>,
+    /// No attempt ended here: the call did, between attempts.
+    pub(crate) between_attempts: bool,
 }
 
 impl<'a> Seen<'a> {
+    /// An attempt got a response with `status`.
+    pub(crate) fn answer(status: StatusCode) -> Self {
+        Self {
+            status: Some(status),
+            ..Self::default()
+        }
+    }
+
+    /// An attempt failed with `error`.
     pub(crate) fn error(error: &'a (dyn StdError + 'static)) -> Self {
         Self {
-            status: None,
             error: Some(error),
+            ..Self::default()
+        }
+    }
+
+    /// The call ended between attempts, with `error` if it has one.
+    pub(crate) fn between_attempts(error: Option<&'a (dyn StdError + 'static)>) -> Self {
+        Self {
+            error,
+            between_attempts: true,
+            ..Self::default()
         }
     }
 }
@@ -92,6 +112,7 @@ impl Observed {
             reason: classified.reason,
             decision,
             remaining,
+            between_attempts: seen.between_attempts,
             target_model: text(&self.target_model),
             inference_component: text(&self.component),
             since_first_429: self.first_429.map(|t| t.elapsed()),

@@ -11,7 +11,11 @@ use crate::retry::event::{Decision, RetryEvent};
 
 impl Call {
     pub(super) fn end(&mut self, error: BoxError, decision: Decision) -> BoxError {
-        self.report(Seen::error(&*error), Classified::default(), decision);
+        self.report(
+            Seen::between_attempts(Some(&*error)),
+            Classified::default(),
+            decision,
+        );
         self.finish();
         error
     }
@@ -45,7 +49,8 @@ impl Drop for Call {
                 self.end(d.exceeded().into(), Decision::DeadlineExceeded);
             }
             None => {
-                self.report(Seen::default(), Classified::default(), Decision::Cancelled);
+                let seen = Seen::between_attempts(None);
+                self.report(seen, Classified::default(), Decision::Cancelled);
             }
         }
     }
