@@ -160,15 +160,19 @@ impl std::error::Error for InvalidHeaderValue {}
 /// Checks `value` against the service model's constraints for one of
 /// `InvokeEndpoint`'s request headers, as the service validates it (a bad
 /// value is a 400 `ValidationError` there). Headers without constraints
-/// here (`Content-Type`, `Accept`) accept any visible ASCII; the target
+/// here (`Content-Type`, `Accept`) accept printable ASCII; the target
 /// model has its own type, [`TargetModel`](crate::target_model::TargetModel).
 ///
 /// ```
-/// use tower_sagemaker::sagemaker::{check_invoke_header, SESSION_ID_HEADER, TARGET_VARIANT_HEADER};
+/// use tower_sagemaker::sagemaker::{
+///     check_invoke_header, INFERENCE_ID_HEADER, SESSION_ID_HEADER, TARGET_VARIANT_HEADER,
+/// };
 ///
 /// assert!(check_invoke_header(&TARGET_VARIANT_HEADER, "variant-1").is_ok());
 /// assert!(check_invoke_header(&TARGET_VARIANT_HEADER, "-variant").is_err());
 /// assert!(check_invoke_header(&SESSION_ID_HEADER, "NEW_SESSION").is_ok());
+/// // HTTP would send `order-1`.
+/// assert!(check_invoke_header(&INFERENCE_ID_HEADER, "order-1 ").is_err());
 /// ```
 pub fn check_invoke_header(name: &HeaderName, value: &str) -> Result<(), InvalidHeaderValue> {
     let len = value.len();
@@ -206,11 +210,18 @@ pub fn check_invoke_header(name: &HeaderName, value: &str) -> Result<(), Invalid
             "at most 1024 printable ASCII characters",
         )
     };
-    if valid {
-        Ok(())
-    } else {
-        Err(InvalidHeaderValue::new(name, rule))
+    if !valid {
+        return Err(InvalidHeaderValue::new(name, rule));
     }
+    // HTTP removes spaces at either end of a header value: the service
+    // would get another value than the one checked.
+    if value.starts_with(' ') || value.ends_with(' ') {
+        return Err(InvalidHeaderValue::new(
+            name,
+            "no space at either end (HTTP would remove it on the way)",
+        ));
+    }
+    Ok(())
 }
 
 /// How the service model spells each header, for messages.

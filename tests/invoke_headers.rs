@@ -2,13 +2,15 @@
 #![cfg(all(feature = "invoke-headers", feature = "emulator"))]
 
 use bytes::Bytes;
+use http::header::{ACCEPT, CONTENT_TYPE};
 use http::{HeaderMap, StatusCode};
 use http_body_util::{BodyExt, Full};
 use tower::{service_fn, BoxError, ServiceBuilder, ServiceExt};
 use tower_sagemaker::emulator::{Emulator, ModelSpec};
 use tower_sagemaker::invoke_headers::{InvokeHeader, InvokeHeaders, InvokeHeadersLayer};
 use tower_sagemaker::sagemaker::{
-    CUSTOM_ATTRIBUTES_HEADER, INFERENCE_ID_HEADER, SESSION_ID_HEADER, TARGET_VARIANT_HEADER,
+    check_invoke_header, CUSTOM_ATTRIBUTES_HEADER, INFERENCE_ID_HEADER, SESSION_ID_HEADER,
+    TARGET_VARIANT_HEADER,
 };
 
 type Req = http::Request<Full<Bytes>>;
@@ -158,4 +160,43 @@ async fn the_emulator_checks_the_headers_as_the_service_does() {
     assert_eq!(status, 400);
     assert!(message.contains("customAttributes"), "{message}");
     assert!(!message.contains("secret"), "{message}");
+}
+
+/// A value with a space at either end would reach the service trimmed (HTTP
+/// removes such spaces): refused before it is sent.
+#[test]
+fn values_that_http_would_trim_are_refused() {
+    for (made, what) in [
+        (
+            InvokeHeader::inference_id("order-1 "),
+            "inference id, trailing",
+        ),
+        (
+            InvokeHeader::enable_explanations("   "),
+            "explanations, blank",
+        ),
+        (
+            InvokeHeader::enable_explanations(" `true`"),
+            "explanations, leading",
+        ),
+        (
+            InvokeHeader::custom_attributes("a=1 "),
+            "custom attributes, trailing",
+        ),
+    ] {
+        let err = made.unwrap_err();
+        assert!(
+            err.to_string().contains("no space at either end"),
+            "{what}: {err}"
+        );
+    }
+    for (name, value) in [(CONTENT_TYPE, " text/csv"), (ACCEPT, "application/json ")] {
+        assert!(
+            check_invoke_header(&name, value).is_err(),
+            "{name}: {value:?}"
+        );
+    }
+    // Inner spaces go through as they are.
+    assert!(InvokeHeader::inference_id("order 1").is_ok());
+    assert!(check_invoke_header(&CONTENT_TYPE, "text/csv; charset=utf-8").is_ok());
 }
