@@ -4,6 +4,8 @@
 //! a few seconds.
 #![cfg(all(feature = "aws-sdk-sagemakerruntime", feature = "emulator"))]
 
+mod support;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -724,15 +726,10 @@ async fn coalescing_bounds_the_requests_of_n_sdk_callers() {
 mod scale_from_zero {
     use super::*;
 
-    use std::convert::Infallible;
-    use std::net::SocketAddr;
-
     use aws_sdk_sagemakerruntime::config::timeout::TimeoutConfig;
     use aws_sdk_sagemakerruntime::error::ProvideErrorMetadata;
     use bytes::Bytes;
     use http_body_util::{BodyExt, Full};
-    use hyper::service::service_fn;
-    use hyper_util::rt::TokioIo;
     use tokio::time::Instant as TokioInstant;
     use tower_sagemaker::retry::{LegacyBackoff, RetryReason};
     use tower_sagemaker::sagemaker::{NO_CAPACITY_MESSAGE, SCALE_OUT_TIME};
@@ -772,53 +769,38 @@ mod scale_from_zero {
 
     /// Serves `fake` on 127.0.0.1, port 0; returns its endpoint URL.
     async fn serve(fake: Arc<Fake>) -> String {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr: SocketAddr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    return;
+        support::loopback::serve(move |req: http::Request<hyper::body::Incoming>| {
+            let fake = fake.clone();
+            async move {
+                let component = req
+                    .headers()
+                    .get("x-amzn-sagemaker-inference-component")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                let _ = req.into_body().collect().await;
+                let now = TokioInstant::now();
+                fake.requests.lock().unwrap().push((now, component.clone()));
+                let ready_at = match component.as_deref() {
+                    Some(SECOND) => fake.second_ready_at,
+                    _ => fake.ready_at,
                 };
-                let fake = fake.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                        let fake = fake.clone();
-                        async move {
-                            let component = req
-                                .headers()
-                                .get("x-amzn-sagemaker-inference-component")
-                                .and_then(|v| v.to_str().ok())
-                                .map(str::to_owned);
-                            let _ = req.into_body().collect().await;
-                            let now = TokioInstant::now();
-                            fake.requests.lock().unwrap().push((now, component.clone()));
-                            let ready_at = match component.as_deref() {
-                                Some(SECOND) => fake.second_ready_at,
-                                _ => fake.ready_at,
-                            };
-                            let response = if ready_at.is_some_and(|r| now >= r) {
-                                http::Response::builder()
-                                    .status(fake.then)
-                                    .header("content-type", "text/csv")
-                                    .body(Full::new(Bytes::from_static(b"8.0")))
-                            } else {
-                                let body = serde_json::json!({ "message": fake.message });
-                                http::Response::builder()
-                                    .status(400)
-                                    .header("x-amzn-errortype", ERROR_TYPE)
-                                    .header("content-type", "application/json")
-                                    .body(Full::new(Bytes::from(body.to_string())))
-                            };
-                            Ok::<_, Infallible>(response.unwrap())
-                        }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
+                let response = if ready_at.is_some_and(|r| now >= r) {
+                    http::Response::builder()
+                        .status(fake.then)
+                        .header("content-type", "text/csv")
+                        .body(Full::new(Bytes::from_static(b"8.0")))
+                } else {
+                    let body = serde_json::json!({ "message": fake.message });
+                    http::Response::builder()
+                        .status(400)
+                        .header("x-amzn-errortype", ERROR_TYPE)
+                        .header("content-type", "application/json")
+                        .body(Full::new(Bytes::from(body.to_string())))
+                };
+                Ok::<_, std::io::Error>(response.unwrap())
             }
-        });
-        format!("http://{addr}")
+        })
+        .await
     }
 
     /// A component that is ready `after` from now (never with `None`).
@@ -1380,12 +1362,8 @@ async fn events_of_an_attempt_that_fails_before_it_is_sent() {
 mod coalescing_budget {
     use super::*;
 
-    use std::net::SocketAddr;
-
     use bytes::Bytes;
     use http_body_util::{BodyExt, Full};
-    use hyper::service::service_fn;
-    use hyper_util::rt::TokioIo;
 
     /// How the fake answers after the model's two 429s.
     #[derive(Clone, Copy)]
@@ -1400,54 +1378,39 @@ mod coalescing_budget {
     /// after a 300 ms hold; later ones `then`. Records each request's
     /// inference id (which caller sent it).
     async fn serve(then: Then, requests: Arc<Mutex<Vec<String>>>) -> String {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr: SocketAddr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    return;
+        support::loopback::serve(move |req: http::Request<hyper::body::Incoming>| {
+            let requests = requests.clone();
+            async move {
+                let id = req
+                    .headers()
+                    .get("x-amzn-sagemaker-inference-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_owned();
+                let _ = req.into_body().collect().await;
+                let n = {
+                    let mut requests = requests.lock().unwrap();
+                    requests.push(id);
+                    requests.len()
                 };
-                let requests = requests.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                        let requests = requests.clone();
-                        async move {
-                            let id = req
-                                .headers()
-                                .get("x-amzn-sagemaker-inference-id")
-                                .and_then(|v| v.to_str().ok())
-                                .unwrap_or("")
-                                .to_owned();
-                            let _ = req.into_body().collect().await;
-                            let n = {
-                                let mut requests = requests.lock().unwrap();
-                                requests.push(id);
-                                requests.len()
-                            };
-                            let (status, code) = match (n, then) {
-                                (1 | 2, _) => {
-                                    tokio::time::sleep(Duration::from_millis(300)).await;
-                                    (429, "ModelNotReadyException")
-                                }
-                                (_, Then::ServiceUnavailable) => (503, "ServiceUnavailable"),
-                                (_, Then::Drop) => return Err(std::io::Error::other("dropped")),
-                            };
-                            let body = serde_json::json!({ "message": code }).to_string();
-                            Ok(http::Response::builder()
-                                .status(status)
-                                .header("x-amzn-errortype", code)
-                                .header("content-type", "application/json")
-                                .body(Full::new(Bytes::from(body)))
-                                .unwrap())
-                        }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
+                let (status, code) = match (n, then) {
+                    (1 | 2, _) => {
+                        tokio::time::sleep(Duration::from_millis(300)).await;
+                        (429, "ModelNotReadyException")
+                    }
+                    (_, Then::ServiceUnavailable) => (503, "ServiceUnavailable"),
+                    (_, Then::Drop) => return Err(std::io::Error::other("dropped")),
+                };
+                let body = serde_json::json!({ "message": code }).to_string();
+                Ok(http::Response::builder()
+                    .status(status)
+                    .header("x-amzn-errortype", code)
+                    .header("content-type", "application/json")
+                    .body(Full::new(Bytes::from(body)))
+                    .unwrap())
             }
-        });
-        format!("http://{addr}")
+        })
+        .await
     }
 
     /// Caller A probes the loading model; caller B, 100 ms later, waits

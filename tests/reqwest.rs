@@ -7,6 +7,8 @@
 //! tests use real time with budgets of a few hundred milliseconds.
 #![cfg(all(feature = "reqwest", feature = "emulator"))]
 
+mod support;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -681,30 +683,13 @@ mod signed {
         /// records the headers of every request it receives.
         async fn serve_recording(emulator: Emulator) -> (String, Arc<Mutex<Vec<HeaderMap>>>) {
             let seen: Arc<Mutex<Vec<HeaderMap>>> = Arc::default();
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = listener.local_addr().unwrap();
             let log = Arc::clone(&seen);
-            tokio::spawn(async move {
-                loop {
-                    let Ok((stream, _)) = listener.accept().await else {
-                        return;
-                    };
-                    let (emulator, log) = (emulator.clone(), Arc::clone(&log));
-                    tokio::spawn(async move {
-                        let svc = hyper::service::service_fn(
-                            move |req: http::Request<hyper::body::Incoming>| {
-                                log.lock().unwrap().push(req.headers().clone());
-                                emulator.clone().oneshot(req)
-                            },
-                        );
-                        let io = hyper_util::rt::TokioIo::new(stream);
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(io, svc)
-                            .await;
-                    });
-                }
-            });
-            (format!("http://{addr}/endpoints/demo/invocations"), seen)
+            let url = support::loopback::serve(move |req: http::Request<hyper::body::Incoming>| {
+                log.lock().unwrap().push(req.headers().clone());
+                emulator.clone().oneshot(req)
+            })
+            .await;
+            (format!("{url}/endpoints/demo/invocations"), seen)
         }
 
         fn signed_emulator(load: u64) -> Emulator {
@@ -1082,31 +1067,14 @@ mod scale_from_zero {
     /// `ic-big` answers [`big_body`] with a content length and
     /// `ic-big-chunked` the same in chunks of 512 bytes, without one.
     async fn fake_endpoint(scale_out: Duration) -> (String, Arc<Mutex<Seen>>) {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let seen = Arc::new(Mutex::new(Seen::default()));
         let log = Arc::clone(&seen);
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    return;
-                };
-                let log = Arc::clone(&log);
-                tokio::spawn(async move {
-                    let svc = hyper::service::service_fn(
-                        move |req: http::Request<hyper::body::Incoming>| {
-                            let res = answer(&req, scale_out, &log);
-                            async move { Ok::<_, std::convert::Infallible>(res) }
-                        },
-                    );
-                    let io = hyper_util::rt::TokioIo::new(stream);
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(io, svc)
-                        .await;
-                });
-            }
-        });
-        (format!("http://{addr}/endpoints/demo/invocations"), seen)
+        let url = support::loopback::serve(move |req: http::Request<hyper::body::Incoming>| {
+            let res = answer(&req, scale_out, &log);
+            async move { Ok::<_, std::convert::Infallible>(res) }
+        })
+        .await;
+        (format!("{url}/endpoints/demo/invocations"), seen)
     }
 
     type FakeBody = http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible>;
@@ -1865,13 +1833,10 @@ mod call_state {
 /// has spent those attempts: its next failure ends it, also one without a
 /// response, as with the tower layer.
 mod coalescing_budget {
-    use std::net::SocketAddr;
     use std::sync::Mutex;
 
     use bytes::Bytes;
     use http_body_util::{BodyExt, Full};
-    use hyper::service::service_fn;
-    use hyper_util::rt::TokioIo;
     use tower_sagemaker::reqwest::{ClientBuilderExt, NoRetriesLeft};
     use tower_sagemaker::retry::ColdStarts;
 
@@ -1881,48 +1846,34 @@ mod coalescing_budget {
     /// 300 ms hold; the connection of each later one closes unanswered.
     /// Records each request's inference id (which caller sent it).
     async fn serve(requests: Arc<Mutex<Vec<String>>>) -> String {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr: SocketAddr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    return;
+        let url = support::loopback::serve(move |req: http::Request<hyper::body::Incoming>| {
+            let requests = requests.clone();
+            async move {
+                let id = req
+                    .headers()
+                    .get("x-amzn-sagemaker-inference-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_owned();
+                let _ = req.into_body().collect().await;
+                let n = {
+                    let mut requests = requests.lock().unwrap();
+                    requests.push(id);
+                    requests.len()
                 };
-                let requests = requests.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                        let requests = requests.clone();
-                        async move {
-                            let id = req
-                                .headers()
-                                .get("x-amzn-sagemaker-inference-id")
-                                .and_then(|v| v.to_str().ok())
-                                .unwrap_or("")
-                                .to_owned();
-                            let _ = req.into_body().collect().await;
-                            let n = {
-                                let mut requests = requests.lock().unwrap();
-                                requests.push(id);
-                                requests.len()
-                            };
-                            if n > 2 {
-                                return Err(std::io::Error::other("dropped"));
-                            }
-                            tokio::time::sleep(Duration::from_millis(300)).await;
-                            Ok(http::Response::builder()
-                                .status(429)
-                                .header("x-amzn-errortype", "ModelNotReadyException")
-                                .body(Full::new(Bytes::from_static(b"{}")))
-                                .unwrap())
-                        }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
+                if n > 2 {
+                    return Err(std::io::Error::other("dropped"));
+                }
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                Ok(http::Response::builder()
+                    .status(429)
+                    .header("x-amzn-errortype", "ModelNotReadyException")
+                    .body(Full::new(Bytes::from_static(b"{}")))
+                    .unwrap())
             }
-        });
-        format!("http://{addr}/endpoints/demo/invocations")
+        })
+        .await;
+        format!("{url}/endpoints/demo/invocations")
     }
 
     #[tokio::test(start_paused = true)]
