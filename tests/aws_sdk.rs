@@ -1476,3 +1476,63 @@ mod coalescing_budget {
         }
     }
 }
+
+/// The SDK's `operation_timeout` ends a call: the final event says whether
+/// it cut an attempt in flight (an attempt ended there) or a backoff sleep
+/// (the call ended between attempts), as the retry layer's events do.
+#[tokio::test(start_paused = true)]
+async fn the_operation_timeout_ends_an_attempt_or_a_sleep() {
+    for hang in [true, false] {
+        let url = support::loopback::serve(
+            move |_req: http::Request<hyper::body::Incoming>| async move {
+                if hang {
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                }
+                let res = http::Response::builder()
+                    .status(503)
+                    .header("x-amzn-errortype", "ServiceUnavailable")
+                    .body(http_body_util::Full::new(bytes::Bytes::from_static(b"{}")))
+                    .unwrap();
+                Ok::<_, std::io::Error>(res)
+            },
+        )
+        .await;
+        let finals = Arc::new(Mutex::new(Vec::new()));
+        let seen = finals.clone();
+        let retries = LegacyRetries::new()
+            .base_delay(Duration::from_secs(100))
+            .on_event(move |event| {
+                if let RetryEvent::Outcome(o) = event {
+                    if o.decision.is_final() {
+                        seen.lock()
+                            .unwrap()
+                            .push((o.attempt, o.decision, o.between_attempts));
+                    }
+                }
+            });
+        let config = aws_sdk_sagemakerruntime::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(&url)
+            .credentials_provider(Credentials::new(AKID, SECRET, None, None, "test"))
+            .multi_model_endpoint_with(
+                MultiModelEndpoint::new()
+                    .retries(retries)
+                    .target_model(model())
+                    .timeouts(Duration::from_secs(10), Duration::from_secs(3600)),
+            )
+            .build();
+        let err = invoke(&Client::from_conf(config)).await.unwrap_err();
+        assert!(matches!(err, SdkError::TimeoutError(_)), "{err:?}");
+        let finals = finals.lock().unwrap().clone();
+        if !hang && finals.first().is_some_and(|(attempt, _, _)| *attempt > 1) {
+            // A backoff under 10 s (1 in 10): the call retried first.
+            continue;
+        }
+        assert_eq!(
+            finals,
+            [(1, Decision::DeadlineExceeded, !hang)],
+            "hang {hang}"
+        );
+    }
+}

@@ -234,9 +234,10 @@ impl Intercept for LegacyRetriesInterceptor {
         let max_backoff = retry.map_or(Duration::MAX, |r| r.max_backoff());
         let mut state = call.lock();
         if state.hooks_empty() || state.deadline_passed() {
-            // The execution's end reports the timeout.
+            // The execution's end reports the timeout, as this attempt's end.
             return Ok(());
         }
+        state.in_attempt = false;
         let classifier = ModelNotReadyClassifier::new(&state.retries);
         let reason = classifier.reason(ctx);
         let mark = ctx
@@ -320,7 +321,7 @@ impl Intercept for LegacyRetriesInterceptor {
                 Decision::DeadlineExceeded => None,
                 _ => ModelNotReadyClassifier::new(&state.retries).reason(ctx),
             };
-            state.report_end(error, reason, decision);
+            state.report_call_end(error, reason, decision);
         }
         state.finish();
         Ok(())

@@ -74,6 +74,8 @@ pub(super) struct CallState {
     // The last attempt spent botocore's budget, the probes the call waited
     // through included: the call ends with it, whatever its outcome.
     spent: bool,
+    // An attempt has started and its end is not reported yet.
+    in_attempt: bool,
     finished: bool,
 }
 
@@ -91,6 +93,7 @@ impl SdkCall {
             ticket: None,
             watch: None,
             spent: false,
+            in_attempt: false,
             finished: false,
         }));
         Self { owner, state }
@@ -110,6 +113,7 @@ impl SdkCall {
     fn attempt_starts(&self, attempt: u32, operation_timeout: Option<Duration>) {
         let mut state = self.lock();
         state.attempts = attempt;
+        state.in_attempt = true;
         state.operation_timeout = operation_timeout;
         if state.hooks_empty() {
             return;
@@ -172,6 +176,21 @@ impl CallState {
             reason,
             decision,
         );
+    }
+
+    /// Tells the event callbacks how the call ended: with the attempt in
+    /// flight, if one was (the `operation_timeout` cut it), else between
+    /// attempts.
+    fn report_call_end(
+        &self,
+        error: Option<&(dyn std::error::Error + 'static)>,
+        reason: Option<RetryReason>,
+        decision: Decision,
+    ) {
+        match self.in_attempt {
+            true => self.report(None, None, error, reason, decision),
+            false => self.report_end(error, reason, decision),
+        }
     }
 
     /// Tells the event callbacks how the call ended between attempts.
