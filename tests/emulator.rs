@@ -376,6 +376,62 @@ async fn lru_eviction() {
     assert_eq!(emu.stats("a").unwrap().evictions, 1);
 }
 
+/// A model that has just loaded for a caller that got 429 (and will retry)
+/// is the most recently used, not the least: a model used long before is
+/// evicted first.
+#[tokio::test(start_paused = true)]
+async fn a_model_just_loaded_counts_as_just_used() {
+    let emu = Emulator::builder()
+        .memory(200)
+        .model("x", ModelSpec::new(secs(0)).size(100))
+        .model("a", ModelSpec::new(secs(70)).size(100))
+        .model("b", ModelSpec::new(secs(0)).size(100))
+        .build();
+    assert_eq!(call(&emu, csv("x", "1")).await.status, 200);
+    // Held 60 s, then 429; the load ends at 70 s.
+    assert_eq!(call(&emu, csv("a", "1")).await.status, 429);
+    tokio::time::sleep(secs(11)).await;
+    assert!(emu.is_loaded("a"));
+    assert_eq!(call(&emu, csv("b", "1")).await.status, 200);
+    assert!(emu.is_loaded("a"), "the retry's model stays");
+    assert!(!emu.is_loaded("x"));
+    assert_eq!(emu.stats("x").unwrap().evictions, 1);
+    assert_eq!(emu.stats("a").unwrap().evictions, 0);
+}
+
+/// Calls held for a model's load keep it from being evicted once it has
+/// loaded, also when another model's call comes in at that instant, before
+/// they run again.
+#[tokio::test(start_paused = true)]
+async fn a_model_loaded_for_held_calls_is_not_evicted_before_they_get_it() {
+    let emu = Emulator::builder()
+        .memory(100)
+        .model("a", ModelSpec::new(secs(5)).size(100))
+        .model("b", ModelSpec::new(secs(0)).size(100))
+        .build();
+    let held = {
+        let emu = emu.clone();
+        tokio::spawn(async move { call(&emu, csv("a", "1")).await })
+    };
+    tokio::task::yield_now().await;
+    // The load ends at 5 s; this call comes then, before the held one runs.
+    tokio::time::sleep(secs(5)).await;
+    let other = call(&emu, csv("b", "1")).await;
+    let held = held.await.unwrap();
+    assert_eq!(held.status, 200, "{}", String::from_utf8_lossy(&held.body));
+    assert_eq!(emu.stats("a").unwrap().loads, 1);
+    assert_eq!(emu.stats("a").unwrap().evictions, 0);
+    // No room for b while calls wait for a: b's call is refused for lack
+    // of memory, as when a model is in use.
+    assert_eq!(
+        other.status,
+        424,
+        "{}",
+        String::from_utf8_lossy(&other.body)
+    );
+    assert!(String::from_utf8_lossy(&other.body).contains("Insufficient memory"));
+}
+
 #[tokio::test(start_paused = true)]
 async fn busy_models_are_not_evicted() {
     let emu = Emulator::builder()
@@ -690,6 +746,13 @@ async fn sigv4_rejections() {
         "AWS4-HMAC-SHA256 Signature=00".parse().unwrap(),
     );
     expect(call(&emu, req).await, 400, "IncompleteSignatureException");
+
+    // A target without a path (authority-form): refused, not a panic in
+    // the signer.
+    let mut req = signed(csv("fast", "1"), b"1", SK, SystemTime::now());
+    *req.method_mut() = http::Method::CONNECT;
+    *req.uri_mut() = "example.com:443".parse().unwrap();
+    expect(call(&emu, req).await, 403, "InvalidSignatureException");
     assert_eq!(emu.stats("fast").unwrap().invocations, 1);
 }
 

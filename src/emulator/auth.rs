@@ -276,6 +276,11 @@ impl Verifier {
                 return Err(AuthError::Invalid(MISMATCH.into()));
             }
         }
+        // A target without a path (`CONNECT host:443`) names no operation,
+        // and the signer cannot build a canonical request from it.
+        if parts.uri.path_and_query().is_none() {
+            return Err(AuthError::Invalid(MISMATCH.into()));
+        }
         let uri = match parts.uri.authority() {
             Some(_) => parts.uri.to_string(),
             None => format!(

@@ -44,7 +44,18 @@ struct Entry {
     stats: ModelStats,
     status: Status,
     in_flight: u32,
+    // Calls held for the model's load: like calls in flight, they keep
+    // the model from being evicted once it has loaded.
+    held: u32,
     last_used: u64,
+}
+
+impl Entry {
+    /// Whether another model's load may evict this one: loaded, and no call
+    /// uses it or waits for it.
+    fn evictable(&self) -> bool {
+        matches!(self.status, Status::Loaded) && self.in_flight == 0 && self.held == 0
+    }
 }
 
 #[derive(Debug)]
@@ -113,6 +124,7 @@ impl Registry {
                     stats: ModelStats::default(),
                     status: Status::Unloaded,
                     in_flight: 0,
+                    held: 0,
                     last_used: 0,
                 };
                 (name, entry)
@@ -159,6 +171,13 @@ impl Registry {
         let hold_deadline = crate::timer::after(Instant::now(), self.hold_timeout);
         // The load this call waits for, if any.
         let mut waiting_on = None;
+        // Counted in the model's `held` while the call waits (also when the
+        // call is dropped meanwhile).
+        let mut held = Held {
+            registry: self,
+            model,
+            counted: false,
+        };
         loop {
             let wait_until = {
                 let mut guard = self.lock();
@@ -183,7 +202,9 @@ impl Registry {
                     }
                     Status::Loading { id, ready_at, .. } => {
                         waiting_on = Some(*id);
-                        *ready_at
+                        let ready_at = *ready_at;
+                        held.count(entry);
+                        ready_at
                     }
                     Status::Failed {
                         id,
@@ -197,6 +218,9 @@ impl Registry {
                         match st.start_load(model, now, self.max_load_time, self.memory) {
                             Some((id, ready_at)) => {
                                 waiting_on = Some(id);
+                                if let Some(entry) = st.models.get_mut(model) {
+                                    held.count(entry);
+                                }
                                 ready_at
                             }
                             None => return Acquire::InsufficientMemory,
@@ -215,6 +239,33 @@ impl Registry {
     }
 }
 
+/// A call held for a model's load, counted in the model's `held`.
+struct Held<'a> {
+    registry: &'a Registry,
+    model: &'a str,
+    counted: bool,
+}
+
+impl Held<'_> {
+    /// Counts the call as held for `entry` (its model's), once.
+    fn count(&mut self, entry: &mut Entry) {
+        if !self.counted {
+            entry.held += 1;
+            self.counted = true;
+        }
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        if self.counted {
+            if let Some(entry) = self.registry.lock().models.get_mut(self.model) {
+                entry.held = entry.held.saturating_sub(1);
+            }
+        }
+    }
+}
+
 impl State {
     /// Finishes the loads whose time has come.
     fn refresh(&mut self, now: Instant) {
@@ -228,7 +279,13 @@ impl State {
                 if now >= *ready_at {
                     let id = *id;
                     e.status = match failure.take() {
-                        None => Status::Loaded,
+                        None => {
+                            // Loaded for the calls that asked for it: as
+                            // recently used as a model can be.
+                            self.clock += 1;
+                            e.last_used = self.clock;
+                            Status::Loaded
+                        }
                         Some(message) => {
                             self.used = self.used.saturating_sub(e.spec.size);
                             Status::Failed {
@@ -257,9 +314,7 @@ impl State {
             let evictable: u64 = self
                 .models
                 .iter()
-                .filter(|(name, e)| {
-                    name.as_str() != model && matches!(e.status, Status::Loaded) && e.in_flight == 0
-                })
+                .filter(|(name, e)| name.as_str() != model && e.evictable())
                 .map(|(_, e)| e.spec.size)
                 .sum();
             if size > capacity
@@ -271,11 +326,7 @@ impl State {
                 let victim = self
                     .models
                     .iter()
-                    .filter(|(name, e)| {
-                        name.as_str() != model
-                            && matches!(e.status, Status::Loaded)
-                            && e.in_flight == 0
-                    })
+                    .filter(|(name, e)| name.as_str() != model && e.evictable())
                     .min_by_key(|(_, e)| e.last_used)
                     .map(|(name, _)| name.clone())?;
                 let e = self.models.get_mut(&victim)?;
