@@ -430,7 +430,9 @@ impl Middleware for ColdStartsMiddleware {
                         (Err(err), Some(ColdStartMark { give_up: true }))
                             if is_transient(self.retries.get_classifier(), &err) =>
                         {
-                            Err(reqwest_middleware::Error::middleware(NoRetriesLeft(err)))
+                            Err(reqwest_middleware::Error::middleware(NoRetriesLeft::new(
+                                err,
+                            )))
                         }
                         (result, _) => result,
                     };
