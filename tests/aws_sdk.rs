@@ -129,6 +129,18 @@ fn crate_client(server: &Server, settings: MultiModelEndpoint) -> Client {
     Client::from_conf(config.multi_model_endpoint_with(settings).build())
 }
 
+/// A client of the endpoint at `url` with the crate's `settings`.
+fn client_at(url: &str, settings: MultiModelEndpoint) -> Client {
+    let config = aws_sdk_sagemakerruntime::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(url)
+        .credentials_provider(Credentials::new(AKID, SECRET, None, None, "test"))
+        .multi_model_endpoint_with(settings)
+        .build();
+    Client::from_conf(config)
+}
+
 fn with_crate(server: &Server, attempts: &Attempts, max_retries: u32) -> Client {
     let config = plain_config(server, attempts)
         .multi_model_endpoint_with(
@@ -825,17 +837,6 @@ mod scale_from_zero {
         (fake, url)
     }
 
-    fn client(url: &str, settings: MultiModelEndpoint) -> Client {
-        let config = aws_sdk_sagemakerruntime::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(url)
-            .credentials_provider(Credentials::new(AKID, SECRET, None, None, "test"))
-            .multi_model_endpoint_with(settings)
-            .build();
-        Client::from_conf(config)
-    }
-
     async fn call(client: &Client) -> Result<InvokeEndpointOutput, SdkError<InvokeEndpointError>> {
         client
             .invoke_endpoint()
@@ -883,7 +884,7 @@ mod scale_from_zero {
     #[tokio::test(start_paused = true)]
     async fn without_scale_from_zero_the_no_capacity_answer_is_final() {
         let (fake, url) = component(Some(SCALE_OUT_TIME), NO_CAPACITY_MESSAGE).await;
-        let client = client(&url, MultiModelEndpoint::new());
+        let client = client_at(&url, MultiModelEndpoint::new());
         let err = call(&client).await.expect_err("not retried");
         let err = service_error(&err);
         assert!(err.is_validation_error(), "{err:?}");
@@ -907,7 +908,7 @@ mod scale_from_zero {
             settings.get_timeout_config().operation_timeout(),
             Some(tower_sagemaker::sagemaker::SCALE_FROM_ZERO_BUDGET)
         );
-        let client = client(&url, settings);
+        let client = client_at(&url, settings);
         let start = TokioInstant::now();
         let out = call(&client).await.expect("rides the scale-out through");
         assert_eq!(out.body().unwrap().as_ref(), b"8.0");
@@ -963,7 +964,7 @@ mod scale_from_zero {
         const MESSAGE: &str = "Inference Component Name header is required for endpoints to which you plan to deploy inference components.";
         let (fake, url) = component(None, MESSAGE).await;
         let outcomes = Outcomes::default();
-        let client = client(
+        let client = client_at(
             &url,
             MultiModelEndpoint::new()
                 .retries(outcomes.retries(LegacyRetries::new().scale_from_zero())),
@@ -984,7 +985,7 @@ mod scale_from_zero {
         let (fake, url) = component(None, NO_CAPACITY_MESSAGE).await;
         let outcomes = Outcomes::default();
         let budget = Duration::from_secs(90);
-        let client = client(
+        let client = client_at(
             &url,
             MultiModelEndpoint::new()
                 .retries(outcomes.retries(LegacyRetries::new().scale_from_zero()))
@@ -1008,7 +1009,7 @@ mod scale_from_zero {
     #[tokio::test(start_paused = true)]
     async fn without_an_operation_timeout_botocores_budget_applies() {
         let (fake, url) = component(None, NO_CAPACITY_MESSAGE).await;
-        let client = client(
+        let client = client_at(
             &url,
             MultiModelEndpoint::inference_components().timeout_config(
                 TimeoutConfig::builder()
@@ -1042,7 +1043,7 @@ mod scale_from_zero {
             let outcomes = Outcomes::default();
             let settings = MultiModelEndpoint::new()
                 .retries(outcomes.retries(LegacyRetries::new().scale_from_zero()));
-            let client = client(&url, settings.clone());
+            let client = client_at(&url, settings.clone());
             let err = match per_call {
                 false => call(&client).await,
                 true => {
@@ -1097,7 +1098,7 @@ mod scale_from_zero {
             if coalesce {
                 retries = retries.coalesce_cold_starts(ColdStarts::new());
             }
-            let client = client(&url, MultiModelEndpoint::new().retries(retries));
+            let client = client_at(&url, MultiModelEndpoint::new().retries(retries));
             let start = TokioInstant::now();
             let calls: Vec<_> = (0..N)
                 .map(|_| {
@@ -1147,7 +1148,7 @@ mod scale_from_zero {
         let retries = LegacyRetries::new()
             .scale_from_zero()
             .coalesce_cold_starts(ColdStarts::new());
-        let client = client(&url, MultiModelEndpoint::new().retries(retries));
+        let client = client_at(&url, MultiModelEndpoint::new().retries(retries));
         let prober = tokio::spawn({
             let client = client.clone();
             async move { call(&client).await.map(|_| ()) }
@@ -1198,7 +1199,7 @@ mod scale_from_zero {
         let retries = LegacyRetries::new()
             .scale_from_zero()
             .coalesce_cold_starts(ColdStarts::new());
-        let client = client(&url, MultiModelEndpoint::new().retries(retries));
+        let client = client_at(&url, MultiModelEndpoint::new().retries(retries));
         let start = TokioInstant::now();
         let calls: Vec<_> = (0..2 * N)
             .map(|i| {
@@ -1273,7 +1274,7 @@ mod scale_from_zero {
             .base_delay(Duration::from_secs(5))
             .max_delay(Duration::from_secs(5))
             .min_delay(Duration::from_secs(4));
-        let client = client(
+        let client = client_at(
             &url,
             MultiModelEndpoint::new().retries(
                 LegacyRetries::new()
@@ -1363,7 +1364,7 @@ mod coalescing_budget {
     use super::*;
 
     use bytes::Bytes;
-    use http_body_util::{BodyExt, Full};
+    use http_body_util::Full;
 
     /// How the fake answers after the model's two 429s.
     #[derive(Clone, Copy)]
@@ -1381,18 +1382,7 @@ mod coalescing_budget {
         support::loopback::serve(move |req: http::Request<hyper::body::Incoming>| {
             let requests = requests.clone();
             async move {
-                let id = req
-                    .headers()
-                    .get("x-amzn-sagemaker-inference-id")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
-                    .to_owned();
-                let _ = req.into_body().collect().await;
-                let n = {
-                    let mut requests = requests.lock().unwrap();
-                    requests.push(id);
-                    requests.len()
-                };
+                let n = support::loopback::record_caller(req, &requests).await;
                 let (status, code) = match (n, then) {
                     (1 | 2, _) => {
                         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -1436,18 +1426,12 @@ mod coalescing_budget {
                         }
                     }
                 });
-            let config = aws_sdk_sagemakerruntime::Config::builder()
-                .behavior_version(BehaviorVersion::latest())
-                .region(Region::new("us-east-1"))
-                .endpoint_url(&url)
-                .credentials_provider(Credentials::new(AKID, SECRET, None, None, "test"))
-                .multi_model_endpoint_with(
-                    MultiModelEndpoint::new()
-                        .retries(retries)
-                        .target_model(model()),
-                )
-                .build();
-            let client = Client::from_conf(config);
+            let client = client_at(
+                &url,
+                MultiModelEndpoint::new()
+                    .retries(retries)
+                    .target_model(model()),
+            );
             let call = |id: &'static str| {
                 let client = client.clone();
                 async move {
@@ -1500,7 +1484,7 @@ async fn the_operation_timeout_ends_an_attempt_or_a_sleep() {
         let finals = Arc::new(Mutex::new(Vec::new()));
         let seen = finals.clone();
         let retries = LegacyRetries::new()
-            .base_delay(Duration::from_secs(100))
+            .base_delay(Duration::from_secs(10_000))
             .on_event(move |event| {
                 if let RetryEvent::Outcome(o) = event {
                     if o.decision.is_final() {
@@ -1510,23 +1494,18 @@ async fn the_operation_timeout_ends_an_attempt_or_a_sleep() {
                     }
                 }
             });
-        let config = aws_sdk_sagemakerruntime::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(&url)
-            .credentials_provider(Credentials::new(AKID, SECRET, None, None, "test"))
-            .multi_model_endpoint_with(
-                MultiModelEndpoint::new()
-                    .retries(retries)
-                    .target_model(model())
-                    .timeouts(Duration::from_secs(10), Duration::from_secs(3600)),
-            )
-            .build();
-        let err = invoke(&Client::from_conf(config)).await.unwrap_err();
+        let client = client_at(
+            &url,
+            MultiModelEndpoint::new()
+                .retries(retries)
+                .target_model(model())
+                .timeouts(Duration::from_secs(10), Duration::from_secs(3600)),
+        );
+        let err = invoke(&client).await.unwrap_err();
         assert!(matches!(err, SdkError::TimeoutError(_)), "{err:?}");
         let finals = finals.lock().unwrap().clone();
         if !hang && finals.first().is_some_and(|(attempt, _, _)| *attempt > 1) {
-            // A backoff under 10 s (1 in 10): the call retried first.
+            // A backoff under 10 s (1 in 1,000): the call retried first.
             continue;
         }
         assert_eq!(

@@ -1836,7 +1836,7 @@ mod coalescing_budget {
     use std::sync::Mutex;
 
     use bytes::Bytes;
-    use http_body_util::{BodyExt, Full};
+    use http_body_util::Full;
     use tower_sagemaker::reqwest::{ClientBuilderExt, NoRetriesLeft};
     use tower_sagemaker::retry::ColdStarts;
 
@@ -1849,18 +1849,7 @@ mod coalescing_budget {
         let url = support::loopback::serve(move |req: http::Request<hyper::body::Incoming>| {
             let requests = requests.clone();
             async move {
-                let id = req
-                    .headers()
-                    .get("x-amzn-sagemaker-inference-id")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
-                    .to_owned();
-                let _ = req.into_body().collect().await;
-                let n = {
-                    let mut requests = requests.lock().unwrap();
-                    requests.push(id);
-                    requests.len()
-                };
+                let n = support::loopback::record_caller(req, &requests).await;
                 if n > 2 {
                     return Err(std::io::Error::other("dropped"));
                 }

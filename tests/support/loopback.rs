@@ -2,6 +2,9 @@
 //! 127.0.0.1, port 0.
 
 use std::future::Future;
+use std::sync::Mutex;
+
+use http_body_util::BodyExt;
 
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
@@ -32,4 +35,20 @@ where
         }
     });
     format!("http://{addr}")
+}
+
+/// Reads `req` whole and records its `X-Amzn-SageMaker-Inference-Id` (empty
+/// without one: tests name their callers by it) in `requests`; returns how
+/// many requests have been recorded, this one included.
+pub async fn record_caller(req: http::Request<Incoming>, requests: &Mutex<Vec<String>>) -> usize {
+    let id = req
+        .headers()
+        .get("x-amzn-sagemaker-inference-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let _ = req.into_body().collect().await;
+    let mut requests = requests.lock().unwrap();
+    requests.push(id);
+    requests.len()
 }
