@@ -613,6 +613,44 @@ async fn events_of_exhausted_retries_and_of_the_operation_timeout() {
 
 /// (metrics) `RetryMetrics` counts the retries and the give-up of an SDK call.
 #[cfg(feature = "metrics")]
+/// With coalescing, the SDK's stalled-stream protection is off for uploads
+/// (a call waiting for another call's probe has not started its upload) and
+/// kept for downloads, with a grace period the builder set; protection the
+/// builder turned off stays off; without coalescing, nothing changes.
+#[test]
+fn coalescing_turns_off_the_upload_stall_check_only() {
+    use aws_sdk_sagemakerruntime::config::StalledStreamProtectionConfig as Ssp;
+    let built = |set: Option<Ssp>, coalesce: bool| {
+        let mut retries = LegacyRetries::new();
+        if coalesce {
+            retries = retries.coalesce_cold_starts(ColdStarts::new());
+        }
+        let mut builder = aws_sdk_sagemakerruntime::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"));
+        if let Some(set) = set {
+            builder = builder.stalled_stream_protection(set);
+        }
+        let config = builder
+            .multi_model_endpoint_with(MultiModelEndpoint::new().retries(retries))
+            .build();
+        config.stalled_stream_protection().cloned()
+    };
+    let default = built(None, true).expect("set");
+    assert!(!default.upload_enabled() && default.download_enabled());
+    let grace = Ssp::enabled().grace_period(Duration::from_secs(9)).build();
+    let kept = built(Some(grace), true).expect("set");
+    assert!(!kept.upload_enabled() && kept.download_enabled());
+    assert_eq!(kept.grace_period(), Duration::from_secs(9));
+    let downloads_off = Ssp::enabled().download_enabled(false).build();
+    let both_off = built(Some(downloads_off), true).expect("set");
+    assert!(!both_off.is_enabled());
+    assert!(!built(Some(Ssp::disabled()), true)
+        .expect("set")
+        .is_enabled());
+    assert!(built(None, false).is_none());
+}
+
 #[test]
 fn retry_metrics_count_an_sdk_give_up() {
     use metrics_util::debugging::{DebugValue, DebuggingRecorder};
@@ -740,6 +778,12 @@ mod scale_from_zero {
 
     use aws_sdk_sagemakerruntime::config::timeout::TimeoutConfig;
     use aws_sdk_sagemakerruntime::error::ProvideErrorMetadata;
+    use aws_smithy_runtime_api::client::http::{
+        HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
+    };
+    use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+    use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+    use aws_smithy_types::body::SdkBody;
     use bytes::Bytes;
     use http_body_util::{BodyExt, Full};
     use tokio::time::Instant as TokioInstant;
@@ -747,6 +791,7 @@ mod scale_from_zero {
     use tower_sagemaker::sagemaker::{NO_CAPACITY_MESSAGE, SCALE_OUT_TIME};
 
     const COMPONENT: &str = "ic-llama";
+    const COMPONENT_HEADER: &str = "x-amzn-sagemaker-inference-component";
     const SECOND: &str = "ic-mistral";
     const ERROR_TYPE: &str =
         "ValidationError:http://internal.amazon.com/coral/com.amazon.sagemaker/";
@@ -779,6 +824,24 @@ mod scale_from_zero {
         }
     }
 
+    impl Fake {
+        /// Records a request for `component` and answers it: status,
+        /// error type (on a no-capacity answer) and body.
+        fn answer(&self, component: Option<String>) -> (u16, Option<&'static str>, Bytes) {
+            let now = TokioInstant::now();
+            self.requests.lock().unwrap().push((now, component.clone()));
+            let ready_at = match component.as_deref() {
+                Some(SECOND) => self.second_ready_at,
+                _ => self.ready_at,
+            };
+            if ready_at.is_some_and(|r| now >= r) {
+                return (self.then, None, Bytes::from_static(b"8.0"));
+            }
+            let body = serde_json::json!({ "message": self.message });
+            (400, Some(ERROR_TYPE), Bytes::from(body.to_string()))
+        }
+    }
+
     /// Serves `fake` on 127.0.0.1, port 0; returns its endpoint URL.
     async fn serve(fake: Arc<Fake>) -> String {
         support::loopback::serve(move |req: http::Request<hyper::body::Incoming>| {
@@ -786,33 +849,101 @@ mod scale_from_zero {
             async move {
                 let component = req
                     .headers()
-                    .get("x-amzn-sagemaker-inference-component")
+                    .get(COMPONENT_HEADER)
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_owned);
                 let _ = req.into_body().collect().await;
-                let now = TokioInstant::now();
-                fake.requests.lock().unwrap().push((now, component.clone()));
-                let ready_at = match component.as_deref() {
-                    Some(SECOND) => fake.second_ready_at,
-                    _ => fake.ready_at,
+                let (status, error_type, body) = fake.answer(component);
+                let mut response = http::Response::builder().status(status);
+                response = match error_type {
+                    Some(error_type) => response
+                        .header("x-amzn-errortype", error_type)
+                        .header("content-type", "application/json"),
+                    None => response.header("content-type", "text/csv"),
                 };
-                let response = if ready_at.is_some_and(|r| now >= r) {
-                    http::Response::builder()
-                        .status(fake.then)
-                        .header("content-type", "text/csv")
-                        .body(Full::new(Bytes::from_static(b"8.0")))
-                } else {
-                    let body = serde_json::json!({ "message": fake.message });
-                    http::Response::builder()
-                        .status(400)
-                        .header("x-amzn-errortype", ERROR_TYPE)
-                        .header("content-type", "application/json")
-                        .body(Full::new(Bytes::from(body.to_string())))
-                };
-                Ok::<_, std::io::Error>(response.unwrap())
+                Ok::<_, std::io::Error>(response.body(Full::new(body)).unwrap())
             }
         })
         .await
+    }
+
+    /// `fake` as the SDK's HTTP client, in memory. On the paused clock a
+    /// loopback request can be in flight when the runtime finds nothing to
+    /// do and moves the clock on (a loaded machine delivers loopback data
+    /// late), so the fake would answer at a later time than the request was
+    /// sent; in memory, no time passes between the two.
+    #[derive(Clone)]
+    struct InMemory(Arc<Fake>);
+
+    impl std::fmt::Debug for InMemory {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("InMemory")
+        }
+    }
+
+    impl HttpConnector for InMemory {
+        fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+            let component = request.headers().get(COMPONENT_HEADER).map(str::to_owned);
+            let (status, error_type, body) = self.0.answer(component);
+            let mut response = HttpResponse::new(status.try_into().unwrap(), SdkBody::from(body));
+            match error_type {
+                Some(error_type) => {
+                    response
+                        .headers_mut()
+                        .insert("x-amzn-errortype", error_type);
+                    response
+                        .headers_mut()
+                        .insert("content-type", "application/json");
+                }
+                None => {
+                    response.headers_mut().insert("content-type", "text/csv");
+                }
+            }
+            HttpConnectorFuture::ready(Ok(response))
+        }
+    }
+
+    impl HttpClient for InMemory {
+        fn http_connector(
+            &self,
+            _: &HttpConnectorSettings,
+            _: &RuntimeComponents,
+        ) -> SharedHttpConnector {
+            SharedHttpConnector::new(self.clone())
+        }
+    }
+
+    /// The SDK's clock read from tokio's paused clock, so that what the SDK
+    /// times by its clock (its stalled-stream checks) sees the test's waits,
+    /// not the real time the test took.
+    #[derive(Debug)]
+    struct PausedClock {
+        base: std::time::SystemTime,
+        start: TokioInstant,
+    }
+
+    impl aws_smithy_async::time::TimeSource for PausedClock {
+        fn now(&self) -> std::time::SystemTime {
+            self.base + self.start.elapsed()
+        }
+    }
+
+    /// A client of `fake` through [`InMemory`], with the crate's settings.
+    fn client_in_memory(fake: &Arc<Fake>, settings: MultiModelEndpoint) -> Client {
+        let clock = PausedClock {
+            base: std::time::SystemTime::now(),
+            start: TokioInstant::now(),
+        };
+        let config = aws_sdk_sagemakerruntime::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .time_source(clock)
+            .region(Region::new("us-east-1"))
+            .endpoint_url("http://fake.invalid")
+            .credentials_provider(Credentials::new(AKID, SECRET, None, None, "test"))
+            .http_client(InMemory(fake.clone()))
+            .multi_model_endpoint_with(settings)
+            .build();
+        Client::from_conf(config)
     }
 
     /// A component that is ready `after` from now (never with `None`).
@@ -1092,13 +1223,13 @@ mod scale_from_zero {
     async fn coalescing_n_callers_make_at_most_n_plus_one_request_per_probe_interval() {
         const N: usize = 20;
         for coalesce in [false, true] {
-            let (fake, url) = component(Some(SCALE_OUT_TIME), NO_CAPACITY_MESSAGE).await;
+            let (fake, _) = component(Some(SCALE_OUT_TIME), NO_CAPACITY_MESSAGE).await;
             let outcomes = Outcomes::default();
             let mut retries = outcomes.retries(LegacyRetries::new().scale_from_zero());
             if coalesce {
                 retries = retries.coalesce_cold_starts(ColdStarts::new());
             }
-            let client = client_at(&url, MultiModelEndpoint::new().retries(retries));
+            let client = client_in_memory(&fake, MultiModelEndpoint::new().retries(retries));
             let start = TokioInstant::now();
             let calls: Vec<_> = (0..N)
                 .map(|_| {
@@ -1119,6 +1250,13 @@ mod scale_from_zero {
             let finals = outcomes.finals();
             assert_eq!(finals.len(), N);
             assert!(finals.iter().all(|(_, d, _)| *d == Decision::Return));
+            // No wait was taken for a stalled upload (the SDK's stalled-stream
+            // protection, which `MultiModelEndpoint` turns off for uploads).
+            let all = outcomes.all();
+            assert!(
+                all.iter().all(|o| o.0 != Some(RetryReason::Transport)),
+                "{all:?}"
+            );
             if coalesce {
                 let intervals = (elapsed.as_secs() / 10) as usize + 1;
                 assert!(received <= N + intervals, "{received} requests");

@@ -52,7 +52,13 @@ use crate::retry::AttemptTimedOut;
 /// `MultiModelEndpoint` turns it off and has the interceptor's
 /// [`attempt_timeout`](super::LegacyRetriesInterceptor::attempt_timeout)
 /// applied here, from the moment the request is sent; the SDK's
-/// `operation_timeout` bounds the whole call, waits included.
+/// `operation_timeout` bounds the whole call, waits included. The SDK's
+/// stalled-stream protection for uploads would take a waiting call's
+/// unread request body for a stalled upload and fail the attempt
+/// (`ThroughputBelowMinimum`) once its grace period (5 s) passed:
+/// `MultiModelEndpoint` turns it off for uploads (downloads keep it). Used on
+/// its own, set `StalledStreamProtectionConfig::enabled().upload_enabled(false)`
+/// on the client too.
 ///
 /// ```
 /// use aws_smithy_runtime_api::client::http::SharedHttpClient;

@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use aws_sdk_sagemakerruntime::config::retry::{RetryPartition, TokenBucket};
 use aws_sdk_sagemakerruntime::config::timeout::TimeoutConfig;
-use aws_sdk_sagemakerruntime::config::{BehaviorVersion, Builder, SharedHttpClient};
+use aws_sdk_sagemakerruntime::config::{
+    BehaviorVersion, Builder, SharedHttpClient, StalledStreamProtectionConfig,
+};
 use aws_smithy_runtime::client::defaults::default_http_client_plugin_v2;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponentsBuilder;
 use aws_smithy_runtime_api::client::runtime_plugin::RuntimePlugin;
@@ -18,6 +20,23 @@ use super::{
 use crate::retry::LegacyRetries;
 use crate::sagemaker::{RECOMMENDED_ATTEMPT_TIMEOUT, SCALE_FROM_ZERO_BUDGET};
 use crate::target_model::TargetModel;
+
+/// `builder` with the SDK's stalled-stream protection turned off for uploads:
+/// a call waiting in [`ColdStartsHttpClient`] for another call's probe has
+/// not started its upload, and the SDK would take that for a stalled upload
+/// and fail the attempt (`ThroughputBelowMinimum`) once its grace period
+/// passed. Downloads keep it, with the builder's grace period if it set one.
+fn without_upload_stall_check(builder: Builder) -> Builder {
+    let set = builder.clone().build().stalled_stream_protection().cloned();
+    let protection = match set {
+        Some(set) if !set.is_enabled() => return builder,
+        Some(set) => StalledStreamProtectionConfig::enabled()
+            .download_enabled(set.download_enabled())
+            .grace_period(set.grace_period()),
+        None => StalledStreamProtectionConfig::enabled(),
+    };
+    builder.stalled_stream_protection(protection.upload_enabled(false).build())
+}
 
 /// `timeouts` with the SDK's `operation_attempt_timeout` turned off (also
 /// one the builder had).
@@ -256,7 +275,10 @@ impl MultiModelEndpoint {
                 .http_client()
                 .or_else(default_http_client)
             {
-                Some(inner) => builder = builder.http_client(ColdStartsHttpClient::new(inner)),
+                Some(inner) => {
+                    builder = builder.http_client(ColdStartsHttpClient::new(inner));
+                    builder = without_upload_stall_check(builder);
+                }
                 None => tracing::warn!(
                     "cold-start coalescing for an AWS SDK client: no HTTP client to wrap (set one \
                      on the builder before the multi-model settings); calls are not coalesced"
