@@ -14,7 +14,7 @@ use tower::util::Either;
 use tower::{BoxError, ServiceBuilder, ServiceExt};
 use tower_sagemaker::deadline::{DeadlineExceeded, DeadlineLayer};
 use tower_sagemaker::retry::{
-    Attempts, ColdStarts, LegacyRetries, LegacyRetryPolicy, ModelNotReadyRetryLayer,
+    Attempts, ColdStarts, LegacyBackoff, LegacyRetries, LegacyRetryPolicy, ModelNotReadyRetryLayer,
 };
 
 /// How a call ended: the final status, or the kind of error.
@@ -145,6 +145,14 @@ fn scenarios() -> Vec<Scenario> {
     ]
 }
 
+/// The legacy backoff with a 1 ms floor. A legacy delay is drawn in
+/// `[0, ceiling)` and cut to whole milliseconds, so 1 draw in 1,000 is 0 ms:
+/// a retry at once, which the scenarios (a 503 with 1 ms left; a call polled
+/// once, expected to be sleeping) do not expect.
+fn never_at_once() -> LegacyBackoff {
+    LegacyBackoff::new().min_delay(Duration::from_millis(1))
+}
+
 /// (calls made, how it ended, Attempts on the response)
 type Run = (usize, End, Option<u32>);
 
@@ -160,7 +168,9 @@ enum Retrier {
 
 async fn through(scenario: &Scenario, retrier: Retrier) -> Run {
     let endpoint = Scripted::new(scenario.steps.clone());
-    let retries = LegacyRetries::new().max_retries(scenario.max_retries);
+    let retries = LegacyRetries::new()
+        .max_retries(scenario.max_retries)
+        .backoff(never_at_once());
     let layer = |retries| ModelNotReadyRetryLayer::new(retries).no_attempt_timeout();
     let retry = match retrier {
         Retrier::Layer => Either::Left(layer(retries)),
@@ -240,7 +250,7 @@ async fn no_attempt_goes_out_after_the_deadline_when_polled_late() {
 
     for retrier in [Retrier::Layer, Retrier::Policy] {
         let endpoint = Scripted::new(vec![error_code(429, "ModelNotReadyException")]);
-        let retries = LegacyRetries::new();
+        let retries = LegacyRetries::new().backoff(never_at_once());
         let retry = match retrier {
             Retrier::Policy => Either::Right(RetryLayer::new(LegacyRetryPolicy::new(retries))),
             _ => Either::Left(ModelNotReadyRetryLayer::new(retries)),
