@@ -151,7 +151,8 @@ impl LegacyBackoff {
             + self.min
     }
 
-    /// A random delay before retry `retry`, drawn uniformly from `[0, ceiling(retry))`.
+    /// A random delay before retry `retry`, drawn uniformly from
+    /// `[min, ceiling(retry))` (`min` is zero unless [`min_delay`](Self::min_delay) set it).
     pub fn delay(&self, retry: u32) -> Duration {
         self.delay_at(retry, fastrand::f64())
     }

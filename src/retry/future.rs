@@ -13,9 +13,9 @@ use tower_service::Service;
 
 use super::call::{Call, Next};
 use super::cold_starts::Watch;
-use super::template::Template;
-use super::{Attempts, LegacyRetries};
-use crate::deadline::Deadline;
+use super::extensions::{finish, take_deadline};
+use super::request::Template;
+use super::LegacyRetries;
 use crate::timer::Timer;
 
 pin_project! {
@@ -105,27 +105,6 @@ where
             timer: Timer::default(),
         }
     }
-}
-
-/// Takes the `Deadline` out of a request's extensions: this layer enforces
-/// it on every attempt, and services beneath do not see it. When the map held
-/// nothing else, the whole map is returned, `Deadline` inside, for the
-/// response to carry; that copy no longer says that a `DeadlineLayer` above
-/// enforces it (the returned one still does).
-#[inline]
-fn take_deadline(extensions: &mut Extensions) -> (Option<Deadline>, Extensions) {
-    let deadline = extensions.get_mut::<Deadline>().map(|d| {
-        let found = *d;
-        *d = found.enforced(false);
-        found
-    });
-    if extensions.len() <= usize::from(deadline.is_some()) {
-        return (deadline, std::mem::take(extensions));
-    }
-    if deadline.is_some() {
-        extensions.remove::<Deadline>();
-    }
-    (deadline, Extensions::new())
 }
 
 impl<S, B> std::fmt::Debug for ResponseFuture<S, B>
@@ -243,33 +222,4 @@ fn poll_deadline(timer: &mut Timer, call: &Call, cx: &mut Context<'_>) -> Poll<(
         Some(d) => timer.poll_until(d.instant(), cx),
         None => Poll::Pending,
     }
-}
-
-/// The caller's answer: on a response, `Attempts` and the call's `Deadline`
-/// go into its extensions. A response without extensions gets a map reused
-/// from the request where there is one; a map the response has already (an
-/// HTTP client's connection info) takes them in place.
-///
-/// Works in place: a response is large, and every move of it is a copy.
-fn finish<B: Clone, R>(
-    outcome: &mut Result<http::Response<R>, BoxError>,
-    call: &Call,
-    kept: &mut Extensions,
-    template: &mut Template<B>,
-) {
-    let Ok(res) = outcome else { return };
-    let extensions = res.extensions_mut();
-    // A kept map that is not empty holds the deadline already.
-    let mut has_deadline = false;
-    if extensions.is_empty() {
-        has_deadline = !kept.is_empty();
-        *extensions = match has_deadline {
-            true => std::mem::take(kept),
-            false => template.take_extensions().unwrap_or_default(),
-        };
-    }
-    if let (false, Some(deadline)) = (has_deadline, call.deadline()) {
-        extensions.insert(deadline);
-    }
-    extensions.insert(Attempts(call.attempts()));
 }

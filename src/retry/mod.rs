@@ -1,94 +1,9 @@
 //! Retries of `ModelNotReadyException` and other transient failures, as
 //! botocore's legacy retry mode (boto3's default) does them.
 //!
-//! [`ModelNotReadyRetryLayer`] wraps any `Service<http::Request<B>>` that
-//! answers `http::Response<R>`. Its decisions are set by one value,
-//! [`LegacyRetries`], which the `tower::retry::Policy` of this module
-//! (`LegacyRetryPolicy`, feature `retry-policy`), the AWS SDK and the reqwest
-//! integrations take too; one per-call controller makes them for all.
-//!
-//! - **Attempts**: the first, then up to [`max_retries`](LegacyRetries::max_retries)
-//!   retries (default 4, so 5 attempts as in boto3).
-//! - **Backoff**: before retry `k` it sleeps a uniform random time in
-//!   `[0, 2^(k-1))` seconds, with no cap ([`LegacyBackoff`]).
-//! - **What is retried**: decided by a [`RetryClassifier`] from the response's
-//!   status and headers (never its body) or from the error: 429 whatever the
-//!   code (this is how `ModelNotReadyException` is retried), 500, 502, 503,
-//!   504, 509, 400 with a throttling code, transport errors and per-attempt
-//!   timeouts. Each outcome is classified once, into a [`RetryReason`].
-//! - **Per-attempt timeout**: 70 s by default; an attempt that takes longer
-//!   fails with [`AttemptTimedOut`] and is retried. An attempt lasts until the
-//!   response head, or, with [`CollectBodyLayer`](crate::collect_body::CollectBodyLayer)
-//!   beneath this layer, until the whole body is read. To bound each wait
-//!   for bytes rather than the attempt, as botocore's `read_timeout` does,
-//!   put [`ReadTimeoutLayer`](crate::read_timeout::ReadTimeoutLayer) beneath
-//!   it. The [`deadline`](crate::deadline#which-setting-bounds-which-wait)
-//!   module has a table of which setting bounds which wait.
-//! - **Deadline**: with a [`Deadline`](crate::deadline::Deadline) in the request's extensions (put there by
-//!   [`DeadlineLayer`](crate::deadline::DeadlineLayer) above, or by the caller), it never sleeps past the
-//!   deadline nor starts an attempt after it, also when the inner service is
-//!   slow to become ready. When the chosen backoff would end
-//!   after the deadline it stops at once and returns the last outcome; each
-//!   attempt's timeout is `min(attempt_timeout, remaining)`; an attempt cut
-//!   short by the deadline, or any error at or after it, ends the call with
-//!   [`DeadlineExceeded`](crate::deadline::DeadlineExceeded). The response
-//!   body is outside this layer's reach: [`DeadlineLayer`](crate::deadline::DeadlineLayer)
-//!   bounds it. The layer takes the
-//!   `Deadline` out of the request (services beneath it do not see it; every
-//!   other extension goes through, on every attempt) and puts it back on the
-//!   response.
-//! - **Reset connections**: with
-//!   [`reset_connection_at_once`](LegacyRetries::reset_connection_at_once),
-//!   the first retry after a connection reset or closed before any response
-//!   (a pooled keep-alive connection the server had just closed) goes out at
-//!   once; off by default, as botocore.
-//! - **Outcome**: when retries run out on a retryable response the caller
-//!   gets that response (a 429 with its body, say), not a synthetic error; on
-//!   a retryable error, the last error. Every response carries [`Attempts`]
-//!   in its extensions, and the call's [`Deadline`](crate::deadline::Deadline) when it
-//!   had one. The error type is [`tower::BoxError`]; reach the typed
-//!   errors with `downcast_ref`.
-//! - **Cold-start coalescing** (opt-in,
-//!   [`coalesce_cold_starts`](LegacyRetries::coalesce_cold_starts)):
-//!   while a model loads, one call at a time asks the endpoint about it and
-//!   the calls that share the layer wait for that call's answer, then send
-//!   at once: N callers on a cold model make about N requests rather than
-//!   one per caller per 60 s hold. See [`ColdStarts`].
-//! - **Events**: [`on_event`](LegacyRetries::on_event) callbacks get a
-//!   typed [`RetryEvent`] as each attempt starts and ends, with the decision
-//!   that follows, and exactly one final outcome however the call ends: the
-//!   stable way to observe retries (feature `metrics` records them with
-//!   `RetryMetrics`).
-//! - **Logs**: each retry emits a `tracing` event at `INFO` with the attempt
-//!   number, the status or error kind and the chosen delay; never a body nor
-//!   a header value.
-//!
-//! # Request bodies must be `Clone`
-//!
-//! Every attempt sends a copy of the request, so the body type `B` must be
-//! `Clone`: [`http_body_util::Full<Bytes>`] is the usual choice (a clone is a
-//! reference-count increment). To retry a streaming body, buffer it first:
-//!
-//! ```
-//! use bytes::Bytes;
-//! use http_body_util::{BodyExt, Full};
-//!
-//! async fn buffered<B>(req: http::Request<B>) -> Result<http::Request<Full<Bytes>>, B::Error>
-//! where
-//!     B: http_body::Body,
-//! {
-//!     let (parts, body) = req.into_parts();
-//!     let bytes = body.collect().await?.to_bytes();
-//!     Ok(http::Request::from_parts(parts, Full::new(bytes)))
-//! }
-//! ```
-//!
-//! # Example
-//!
 //! ```
 //! use std::sync::atomic::{AtomicU32, Ordering};
 //! use std::sync::Arc;
-//! use std::time::Duration;
 //! use bytes::Bytes;
 //! use http_body_util::Full;
 //! use tower::{service_fn, BoxError, ServiceBuilder, ServiceExt};
@@ -115,6 +30,73 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! [`ModelNotReadyRetryLayer`] wraps any `Service<http::Request<B>>` that
+//! answers `http::Response<R>`. Its decisions are set by one value,
+//! [`LegacyRetries`], which the `tower::retry::Policy` of this module
+//! (`LegacyRetryPolicy`, feature `retry-policy`), the AWS SDK and the reqwest
+//! integrations take too; one per-call controller makes them for all.
+//!
+//! - **Attempts and backoff**: the first, then up to
+//!   [`max_retries`](LegacyRetries::max_retries) retries (default 4); before
+//!   retry `k` a uniform random sleep in `[0, 2^(k-1))` seconds, with no cap
+//!   ([`LegacyBackoff`]).
+//! - **What is retried**: decided by a [`RetryClassifier`] from the response's
+//!   status and headers (never its body) or from the error, once per attempt,
+//!   into a [`RetryReason`]: 429 whatever the code (so `ModelNotReadyException`),
+//!   500, 502, 503, 504, 509, 400 with a throttling code, transport errors and
+//!   timeouts.
+//! - **Per-attempt timeout**: 70 s by default ([`AttemptTimedOut`], retried).
+//!   An attempt lasts until the response head, or, with
+//!   [`CollectBodyLayer`](crate::collect_body::CollectBodyLayer) beneath, the
+//!   whole body; to bound each wait for bytes, as botocore's `read_timeout`
+//!   does, put [`ReadTimeoutLayer`](crate::read_timeout::ReadTimeoutLayer)
+//!   beneath. The [`deadline`](crate::deadline#which-setting-bounds-which-wait)
+//!   module tells which setting bounds which wait.
+//! - **Deadline**: with a [`Deadline`](crate::deadline::Deadline) in the
+//!   request's extensions (from [`DeadlineLayer`](crate::deadline::DeadlineLayer)
+//!   above, or the caller), no sleep ends past it and no attempt starts after
+//!   it, also while the inner service is slow to become ready; a backoff that
+//!   would end after it returns the last outcome at once; each attempt gets
+//!   `min(attempt_timeout, remaining)`; an attempt cut short by it, or any
+//!   error at or after it, ends the call with
+//!   [`DeadlineExceeded`](crate::deadline::DeadlineExceeded). Services beneath
+//!   do not see the `Deadline`; the response carries it. The body is
+//!   `DeadlineLayer`'s to bound.
+//! - **Outcome**: when retries run out on a retryable response the caller
+//!   gets that response (a 429 with its body, say); on a retryable error,
+//!   the last error. Every response carries [`Attempts`]. The error type is
+//!   [`tower::BoxError`]; reach the typed errors with `downcast_ref`.
+//! - **Opt-ins**: [cold-start coalescing](LegacyRetries::coalesce_cold_starts)
+//!   (while a model loads, one call at a time asks the endpoint about it:
+//!   see [`ColdStarts`]), an [immediate retry after a reset
+//!   connection](LegacyRetries::reset_connection_at_once), and
+//!   [`on_event`](LegacyRetries::on_event) callbacks with a typed
+//!   [`RetryEvent`] for each attempt and exactly one final outcome per call
+//!   (feature `metrics` records them with `RetryMetrics`).
+//! - **Logs**: each retry emits a `tracing` event at `INFO` with the attempt
+//!   number, the status or error kind and the chosen delay; never a body nor
+//!   a header value.
+//!
+//! # Request bodies must be `Clone`
+//!
+//! Every attempt sends a copy of the request, so the body type `B` must be
+//! `Clone`: [`http_body_util::Full<Bytes>`] is the usual choice (a clone is a
+//! reference-count increment). To retry a streaming body, buffer it first:
+//!
+//! ```
+//! use bytes::Bytes;
+//! use http_body_util::{BodyExt, Full};
+//!
+//! async fn buffered<B>(req: http::Request<B>) -> Result<http::Request<Full<Bytes>>, B::Error>
+//! where
+//!     B: http_body::Body,
+//! {
+//!     let (parts, body) = req.into_parts();
+//!     let bytes = body.collect().await?.to_bytes();
+//!     Ok(http::Request::from_parts(parts, Full::new(bytes)))
+//! }
+//! ```
 
 mod backoff;
 mod call;
@@ -122,14 +104,15 @@ pub(crate) mod classify;
 mod cold_starts;
 mod error;
 mod event;
+mod extensions;
 mod future;
 mod layer;
 #[cfg(feature = "metrics")]
 mod metrics;
 #[cfg(feature = "retry-policy")]
 mod policy;
+mod request;
 mod settings;
-mod template;
 
 pub use self::backoff::LegacyBackoff;
 #[cfg(feature = "reqwest")]
@@ -150,9 +133,9 @@ pub use self::layer::ModelNotReadyRetryLayer;
 pub use self::metrics::RetryMetrics;
 #[cfg(feature = "retry-policy")]
 pub use self::policy::{LegacyRetryPolicy, RetryWait};
-pub use self::settings::LegacyRetries;
 #[cfg(feature = "reqwest")]
-pub(crate) use self::template::{invocation_id, sdk_request};
+pub(crate) use self::request::{invocation_id, sdk_request};
+pub use self::settings::LegacyRetries;
 
 use std::task::{Context, Poll};
 

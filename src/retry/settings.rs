@@ -120,14 +120,10 @@ impl LegacyRetries {
 
     /// Whether to make the first retry at once, without a backoff, when the
     /// first attempt's connection was reset or closed before any response
-    /// came (default `false`, as botocore).
-    ///
-    /// That is what a pooled keep-alive connection looks like when the
-    /// server closed it just before the client reused it: the request never
-    /// reached a server that would answer it, and a new connection will.
-    /// botocore sleeps its legacy backoff all the same (up to 1 s for the
-    /// first retry). Later retries, and every other failure (a refused
-    /// connection, a timeout, an error status), keep the legacy backoff.
+    /// came (default `false`, as botocore). That is what a pooled keep-alive
+    /// connection looks like when the server closed it just before reuse: a
+    /// new connection will reach a server that answers. Later retries, and
+    /// every other failure, keep the legacy backoff.
     pub fn reset_connection_at_once(mut self, at_once: bool) -> Self {
         self.reset_connection_at_once = at_once;
         self
@@ -140,20 +136,10 @@ impl LegacyRetries {
     /// AWS support tie a call's attempts together by them; put `SigV4Layer`
     /// beneath the retry layer and they are signed.
     ///
-    /// The value is `attempt=N; max=M` on every attempt, as the AWS SDK for
-    /// Rust sends it on a first attempt. Both SDKs add `ttl=` on retries
-    /// (when the attempt times out on the server's clock), which the retry
-    /// layer does not; botocore also leaves `max` out of a first attempt.
-    ///
-    /// `LegacyRetryPolicy` sends neither: `tower::retry::Retry` sends a
-    /// call's first attempt before it asks the policy anything.
-    ///
-    /// ```
-    /// use tower_sagemaker::retry::LegacyRetries;
-    ///
-    /// let retries = LegacyRetries::new().attempt_headers(false);
-    /// assert!(!retries.get_attempt_headers());
-    /// ```
+    /// The AWS SDKs also add `ttl=` on retries, which the retry layer does
+    /// not; botocore leaves `max` out of a first attempt. `LegacyRetryPolicy`
+    /// sends neither header: `tower::retry::Retry` sends a call's first
+    /// attempt before it asks the policy anything.
     pub fn attempt_headers(mut self, on: bool) -> Self {
         self.attempt_headers = on;
         self
@@ -172,25 +158,7 @@ impl LegacyRetries {
     /// Calls `callback` with a [`RetryEvent`] as each attempt starts and
     /// ends, and once as the call ends. More than one callback may be added;
     /// they run in order, on the task that polls the call, so they should be
-    /// quick. See [`RetryEvent`] for what is reported when.
-    ///
-    /// ```
-    /// use std::sync::atomic::{AtomicU32, Ordering};
-    /// use std::sync::Arc;
-    /// use tower_sagemaker::retry::{Decision, LegacyRetries, RetryEvent};
-    ///
-    /// let retries = Arc::new(AtomicU32::new(0));
-    /// let counted = retries.clone();
-    /// let settings = LegacyRetries::new().on_event(move |event| {
-    ///     if let RetryEvent::Outcome(outcome) = event {
-    ///         if let Decision::Retry { delay } = outcome.decision {
-    ///             counted.fetch_add(1, Ordering::Relaxed);
-    ///             eprintln!("attempt {} failed ({:?}): retrying in {delay:?}", outcome.attempt, outcome.reason);
-    ///         }
-    ///     }
-    /// });
-    /// # let _ = settings;
-    /// ```
+    /// quick. See [`RetryEvent`] for what is reported when, with an example.
     pub fn on_event<F>(mut self, callback: F) -> Self
     where
         F: Fn(&RetryEvent<'_>) + Send + Sync + 'static,

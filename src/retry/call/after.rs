@@ -8,7 +8,7 @@ use super::{Call, Next};
 use crate::deadline::Deadline;
 use crate::retry::classify::Classified;
 use crate::retry::event::Decision;
-use crate::retry::template::Head;
+use crate::retry::request::Head;
 use crate::retry::RetryReason;
 
 impl Call {

@@ -10,7 +10,7 @@ use tower::BoxError;
 
 use super::cold_starts::{Ticket, Turn, Watch};
 use super::event::{Decision, RetryEvent};
-use super::template::{invocation_id, sdk_request, Head};
+use super::request::{invocation_id, sdk_request, Head};
 use super::{AttemptTimedOut, LegacyRetries};
 use crate::deadline::Deadline;
 use crate::sagemaker::{

@@ -2,17 +2,12 @@
 //! loading, so that one call at a time asks the endpoint about each. A
 //! call's part is in [`ticket`].
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use http::header::HOST;
 use http::{HeaderName, HeaderValue, Uri};
-use tokio::sync::Notify;
 use tokio::time::Instant;
-
-use crate::sagemaker::{parse_invocations_path, INFERENCE_COMPONENT_HEADER, TARGET_MODEL_HEADER};
 
 /// Cold-start coalescing: the calls that share one `ColdStarts` share what
 /// they learn about each model's readiness, so that while a model loads one
@@ -28,9 +23,10 @@ use crate::sagemaker::{parse_invocations_path, INFERENCE_COMPONENT_HEADER, TARGE
 ///
 /// # What changes
 ///
-/// Calls are grouped by *key*: the request's host, endpoint name and
-/// `X-Amzn-SageMaker-Target-Model` (what the endpoint loads). A request
-/// without the header is retried as without coalescing.
+/// Calls are grouped by *key*: the request's host, endpoint name,
+/// `X-Amzn-SageMaker-Target-Model` and `X-Amzn-SageMaker-Inference-Component`
+/// (what the endpoint loads). A request with neither header is retried as
+/// without coalescing.
 ///
 /// - **One probe at a time.** While a model is loading, one call (the
 ///   *prober*) sends its retries as botocore's legacy mode does; the other
@@ -47,13 +43,17 @@ use crate::sagemaker::{parse_invocations_path, INFERENCE_COMPONENT_HEADER, TARGE
 ///   ready for a while after their last call, so that bursts after a quiet
 ///   spell go out at once.
 /// - **Ready.** When a probe gets anything but 429 `ModelNotReadyException`
-///   (a success, another error, a timeout), the key is ready: every waiting
+///   or, with [`scale_from_zero`](super::LegacyRetries::scale_from_zero), an
+///   inference component's no-capacity answer (a success, another error, a
+///   timeout), the key is ready: every waiting
 ///   call sends its own request at once, without sleeping a backoff.
 ///   Responses are never shared.
 /// - **Bounds.** A waiting call ends at its own [`Deadline`](crate::deadline::Deadline)
 ///   (with [`DeadlineExceeded`](crate::deadline::DeadlineExceeded)) and when
 ///   dropped. Each failed probe it waits through counts as one of its
-///   attempts; when it has one attempt left it stops waiting and sends it,
+///   attempts (a no-capacity answer counts only for a call without a
+///   deadline: with one, no-capacity retries are bounded by the deadline,
+///   not by `max_retries`); when it has one attempt left it stops waiting and sends it,
 ///   so a call never makes more attempts, nor waits longer in attempts, than
 ///   without coalescing. [`Attempts`](super::Attempts) counts the requests
 ///   the call itself sent.
@@ -82,93 +82,14 @@ use crate::sagemaker::{parse_invocations_path, INFERENCE_COMPONENT_HEADER, TARGE
 #[derive(Clone)]
 pub struct ColdStarts(Arc<Shared>);
 
+mod state;
 mod ticket;
+mod watch;
 
-pub(crate) use self::ticket::{Ticket, Watch};
-
-struct Shared {
-    keys: Mutex<Keys>,
-    ready_marks: Duration,
-}
-
-#[derive(Default)]
-struct Keys {
-    map: HashMap<Key, Entry>,
-    next_id: u64,
-    // Expired ready marks are swept when the map reaches this size.
-    sweep_at: usize,
-}
-
-/// What the endpoint loads: host, endpoint, and the target model or
-/// inference component (or both) the request names.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct Key {
-    endpoint: String,
-    model: Option<HeaderValue>,
-    component: Option<HeaderValue>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Readiness {
-    // No call has had an answer yet.
-    Unknown,
-    // The last probe got `ModelNotReadyException`.
-    Loading,
-    Ready,
-}
-
-struct Entry {
-    // Calls holding a ticket for the key.
-    calls: usize,
-    // The ticket of the call whose attempts ask the endpoint.
-    prober: Option<u64>,
-    readiness: Readiness,
-    // `ModelNotReadyException` answers to probes so far.
-    failed_probes: u64,
-    // No-capacity answers to probes so far: attempts only of the calls
-    // whose no-capacity retries are not paced (they have no deadline).
-    no_capacity_probes: u64,
-    // Kept after the last call until then (with ready marks).
-    ready_until: Option<Instant>,
-    // Wakes the waiting calls when the key changes.
-    notify: Arc<Notify>,
-}
-
-impl Entry {
-    fn new(prober: u64) -> Self {
-        Self {
-            calls: 1,
-            prober: Some(prober),
-            readiness: Readiness::Unknown,
-            failed_probes: 0,
-            no_capacity_probes: 0,
-            ready_until: None,
-            notify: Arc::new(Notify::new()),
-        }
-    }
-
-    fn is_marked_ready(&self, now: Instant) -> bool {
-        self.readiness == Readiness::Ready && self.ready_until.is_some_and(|t| t > now)
-    }
-
-    /// The failed probes that count as attempts of a call that waits through
-    /// them: the model's 429s, and with `no_capacity` the no-capacity answers.
-    fn failures(&self, no_capacity: bool) -> u64 {
-        match no_capacity {
-            true => self.failed_probes.saturating_add(self.no_capacity_probes),
-            false => self.failed_probes,
-        }
-    }
-}
-
-/// What a call does next for its key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Turn {
-    /// Send an attempt now.
-    Send,
-    /// Wait: another call is probing.
-    Wait,
-}
+pub(crate) use self::state::Turn;
+use self::state::{take_turn, Entry, Key, Keys, Readiness, Shared};
+pub(crate) use self::ticket::Ticket;
+pub(crate) use self::watch::Watch;
 
 impl ColdStarts {
     /// Coalescing state that keeps a key only while calls for it run.
@@ -250,61 +171,5 @@ impl fmt::Debug for ColdStarts {
             .field("keys", &self.len())
             .field("ready_marks", &self.0.ready_marks)
             .finish()
-    }
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Keys> {
-        // The state stays consistent at every unlock: a panic elsewhere
-        // cannot leave it half-written.
-        self.keys.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-impl Keys {
-    /// Removes expired ready marks: when the map has doubled since the last
-    /// sweep (so sweeps cost O(1) per call over time), or `at_once`.
-    fn sweep(&mut self, now: Instant, at_once: bool) {
-        if self.map.len() < self.sweep_at && !at_once {
-            return;
-        }
-        self.map
-            .retain(|_, e| e.calls > 0 || e.is_marked_ready(now));
-        self.sweep_at = (self.map.len() * 2).max(64);
-    }
-}
-
-/// A call's turn for a key it is registered for: send when the key is
-/// ready or nobody probes it (then the call probes it), wait otherwise.
-fn take_turn(entry: &mut Entry, id: u64) -> Turn {
-    match entry.prober {
-        Some(prober) if prober != id => Turn::Wait,
-        Some(_) => Turn::Send,
-        None if entry.readiness == Readiness::Ready => Turn::Send,
-        None => {
-            entry.prober = Some(id);
-            Turn::Send
-        }
-    }
-}
-
-impl Key {
-    fn of<'a>(uri: &Uri, header: impl Fn(&HeaderName) -> Option<&'a HeaderValue>) -> Option<Self> {
-        let model = header(&TARGET_MODEL_HEADER).cloned();
-        let component = header(&INFERENCE_COMPONENT_HEADER).cloned();
-        if model.is_none() && component.is_none() {
-            return None;
-        }
-        let host = match uri.authority() {
-            Some(authority) => authority.as_str(),
-            None => header(&HOST).and_then(|h| h.to_str().ok()).unwrap_or(""),
-        };
-        let path = uri.path();
-        let endpoint = parse_invocations_path(path).unwrap_or(path);
-        Some(Self {
-            endpoint: format!("{host}/{endpoint}"),
-            model,
-            component,
-        })
     }
 }

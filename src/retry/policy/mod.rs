@@ -182,7 +182,7 @@ impl<B: Clone, R> Policy<http::Request<B>, http::Response<R>, BoxError> for Lega
         let retries = &self.retries;
         let call = self.call.call.get_or_insert_with(|| {
             let deadline = req.extensions().get::<Deadline>().copied();
-            let mut call = Call::new(retries.clone(), None, deadline, req.headers());
+            let mut call = Call::new(retries.clone(), None, deadline, &*req);
             // The first attempt went out before the policy was asked.
             call.sent();
             Box::new(call)
@@ -190,7 +190,7 @@ impl<B: Clone, R> Policy<http::Request<B>, http::Response<R>, BoxError> for Lega
         if std::mem::take(&mut self.call.waited) {
             call.waited();
         }
-        let kind = match call.after_attempt(req, result) {
+        let kind = match call.after_attempt(&*req, result) {
             Next::Finish => {
                 if let Ok(res) = result {
                     res.extensions_mut().insert(Attempts(call.attempts()));
@@ -225,6 +225,12 @@ impl<B: Clone, R> Policy<http::Request<B>, http::Response<R>, BoxError> for Lega
 
     fn clone_request(&mut self, req: &http::Request<B>) -> Option<http::Request<B>> {
         // Called once per attempt: the retry's copy of the request.
-        Some(super::request::copy_request(req))
+        let mut copy = http::Request::new(req.body().clone());
+        *copy.method_mut() = req.method().clone();
+        *copy.uri_mut() = req.uri().clone();
+        *copy.version_mut() = req.version();
+        *copy.headers_mut() = req.headers().clone();
+        *copy.extensions_mut() = req.extensions().clone();
+        Some(copy)
     }
 }
