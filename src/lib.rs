@@ -90,7 +90,7 @@
 //!   `MAX_TARGET_MODEL_LEN`, `COLD_START_HOLD`, `MAX_LOAD_TIME`,
 //!   `RECOMMENDED_ATTEMPT_TIMEOUT`, `NO_CAPACITY_MESSAGE`, `SCALE_OUT_TIME`,
 //!   `SCALE_FROM_ZERO_BUDGET`, `LEGACY_RETRYABLE_STATUSES`,
-//!   `LEGACY_THROTTLING_CODES`, `SIGNING_NAME`, `invocations_path`,
+//!   `LEGACY_THROTTLING_CODES`, `SIGNING_NAME`, `invocations_path`, `parse_invocations_path`,
 //!   `is_valid_endpoint_name`, `check_invoke_header`, `InvalidHeaderValue`;
 //! - `target_model`: `TargetModel`, `InvalidTargetModel`, `TargetModelLayer`, `TargetModelService`;
 //! - `invoke_headers`: `InvokeHeader`, `InvokeHeaders`, `InvokeHeadersLayer`, `InvokeHeadersService`;
@@ -101,19 +101,22 @@
 //!   `ResponseFuture`, `CollectedBody`;
 //! - `retry`: `LegacyRetries`, `ModelNotReadyRetryLayer`, `ModelNotReadyRetry`, `RetryClassifier`,
 //!   `RetryReason`, `LegacyBackoff`, `Attempts`, `AttemptTimedOut`, `ResponseFuture`,
-//!   `RetryEvent`, `AttemptOutcome`, `Decision`, `ColdStarts`, `NoCapacity`, with `retry-policy`:
+//!   `RetryEvent`, `AttemptOutcome`, `Decision`, `ColdStarts`, `NoCapacity`, `ErrorBodyReadFailed`,
+//!   with `retry-policy`:
 //!   `LegacyRetryPolicy`, `RetryWait`,
 //!   with `metrics`: `RetryMetrics`;
 //! - `scale_from_zero`: `NoCapacityLayer`, `NoCapacityCheck`, `ResponseFuture`, `PeekedBody`;
 //! - `sigv4`: `SigV4Layer`, `SigV4`, `SigningError`, `ResponseFuture`;
 //! - `reqwest`: `ReqwestService`, `ResponseFuture`, `LegacyRetryableStrategy`, `LegacyBackoffPolicy`,
-//!   `TargetModelMiddleware`, `DeadlineMiddleware`, `AttemptDeadlineMiddleware`, `ClientBuilderExt`,
-//!   with `sigv4`: `SigV4Middleware`, with `scale-from-zero`: `NoCapacityMiddleware`;
-//! - `aws_sdk`: `TargetModelInterceptor`, `AttemptNumberInterceptor`,
-//!   `ModelNotReadyClassifier`, `legacy_retry_config`, `multi_model_timeout_config`, and
+//!   `NoRetriesLeft`, `TargetModelMiddleware`, `DeadlineMiddleware`, `AttemptDeadlineMiddleware`,
+//!   `ColdStartsMiddleware`, `AttemptHeadersMiddleware`, `InvokeHeadersMiddleware`,
+//!   `ClientBuilderExt`, with `sigv4`: `SigV4Middleware`, with `scale-from-zero`: `NoCapacityMiddleware`;
+//! - `aws_sdk`: `TargetModelInterceptor`, `AttemptNumberInterceptor`, `LegacyRetriesInterceptor`,
+//!   `ModelNotReadyClassifier`, `ColdStartsHttpClient`, `legacy_retry_config`,
+//!   `multi_model_timeout_config`, and
 //!   with `aws-sdk-sagemakerruntime`: `MultiModelEndpoint`, `MultiModelEndpointExt`;
-//! - `emulator`: `Emulator`, `EmulatorBuilder`, `ModelSpec`, `ModelStats`,
-//!   `Fault`, `FaultScope`, `Server`.
+//! - `emulator`: `Emulator`, `EmulatorBuilder`, `ModelSpec`, `ModelStats`, `ComponentSpec`,
+//!   `ComponentStats`, `InvalidComponentName`, `Fault`, `FaultScope`, `Server`.
 //!
 //! Naming: a layer `FooLayer` builds the service `Foo`, as in tower; where
 //! `Foo` already names the value the layer carries ([`TargetModel`](target_model::TargetModel),

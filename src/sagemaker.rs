@@ -202,7 +202,7 @@ pub fn check_invoke_header(name: &HeaderName, value: &str) -> Result<(), Invalid
     } else if *name == ENABLE_EXPLANATIONS_HEADER {
         (
             (1..=64).contains(&len) && is_printable(value),
-            "1 to 64 characters (a JMESPath expression such as `true`)",
+            "1 to 64 printable ASCII characters (a JMESPath expression such as `true`)",
         )
     } else {
         (

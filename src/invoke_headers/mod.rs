@@ -110,7 +110,7 @@ impl InvokeHeader {
         Self::checked(INFERENCE_ID_HEADER, id)
     }
 
-    /// `X-Amzn-SageMaker-Enable-Explanations`: a JMESPath expression of 1 to 64 characters.
+    /// `X-Amzn-SageMaker-Enable-Explanations`: a JMESPath expression of 1 to 64 printable ASCII characters.
     pub fn enable_explanations(expression: &str) -> Result<Self, InvalidHeaderValue> {
         Self::checked(ENABLE_EXPLANATIONS_HEADER, expression)
     }
