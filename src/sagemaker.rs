@@ -204,6 +204,13 @@ pub fn check_invoke_header(name: &HeaderName, value: &str) -> Result<(), Invalid
             (1..=64).contains(&len) && is_printable(value),
             "1 to 64 printable ASCII characters (a JMESPath expression such as `true`)",
         )
+    } else if *name == CUSTOM_ATTRIBUTES_HEADER {
+        // The service takes any ASCII; of the control characters, HTTP
+        // carries a tab alone.
+        (
+            len <= 1024 && value.bytes().all(|b| b == b'\t' || is_printable_byte(b)),
+            "at most 1024 printable ASCII characters or tabs",
+        )
     } else {
         (
             len <= 1024 && is_printable(value),
@@ -213,12 +220,13 @@ pub fn check_invoke_header(name: &HeaderName, value: &str) -> Result<(), Invalid
     if !valid {
         return Err(InvalidHeaderValue::new(name, rule));
     }
-    // HTTP removes spaces at either end of a header value: the service
-    // would get another value than the one checked.
-    if value.starts_with(' ') || value.ends_with(' ') {
+    // HTTP removes spaces and tabs at either end of a header value: the
+    // service would get another value than the one checked.
+    let blank = [' ', '\t'];
+    if value.starts_with(blank) || value.ends_with(blank) {
         return Err(InvalidHeaderValue::new(
             name,
-            "no space at either end (HTTP would remove it on the way)",
+            "no space or tab at either end (HTTP would remove it on the way)",
         ));
     }
     Ok(())
@@ -252,7 +260,11 @@ const SERVICE_MODEL_NAMES: [(HeaderName, &str); 10] = [
 
 /// Printable ASCII, which is also what an HTTP header value carries unchanged.
 fn is_printable(value: &str) -> bool {
-    value.bytes().all(|b| (0x20..=0x7e).contains(&b))
+    value.bytes().all(is_printable_byte)
+}
+
+fn is_printable_byte(b: u8) -> bool {
+    (0x20..=0x7e).contains(&b)
 }
 
 /// 1 to `max` characters matching `^[a-zA-Z0-9](-*[a-zA-Z0-9])*$`.

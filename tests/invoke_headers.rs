@@ -131,7 +131,7 @@ async fn the_emulator_checks_the_headers_as_the_service_does() {
         (&TARGET_VARIANT_HEADER, b"AllTraffic"),
         (&INFERENCE_ID_HEADER, b"order 1234"),
         (&SESSION_ID_HEADER, b"NEW_SESSION"),
-        (&CUSTOM_ATTRIBUTES_HEADER, b"tenant=42"),
+        (&CUSTOM_ATTRIBUTES_HEADER, b"tenant=42;\tregion=eu"),
     ])
     .await;
     assert_eq!(status, 200);
@@ -186,7 +186,7 @@ fn values_that_http_would_trim_are_refused() {
     ] {
         let err = made.unwrap_err();
         assert!(
-            err.to_string().contains("no space at either end"),
+            err.to_string().contains("no space or tab at either end"),
             "{what}: {err}"
         );
     }
@@ -196,7 +196,16 @@ fn values_that_http_would_trim_are_refused() {
             "{name}: {value:?}"
         );
     }
-    // Inner spaces go through as they are.
+    let err = InvokeHeader::custom_attributes("a=1\t").unwrap_err();
+    assert!(
+        err.to_string().contains("no space or tab at either end"),
+        "{err}"
+    );
+    // Inner spaces go through as they are, and a tab in custom attributes
+    // (the service takes any ASCII; HTTP carries a tab, not other controls).
     assert!(InvokeHeader::inference_id("order 1").is_ok());
+    assert!(InvokeHeader::custom_attributes("a=1;\tb=2").is_ok());
+    assert!(InvokeHeader::custom_attributes("a=1;\u{7}b=2").is_err());
+    assert!(InvokeHeader::inference_id("order\t1").is_err());
     assert!(check_invoke_header(&CONTENT_TYPE, "text/csv; charset=utf-8").is_ok());
 }
