@@ -13,6 +13,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use std::time::Duration;
 
 use super::calls::ColdStartMark;
+use super::http_client::WaitedForTurn;
 use super::interceptor::AttemptNumber;
 use crate::error_code::ErrorCode;
 use crate::retry::classify::{is_no_capacity_head, is_no_capacity_message};
@@ -168,6 +169,14 @@ impl ModelNotReadyClassifier {
     }
 
     fn action(&self, ctx: &InterceptorContext, previous: &RetryAction) -> RetryAction {
+        if waited_for_turn(ctx) {
+            // Not sent after a wait for another call's probe: made again at
+            // once, signed anew.
+            return RetryAction::retryable_error_with_explicit_delay(
+                ErrorKind::TransientError,
+                Duration::ZERO,
+            );
+        }
         let Some(reason) = self.reason(ctx) else {
             return RetryAction::NoActionIndicated;
         };
@@ -369,3 +378,14 @@ impl ClassifyRetry for ModelNotReadyClassifier {
 
 #[cfg(test)]
 mod tests;
+
+/// Whether the attempt is one `ColdStartsHttpClient` did not send after a
+/// wait (it is made again, signed anew).
+fn waited_for_turn(ctx: &InterceptorContext) -> bool {
+    let Some(Err(error)) = ctx.output_or_error() else {
+        return false;
+    };
+    error
+        .as_connector_error()
+        .is_some_and(|e| find_source::<WaitedForTurn>(e).is_some())
+}

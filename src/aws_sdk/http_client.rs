@@ -31,7 +31,13 @@ use crate::retry::AttemptTimedOut;
 /// - before sending, the attempt joins its key (host, endpoint,
 ///   `X-Amzn-SageMaker-Target-Model` and `X-Amzn-SageMaker-Inference-Component`)
 ///   and, when another call is probing it, waits for that probe's answer;
-///   then it sends;
+///   an attempt that waited is not sent: the SDK makes it again at once,
+///   with a new signature, fresh credentials and the time it is really
+///   sent (a signature some minutes old is refused by the service), and it
+///   is not counted as an attempt (with
+///   [`MultiModelEndpoint`](super::MultiModelEndpoint)'s settings; with
+///   `MultiModelEndpoint::retry_quota(true)` it draws from the quota as a
+///   retry does);
 /// - each outcome is reported to the key once the SDK has parsed it
 ///   ([`LegacyRetriesInterceptor`](super::LegacyRetriesInterceptor) does:
 ///   429 `ModelNotReadyException`, a component's no-capacity answer, or
@@ -123,6 +129,20 @@ impl HttpClient for ColdStartsHttpClient {
     }
 }
 
+/// The error of an attempt that waited for another call's probe and was not
+/// sent: [`ModelNotReadyClassifier`](super::ModelNotReadyClassifier) retries
+/// it at once, and the interceptors do not count it as an attempt.
+#[derive(Debug)]
+pub(super) struct WaitedForTurn;
+
+impl std::fmt::Display for WaitedForTurn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("waited for another call's probe of the model: sent again, signed anew")
+    }
+}
+
+impl std::error::Error for WaitedForTurn {}
+
 #[derive(Debug)]
 struct ColdStartsConnector {
     inner: SharedHttpConnector,
@@ -138,7 +158,16 @@ impl HttpConnector for ColdStartsConnector {
             let watch = call.lock().before_send(request.uri(), request.headers());
             if let Some(mut watch) = watch {
                 poll_fn(|cx| watch.poll_turn(cx)).await;
-                call.lock().waited();
+                let mut state = call.lock();
+                state.waited();
+                // The request was signed, and the SDK noted when it was
+                // sent, before the wait: sent minutes later, its signature
+                // could be too old for the service, its session credentials
+                // expired, and the SDK's clock-skew estimate off by half the
+                // wait. The SDK makes the attempt again at once, signed anew;
+                // it is not counted as one.
+                state.resend();
+                return Err(ConnectorError::other(Box::new(WaitedForTurn), None));
             }
             let (timeout, attempt) = {
                 let mut state = call.lock();

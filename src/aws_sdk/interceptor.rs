@@ -144,6 +144,31 @@ impl Storable for ScaleOutState {
     type Storer = StoreReplace<Self>;
 }
 
+/// The attempts of an operation that waited for another call's probe and
+/// were made again, signed anew (`ColdStartsHttpClient`): each raises the
+/// operation's `max_attempts` by one, so that they do not count.
+#[derive(Debug, Clone, Copy)]
+struct Resends(u32);
+
+impl Storable for Resends {
+    type Storer = StoreReplace<Self>;
+}
+
+/// An attempt that waited is made again: the operation's `max_attempts`
+/// rises by one, and `resends` (the operation's count of them so far) is
+/// kept for [`AttemptNumberInterceptor`]'s own raises.
+pub(in crate::aws_sdk) fn count_resend(cfg: &mut ConfigBag, resends: u32) {
+    let raised = cfg.load::<RetryConfig>().map(|r| {
+        r.clone()
+            .with_max_attempts(r.max_attempts().saturating_add(1))
+    });
+    let layer = cfg.interceptor_state();
+    layer.store_put(Resends(resends));
+    if let Some(raised) = raised {
+        layer.store_put(raised);
+    }
+}
+
 /// An SDK interceptor that records the attempt number (the SDK's
 /// `RequestAttempts`, 1 for the first attempt) on each HTTP response, where
 /// [`ModelNotReadyClassifier`](super::ModelNotReadyClassifier) reads it to choose the legacy delay.
@@ -281,11 +306,13 @@ impl Intercept for AttemptNumberInterceptor {
             cfg.interceptor_state().store_put(state);
             return Ok(());
         }
-        let Some(base) = state
-            .base
-            .clone()
-            .or_else(|| cfg.load::<RetryConfig>().cloned())
-        else {
+        // Attempts made again after a wait raise `max_attempts` too.
+        let resends = cfg.load::<Resends>().map_or(0, |r| r.0);
+        let Some(base) = state.base.clone().or_else(|| {
+            let own = cfg.load::<RetryConfig>()?;
+            let max = own.max_attempts().saturating_sub(resends);
+            Some(own.clone().with_max_attempts(max))
+        }) else {
             return Ok(());
         };
         state.paced += u32::from(paced);
@@ -295,7 +322,11 @@ impl Intercept for AttemptNumberInterceptor {
         };
         let raised = base
             .clone()
-            .with_max_attempts(base.max_attempts().saturating_add(state.paced))
+            .with_max_attempts(
+                base.max_attempts()
+                    .saturating_add(state.paced)
+                    .saturating_add(resends),
+            )
             .with_max_backoff(max_backoff);
         state.base = Some(base);
         let layer = cfg.interceptor_state();

@@ -20,7 +20,7 @@ use aws_smithy_types::retry::RetryConfig;
 use http::StatusCode;
 
 use crate::aws_sdk::classifier::{to_header_map, ModelNotReadyClassifier};
-use crate::aws_sdk::interceptor::operation_timeout;
+use crate::aws_sdk::interceptor::{count_resend, operation_timeout};
 use crate::error_code::ErrorCode;
 use crate::retry::{Decision, LegacyRetries};
 
@@ -189,7 +189,7 @@ impl Intercept for LegacyRetriesInterceptor {
         };
         let mark = {
             let mut state = call.lock();
-            if state.finished {
+            if state.finished || state.is_resending() {
                 return Ok(());
             }
             let ctx = context.inner();
@@ -215,6 +215,15 @@ impl Intercept for LegacyRetriesInterceptor {
         let Some(call) = self.own_call(cfg).cloned() else {
             return Ok(());
         };
+        let resent = {
+            let mut state = call.lock();
+            state.is_resending().then(|| state.resent())
+        };
+        if let Some(resends) = resent {
+            // Not sent: made again at once, not counted, not reported.
+            count_resend(cfg, resends);
+            return Ok(());
+        }
         if call.lock().spent() {
             // The SDK counts only the call's own attempts; botocore's budget,
             // with the probes the call waited through, is spent: no retry,

@@ -59,8 +59,16 @@ pub(super) struct CallState {
     attempt_timeout: Option<Duration>,
     start: Instant,
     operation_timeout: Option<Duration>,
-    // The SDK's attempt number of the attempt out or last sent.
+    // The attempt out or last sent: the SDK's attempt number less the
+    // attempts that waited and went out again (`resends`).
     attempts: u32,
+    // Attempts `ColdStartsHttpClient` did not send after a wait: the SDK
+    // made each again, signed anew, and they do not count.
+    resends: u32,
+    // The attempt out waited and is to be made again.
+    resending: bool,
+    // The next attempt is the one that waited, made again: announced already.
+    announced: bool,
     // The attempt `ColdStartsHttpClient` sent last (after any wait).
     sent: Option<u32>,
     // The no-capacity answers paced by the scale-out backoff (the call has
@@ -87,6 +95,9 @@ impl SdkCall {
             start: Instant::now(),
             operation_timeout: None,
             attempts: 0,
+            resends: 0,
+            resending: false,
+            announced: false,
             sent: None,
             paced: 0,
             observed: Observed::default(),
@@ -110,12 +121,13 @@ impl SdkCall {
 
     /// Attempt `attempt` starts (before it is signed: one that fails there
     /// is an attempt too, as with the retry layer).
-    fn attempt_starts(&self, attempt: u32, operation_timeout: Option<Duration>) {
+    fn attempt_starts(&self, sdk_attempt: u32, operation_timeout: Option<Duration>) {
         let mut state = self.lock();
+        let attempt = sdk_attempt.saturating_sub(state.resends);
         state.attempts = attempt;
         state.in_attempt = true;
         state.operation_timeout = operation_timeout;
-        if state.hooks_empty() {
+        if std::mem::take(&mut state.announced) || state.hooks_empty() {
             return;
         }
         let remaining = state.remaining();
@@ -292,6 +304,27 @@ impl CallState {
     /// the call waited through (which the SDK's own count leaves out).
     pub(super) fn spent(&self) -> bool {
         self.spent
+    }
+
+    /// `ColdStartsHttpClient` does not send the attempt, which waited: the
+    /// SDK makes it again, signed anew.
+    pub(super) fn resend(&mut self) {
+        self.resending = true;
+    }
+
+    /// Whether the attempt out is one that waited and is made again.
+    fn is_resending(&self) -> bool {
+        self.resending
+    }
+
+    /// The attempt that waited has ended: the SDK makes it again, and that
+    /// one neither counts as another attempt nor is announced again.
+    /// Returns how many attempts the call has made again.
+    fn resent(&mut self) -> u32 {
+        self.resending = false;
+        self.announced = true;
+        self.resends += 1;
+        self.resends
     }
 
     /// `ColdStartsHttpClient` sends the attempt out now.
