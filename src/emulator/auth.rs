@@ -14,8 +14,9 @@ use crate::sagemaker::internal::{
 };
 use crate::sagemaker::SIGNING_NAME;
 
-/// How far `X-Amz-Date` may be from the emulator's clock.
-pub(crate) const MAX_SKEW: Duration = Duration::from_secs(15 * 60);
+/// How far `X-Amz-Date` may be from the emulator's clock: five minutes, as
+/// AWS's JSON services allow ("Signature expired: ... (... - 5 min.)").
+pub(crate) const MAX_SKEW: Duration = Duration::from_secs(5 * 60);
 
 /// A rejected signature: `(status, error code, message)` is derived from it.
 #[derive(Debug, PartialEq, Eq)]
@@ -137,6 +138,22 @@ fn parse_authorization(value: &str) -> Result<Authorization<'_>, AuthError> {
 }
 
 /// Parses `YYYYMMDDTHHMMSSZ`.
+/// `time` as `X-Amz-Date` writes it: `YYYYMMDDTHHMMSSZ`.
+fn amz_date_of(time: SystemTime) -> String {
+    let iso = aws_smithy_types::DateTime::from(time)
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap_or_default();
+    // `2019-12-10T03:39:04Z` (or with fractional seconds) to `20191210T033904Z`.
+    let whole = iso
+        .split('.')
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches('Z');
+    let mut out: String = whole.chars().filter(|c| *c != '-' && *c != ':').collect();
+    out.push('Z');
+    out
+}
+
 pub(crate) fn parse_amz_date(s: &str) -> Option<SystemTime> {
     let b = s.as_bytes();
     if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
@@ -226,11 +243,22 @@ impl Verifier {
                 &amz_date[..8]
             )));
         }
-        let skew = now.duration_since(time).unwrap_or_else(|e| e.duration());
-        if skew > MAX_SKEW {
-            return Err(AuthError::Invalid(format!(
-                "Signature expired: {amz_date} is now earlier or later than the server time by more than 15 minutes."
-            )));
+        match now.duration_since(time) {
+            Ok(age) if age > MAX_SKEW => {
+                return Err(AuthError::Invalid(format!(
+                    "Signature expired: {amz_date} is now earlier than {} ({} - 5 min.)",
+                    amz_date_of(now - MAX_SKEW),
+                    amz_date_of(now),
+                )));
+            }
+            Err(ahead) if ahead.duration() > MAX_SKEW => {
+                return Err(AuthError::Invalid(format!(
+                    "Signature not yet current: {amz_date} is still later than {} ({} + 5 min.)",
+                    amz_date_of(now + MAX_SKEW),
+                    amz_date_of(now),
+                )));
+            }
+            _ => {}
         }
 
         // SageMaker's own headers choose the model and carry caller data: a
@@ -370,6 +398,9 @@ mod tests {
         assert!(parse_amz_date("20150830123600Z").is_none());
         assert!(parse_amz_date("2015083xT123600Z").is_none());
         assert!(parse_amz_date("20151330T123600Z").is_none());
+        assert_eq!(amz_date_of(t), "20150830T123600Z");
+        let fraction = t + std::time::Duration::from_millis(250);
+        assert_eq!(amz_date_of(fraction), "20150830T123600Z");
     }
 
     #[test]

@@ -43,7 +43,7 @@
 //! | check | answer |
 //! |---|---|
 //! | `Content-Length` or body over 6 MiB ([`MAX_PAYLOAD_BYTES`](crate::sagemaker::MAX_PAYLOAD_BYTES)) | 413 `ValidationError` (the body is read through `http_body_util::Limited`) |
-//! | SigV4, when [`EmulatorBuilder::credentials`] is set | 403 `MissingAuthenticationTokenException`, `UnrecognizedClientException`, `InvalidSignatureException` (also "Signature expired"), or 400 `IncompleteSignatureException` |
+//! | SigV4, when [`EmulatorBuilder::credentials`] is set | 403 `MissingAuthenticationTokenException`, `UnrecognizedClientException`, `InvalidSignatureException` (also a time stamp more than 5 minutes off: "Signature expired", "Signature not yet current"), or 400 `IncompleteSignatureException` |
 //! | path is not `/endpoints/{name}/invocations` | 404 `UnknownOperationException` |
 //! | method is not `POST` | 405 `UnknownOperationException` with `Allow: POST` |
 //! | endpoint name invalid | 400 `ValidationError` (the service's "1 validation error detected" form) |
