@@ -611,8 +611,6 @@ async fn events_of_exhausted_retries_and_of_the_operation_timeout() {
     server.shutdown().await;
 }
 
-/// (metrics) `RetryMetrics` counts the retries and the give-up of an SDK call.
-#[cfg(feature = "metrics")]
 /// With coalescing, the SDK's stalled-stream protection is off for uploads
 /// (a call waiting for another call's probe has not started its upload) and
 /// kept for downloads, with a grace period the builder set; protection the
@@ -651,6 +649,8 @@ fn coalescing_turns_off_the_upload_stall_check_only() {
     assert!(built(None, false).is_none());
 }
 
+/// (metrics) `RetryMetrics` counts the retries and the give-up of an SDK call.
+#[cfg(feature = "metrics")]
 #[test]
 fn retry_metrics_count_an_sdk_give_up() {
     use metrics_util::debugging::{DebugValue, DebuggingRecorder};
@@ -1161,7 +1161,8 @@ mod scale_from_zero {
     }
 
     /// The legacy reasons keep their budget and backoff after a scale-out:
-    /// no-capacity answers for 2 minutes, then 503 for good: the 503s get
+    /// no-capacity answers for 150 s (at least six: paced retries come at most
+    /// 20, then 30 s apart), then 503 for good: the 503s get
     /// botocore's 4 retries (5 requests), rand * 1, 2, 4, 8 s apart, though the
     /// call has made far more than 5 attempts by then. The same for a call
     /// whose `config_override` repeats the client's settings (both sets of
@@ -1170,7 +1171,7 @@ mod scale_from_zero {
     async fn legacy_reasons_keep_their_budget_after_a_scale_out() {
         for per_call in [false, true] {
             let (fake, url) =
-                failing_after(Some(Duration::from_secs(120)), NO_CAPACITY_MESSAGE, 503).await;
+                failing_after(Some(Duration::from_secs(150)), NO_CAPACITY_MESSAGE, 503).await;
             let outcomes = Outcomes::default();
             let settings = MultiModelEndpoint::new()
                 .retries(outcomes.retries(LegacyRetries::new().scale_from_zero()));

@@ -1332,10 +1332,12 @@ mod scale_from_zero {
                 assert_eq!(res.status(), StatusCode::BAD_REQUEST);
                 let attempts = res.extensions().get::<Attempts>().unwrap().count();
                 assert!(attempts >= 3, "{attempts} attempts");
-                assert_eq!(
-                    res.into_body().collect().await.unwrap().to_bytes(),
-                    no_capacity_body()
-                );
+                // A head that came just before the deadline leaves its body
+                // to be cut by it.
+                match res.into_body().collect().await {
+                    Ok(body) => assert_eq!(body.to_bytes(), no_capacity_body()),
+                    Err(err) => assert!(err.is::<DeadlineExceeded>(), "{err:?}"),
+                }
             }
             Err(err) => assert!(err.is::<DeadlineExceeded>(), "{err:?}"),
         }

@@ -12,7 +12,8 @@ use tower::retry::RetryLayer;
 use tower::{ServiceBuilder, ServiceExt};
 use tower_sagemaker::deadline::DeadlineLayer;
 use tower_sagemaker::retry::{
-    Decision, LegacyRetries, LegacyRetryPolicy, ModelNotReadyRetryLayer, RetryEvent, RetryReason,
+    Decision, LegacyBackoff, LegacyRetries, LegacyRetryPolicy, ModelNotReadyRetryLayer, RetryEvent,
+    RetryReason,
 };
 use tower_sagemaker::ErrorCode;
 
@@ -193,12 +194,14 @@ async fn giving_up_says_why() {
         ]
     );
 
-    // The backoff would cross the deadline.
+    // The backoff would cross the deadline (a 1 ms floor: a 0 ms draw, 1
+    // in 1,000, would retry at once).
     let (seen, record) = recorder();
+    let floor = LegacyBackoff::new().min_delay(Duration::from_millis(1));
     let _ = ServiceBuilder::new()
         .layer(DeadlineLayer::new(Duration::from_secs(10)))
         .layer(ModelNotReadyRetryLayer::new(
-            LegacyRetries::new().on_event(record),
+            LegacyRetries::new().backoff(floor).on_event(record),
         ))
         .service(Scripted::new([Step::After(
             Duration::from_secs(10) - Duration::from_millis(1),

@@ -17,7 +17,9 @@ use super::http_client::WaitedForTurn;
 use super::interceptor::AttemptNumber;
 use crate::error_code::ErrorCode;
 use crate::retry::classify::{is_no_capacity_head, is_no_capacity_message};
-use crate::retry::{AttemptTimedOut, LegacyBackoff, LegacyRetries, RetryClassifier, RetryReason};
+use crate::retry::{
+    whole_millis, AttemptTimedOut, LegacyBackoff, LegacyRetries, RetryClassifier, RetryReason,
+};
 use crate::sagemaker::ERROR_TYPE_HEADER;
 
 /// An SDK retry classifier that retries what botocore's legacy mode retries,
@@ -225,11 +227,12 @@ impl ModelNotReadyClassifier {
         match (attempt, number) {
             (Some(k), Some(number)) => RetryAction::retryable_error_with_explicit_delay(
                 kind,
-                self.backoff.delay_at(k, number.unit),
+                whole_millis(self.backoff.delay_at(k, number.unit)),
             ),
-            (Some(k), None) => {
-                RetryAction::retryable_error_with_explicit_delay(kind, self.backoff.delay(k))
-            }
+            (Some(k), None) => RetryAction::retryable_error_with_explicit_delay(
+                kind,
+                whole_millis(self.backoff.delay(k)),
+            ),
             // No attempt number: the SDK's own full-jitter backoff applies.
             (None, _) => RetryAction::retryable_error(kind),
         }
@@ -246,9 +249,7 @@ impl ModelNotReadyClassifier {
         let delay = self
             .scale_out_backoff
             .delay_at(number.paced.saturating_add(1), number.unit);
-        // The SDK's sleep rounds up to whole milliseconds: flooring keeps
-        // it below the backoff's ceiling.
-        let delay = Duration::from_millis(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX));
+        let delay = whole_millis(delay);
         Some(match delay < remaining {
             true => Paced::Retry(delay),
             false => Paced::DeadlineWouldPass,

@@ -9,7 +9,7 @@ use retry_policies::{RetryDecision, RetryPolicy};
 use super::cold_starts::ColdStartMark;
 #[cfg(doc)]
 use super::ColdStartsMiddleware;
-use crate::retry::{LegacyBackoff, LegacyRetries, RetryClassifier};
+use crate::retry::{whole_millis, LegacyBackoff, LegacyRetries, RetryClassifier};
 
 /// Classifies responses and errors as botocore's legacy mode does, for
 /// `reqwest_retry::RetryTransientMiddleware`: what the [`RetryClassifier`]
@@ -249,7 +249,7 @@ impl RetryPolicy for LegacyBackoffPolicy {
         if n_past_retries >= self.max_retries {
             return RetryDecision::DoNotRetry;
         }
-        let delay = self.backoff.delay(n_past_retries.saturating_add(1));
+        let delay = whole_millis(self.backoff.delay(n_past_retries.saturating_add(1)));
         let Some(execute_after) = SystemTime::now().checked_add(delay) else {
             return RetryDecision::DoNotRetry;
         };

@@ -157,3 +157,10 @@ impl LegacyBackoff {
         self.delay_at(retry, fastrand::f64())
     }
 }
+
+/// `delay` cut to whole milliseconds, as every driver sleeps a backoff:
+/// tokio's timers tick in whole milliseconds and round a deadline up, so a
+/// delay just below a backoff's ceiling would otherwise sleep the ceiling.
+pub(crate) fn whole_millis(delay: Duration) -> Duration {
+    Duration::from_millis(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX))
+}

@@ -114,6 +114,7 @@ mod policy;
 mod request;
 mod settings;
 
+pub(crate) use self::backoff::whole_millis;
 pub use self::backoff::LegacyBackoff;
 #[cfg(feature = "reqwest")]
 pub(crate) use self::call::decide::decide;

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 use crate::deadline::Deadline;
 use crate::retry::classify::Classified;
 use crate::retry::cold_starts::Ticket;
-use crate::retry::{Decision, LegacyRetries, RetryReason};
+use crate::retry::{whole_millis, Decision, LegacyRetries, RetryReason};
 use crate::timer::far_future;
 
 /// Which attempts of a call a retry decision counts.
@@ -64,9 +64,7 @@ pub(crate) fn decide(
         (false, true) => retries.scale_out_backoff.delay(counted.paced),
         (false, false) => retries.backoff.delay(counted.legacy),
     };
-    // tokio's timers tick in whole milliseconds and round up: flooring
-    // keeps the sleep below the backoff's ceiling.
-    let delay = Duration::from_millis(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX));
+    let delay = whole_millis(delay);
     let attempt = counted.legacy + counted.paced;
     let now = Instant::now();
     let wake = now.checked_add(delay);
