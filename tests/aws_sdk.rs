@@ -778,11 +778,7 @@ mod scale_from_zero {
 
     use aws_sdk_sagemakerruntime::config::timeout::TimeoutConfig;
     use aws_sdk_sagemakerruntime::error::ProvideErrorMetadata;
-    use aws_smithy_runtime_api::client::http::{
-        HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
-    };
     use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
-    use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
     use aws_smithy_types::body::SdkBody;
     use bytes::Bytes;
     use http_body_util::{BodyExt, Full};
@@ -867,80 +863,37 @@ mod scale_from_zero {
         .await
     }
 
-    /// `fake` as the SDK's HTTP client, in memory. On the paused clock a
-    /// loopback request can be in flight when the runtime finds nothing to
-    /// do and moves the clock on (a loaded machine delivers loopback data
-    /// late), so the fake would answer at a later time than the request was
-    /// sent; in memory, no time passes between the two.
-    #[derive(Clone)]
-    struct InMemory(Arc<Fake>);
-
-    impl std::fmt::Debug for InMemory {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("InMemory")
-        }
-    }
-
-    impl HttpConnector for InMemory {
-        fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-            let component = request.headers().get(COMPONENT_HEADER).map(str::to_owned);
-            let (status, error_type, body) = self.0.answer(component);
-            let mut response = HttpResponse::new(status.try_into().unwrap(), SdkBody::from(body));
-            match error_type {
-                Some(error_type) => {
-                    response
-                        .headers_mut()
-                        .insert("x-amzn-errortype", error_type);
-                    response
-                        .headers_mut()
-                        .insert("content-type", "application/json");
-                }
-                None => {
-                    response.headers_mut().insert("content-type", "text/csv");
-                }
+    /// `fake`'s answer to an SDK request.
+    fn sdk_answer(fake: &Fake, request: &HttpRequest) -> HttpResponse {
+        let component = request.headers().get(COMPONENT_HEADER).map(str::to_owned);
+        let (status, error_type, body) = fake.answer(component);
+        let mut response = HttpResponse::new(status.try_into().unwrap(), SdkBody::from(body));
+        let headers = response.headers_mut();
+        match error_type {
+            Some(error_type) => {
+                headers.insert("x-amzn-errortype", error_type);
+                headers.insert("content-type", "application/json");
             }
-            HttpConnectorFuture::ready(Ok(response))
+            None => {
+                headers.insert("content-type", "text/csv");
+            }
         }
+        response
     }
 
-    impl HttpClient for InMemory {
-        fn http_connector(
-            &self,
-            _: &HttpConnectorSettings,
-            _: &RuntimeComponents,
-        ) -> SharedHttpConnector {
-            SharedHttpConnector::new(self.clone())
-        }
-    }
-
-    /// The SDK's clock read from tokio's paused clock, so that what the SDK
-    /// times by its clock (its stalled-stream checks) sees the test's waits,
-    /// not the real time the test took.
-    #[derive(Debug)]
-    struct PausedClock {
-        base: std::time::SystemTime,
-        start: TokioInstant,
-    }
-
-    impl aws_smithy_async::time::TimeSource for PausedClock {
-        fn now(&self) -> std::time::SystemTime {
-            self.base + self.start.elapsed()
-        }
-    }
-
-    /// A client of `fake` through [`InMemory`], with the crate's settings.
+    /// A client of `fake`, answering in memory on the paused clock (see
+    /// `support::sdk`), with the crate's settings.
     fn client_in_memory(fake: &Arc<Fake>, settings: MultiModelEndpoint) -> Client {
-        let clock = PausedClock {
-            base: std::time::SystemTime::now(),
-            start: TokioInstant::now(),
-        };
+        let answering = fake.clone();
         let config = aws_sdk_sagemakerruntime::Config::builder()
             .behavior_version(BehaviorVersion::latest())
-            .time_source(clock)
+            .time_source(support::sdk::PausedClock::new())
             .region(Region::new("us-east-1"))
             .endpoint_url("http://fake.invalid")
             .credentials_provider(Credentials::new(AKID, SECRET, None, None, "test"))
-            .http_client(InMemory(fake.clone()))
+            .http_client(support::sdk::InMemory::new(move |req| {
+                sdk_answer(&answering, req)
+            }))
             .multi_model_endpoint_with(settings)
             .build();
         Client::from_conf(config)

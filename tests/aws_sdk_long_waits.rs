@@ -10,16 +10,14 @@
 //! five minutes of its time stamp, and a session token before it expires.
 #![cfg(all(feature = "aws-sdk-sagemakerruntime", feature = "scale-from-zero"))]
 
+mod support;
+
 use aws_credential_types::provider::{future, ProvideCredentials};
 use aws_sdk_sagemakerruntime::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_sagemakerruntime::error::ProvideErrorMetadata;
 use aws_sdk_sagemakerruntime::{primitives::Blob, Client};
 use aws_smithy_async::time::TimeSource;
-use aws_smithy_runtime_api::client::http::{
-    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
-};
 use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::{
     body::SdkBody,
     date_time::{DateTime, Format},
@@ -31,18 +29,10 @@ use tower_sagemaker::aws_sdk::{MultiModelEndpoint, MultiModelEndpointExt};
 use tower_sagemaker::retry::{ColdStarts, LegacyRetries};
 use tower_sagemaker::sagemaker::NO_CAPACITY_MESSAGE;
 
+use support::sdk::{InMemory, PausedClock};
+
 const AWS_WINDOW: u64 = 5 * 60; // "must reach AWS within five minutes of the time stamp"
 const SCALE_OUT: Duration = Duration::from_secs(6 * 60); // "several minutes", < 600 s budget
-
-/// The SDK's clock, following tokio's paused clock.
-#[derive(Debug, Clone, Copy)]
-struct PausedClock(SystemTime, Instant);
-
-impl TimeSource for PausedClock {
-    fn now(&self) -> SystemTime {
-        self.0 + self.1.elapsed()
-    }
-}
 
 /// A component with no capacity until `ready`; checks what AWS checks (signature
 /// age if `check_age`, token expiry) and sends `Date`. Records (status, X-Amz-Date - arrival).
@@ -105,24 +95,6 @@ impl Endpoint {
     }
 }
 
-#[derive(Debug, Clone)]
-struct InMemory(Arc<Endpoint>);
-
-impl HttpConnector for InMemory {
-    fn call(&self, req: HttpRequest) -> HttpConnectorFuture {
-        HttpConnectorFuture::ready(Ok(self.0.answer(&req)))
-    }
-}
-impl HttpClient for InMemory {
-    fn http_connector(
-        &self,
-        _: &HttpConnectorSettings,
-        _: &RuntimeComponents,
-    ) -> SharedHttpConnector {
-        SharedHttpConnector::new(self.clone())
-    }
-}
-
 /// Session credentials valid for 2 minutes from issue (AssumeRole, IMDS, SSO expire too).
 #[derive(Debug)]
 struct Expiring(PausedClock);
@@ -150,7 +122,7 @@ async fn run(
     expiring: bool,
     n: usize,
 ) -> (Client, Arc<Endpoint>, Vec<Result<(), String>>) {
-    let clock = PausedClock(SystemTime::now(), Instant::now());
+    let clock = PausedClock::new();
     let ep = Arc::new(Endpoint {
         clock,
         ready: Instant::now() + SCALE_OUT,
@@ -165,7 +137,10 @@ async fn run(
         .time_source(clock)
         .region(Region::new("us-east-1"))
         .endpoint_url("http://fake.invalid")
-        .http_client(InMemory(ep.clone()));
+        .http_client(InMemory::new({
+            let ep = ep.clone();
+            move |req| ep.answer(req)
+        }));
     let builder = match expiring {
         true => builder.credentials_provider(Expiring(clock)),
         false => builder.credentials_provider(Credentials::new("AKID", "SECRET", None, None, "t")),
