@@ -636,3 +636,27 @@ async fn with_the_policy_a_waiter_makes_no_attempt_after_its_deadline() {
     prober.abort();
     assert!(late.lock().unwrap().is_empty(), "attempts after a deadline");
 }
+
+/// Ready marks last their `ttl` after a key's last call; `Duration::MAX`
+/// keeps them for ever (it was past the clock's range, and kept none).
+#[tokio::test(start_paused = true)]
+async fn ready_marks_of_duration_max_last_for_ever() {
+    for (ttl, kept_after_ten_years) in [(secs(3_600), false), (Duration::MAX, true)] {
+        let cold = ColdStarts::with_ready_marks(ttl);
+        let svc = ServiceBuilder::new()
+            .layer(ModelNotReadyRetryLayer::new(
+                LegacyRetries::new().coalesce_cold_starts(cold.clone()),
+            ))
+            .service(service_fn(|_req: http::Request<Full<Bytes>>| async {
+                Ok::<_, BoxError>(http::Response::new(()))
+            }));
+        let req = http::Request::post("http://h/endpoints/demo/invocations")
+            .header("x-amzn-sagemaker-target-model", "m")
+            .body(Full::new(Bytes::from_static(b"1,2")))
+            .unwrap();
+        assert_eq!(svc.oneshot(req).await.unwrap().status(), 200);
+        assert_eq!(cold.len(), 1, "{ttl:?}: marked ready");
+        tokio::time::advance(secs(86_400 * 365 * 10)).await;
+        assert_eq!(cold.len(), usize::from(kept_after_ten_years), "{ttl:?}");
+    }
+}

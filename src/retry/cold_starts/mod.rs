@@ -100,6 +100,8 @@ impl ColdStarts {
     /// Coalescing state that also remembers a key is ready for `ttl` after
     /// its last call ended: calls that arrive together within that time go
     /// out at once instead of waiting for the first one's answer.
+    /// `Duration::MAX` keeps the marks for ever (a key is held for each
+    /// model called since).
     pub fn with_ready_marks(ttl: Duration) -> Self {
         Self(Arc::new(Shared {
             keys: Mutex::new(Keys::default()),

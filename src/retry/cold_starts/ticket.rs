@@ -7,6 +7,7 @@ use tokio::time::Instant;
 use super::watch::{notified, Watch};
 use super::{take_turn, ColdStarts, Entry, Key, Readiness, Turn};
 use crate::retry::RetryReason;
+use crate::timer::far_future;
 
 /// One call's registration for its key; dropping it leaves the key (and
 /// hands the prober role on).
@@ -170,7 +171,9 @@ impl Drop for Ticket {
         if entry.calls == 0 {
             // A ready mark lasts from the key's last call on.
             if entry.readiness == Readiness::Ready {
-                entry.ready_until = now.checked_add(self.cold.0.ready_marks);
+                let ttl = self.cold.0.ready_marks;
+                // A mark past the clock's range (`Duration::MAX`) lasts for ever.
+                entry.ready_until = Some(now.checked_add(ttl).unwrap_or_else(|| far_future(now)));
             }
             if !entry.is_marked_ready(now) {
                 keys.map.remove(&self.key);
