@@ -377,9 +377,6 @@ impl ClassifyRetry for ModelNotReadyClassifier {
     }
 }
 
-#[cfg(test)]
-mod tests;
-
 /// Whether the attempt is one `ColdStartsHttpClient` did not send after a
 /// wait (it is made again, signed anew).
 fn waited_for_turn(ctx: &InterceptorContext) -> bool {
@@ -390,3 +387,6 @@ fn waited_for_turn(ctx: &InterceptorContext) -> bool {
         .as_connector_error()
         .is_some_and(|e| find_source::<WaitedForTurn>(e).is_some())
 }
+
+#[cfg(test)]
+mod tests;
